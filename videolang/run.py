@@ -1,0 +1,137 @@
+"""The one entry point: `python -m videolang.run stage=<name> key=value ...`.
+
+It composes the Hydra config, calls `cfg.stage._target_(cfg)`, saves the
+resolved config and the stage summary into the run folder, and turns input
+problems into one-paragraph messages. Exit codes: 0 done, 1 input or config
+error, 2 usage error (unknown stage, missing required key), 3 finished with
+some items failed (see the summary).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
+
+from videolang.config import available_stages, conf_dir
+from videolang.core.errors import VideolangError
+from videolang.core.io import atomic_write_json, atomic_write_text, ensure_writable_dir
+from videolang.stages import StageResult
+
+log = logging.getLogger("videolang")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_ITEMS_FAILED = 0, 1, 2, 3
+
+
+def _usage(problem: str) -> str:
+    stages = ", ".join(available_stages()) or "(none found)"
+    return f"{problem}\nusage: python -m videolang.run stage=<name> [key=value ...]\navailable stages: {stages}"
+
+
+def check_stage_argument(argv: list[str]) -> str | None:
+    """Return a usage message when `stage=` is missing or names no stage; None when it is fine."""
+    if any(a in ("-h", "--help", "--hydra-help", "--info", "--cfg", "-c") or a.startswith("--info") for a in argv):
+        return None
+    chosen = [a.split("=", 1)[1] for a in argv if a.startswith("stage=")]
+    if not chosen:
+        return _usage("no stage given.")
+    if chosen[-1] not in available_stages():
+        return _usage(f"unknown stage '{chosen[-1]}'.")
+    return None
+
+
+def check_run_dir(argv: list[str]) -> str | None:
+    """Hydra creates the run folder before any of our code runs: check it can, to fail with a clear message."""
+    from hydra import compose, initialize_config_dir
+
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+            cfg = compose("config", overrides=[a for a in argv if not a.startswith("-")], return_hydra_config=True)
+            run_dir = Path(str(cfg.hydra.run.dir))
+    except Exception:  # composition problems are reported by Hydra itself, with its own message
+        return None
+    missing = [p for p in [run_dir, *run_dir.parents] if not p.exists()]
+    try:
+        ensure_writable_dir(run_dir)
+    except VideolangError as e:
+        return f"cannot use the run folder: {e} (set paths.log_dir=<writable folder>)"
+    finally:
+        for created in missing:  # leave no empty folder behind: Hydra makes its own a moment later
+            if created.is_dir():
+                created.rmdir()
+    return None
+
+
+def _missing_key_message(err: Exception) -> str:
+    key = getattr(err, "full_key", None) or "?"
+    return (f"missing required key '{key}': pass {key}=<value> on the command line "
+            f"(see conf/stage/ for what each stage needs).")
+
+
+def output_dir_of(cfg: DictConfig) -> Path:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return Path(HydraConfig.get().runtime.output_dir)
+    except (ValueError, ImportError):
+        return Path(cfg.paths.output_dir)
+
+
+def run_stage(cfg: DictConfig) -> int:
+    """Run the stage named by the config and return the process exit code."""
+    started = time.time()
+    out_dir: Path | None = None
+    try:
+        out_dir = ensure_writable_dir(output_dir_of(cfg))
+        name = cfg.stage.name
+        atomic_write_text(out_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        stage_fn = hydra.utils.get_method(cfg.stage._target_)
+        log.info("stage %s: output folder %s", name, out_dir)
+        result = stage_fn(cfg)
+    except MissingMandatoryValue as e:
+        log.error(_missing_key_message(e))
+        return EXIT_USAGE
+    except InterpolationResolutionError as e:
+        if isinstance(e.__cause__, MissingMandatoryValue):
+            log.error(_missing_key_message(e.__cause__))
+            return EXIT_USAGE
+        log.error("config error: %s", e)
+        return EXIT_ERROR
+    except VideolangError as e:
+        log.error("%s failed: %s", cfg.stage.get("name", "stage"), e)
+        return EXIT_ERROR
+    finally:
+        if out_dir is not None:
+            print(f"[videolang] output folder: {out_dir}", file=sys.stderr)
+    if result is None:
+        result = StageResult()
+    summary = dict(result.summary, stage=name, seconds=round(time.time() - started, 3), failed=result.failed)
+    atomic_write_json(out_dir / "summary.json", json.loads(json.dumps(summary, default=str)))
+    if result.failed:
+        log.warning("stage %s finished, but %d item(s) failed: see %s", name, result.failed, out_dir / "summary.json")
+        return EXIT_ITEMS_FAILED
+    return EXIT_OK
+
+
+@hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
+def _hydra_main(cfg: DictConfig) -> None:
+    code = run_stage(cfg)
+    if code:
+        sys.exit(code)
+
+
+def main() -> None:
+    problem = check_stage_argument(sys.argv[1:]) or check_run_dir(sys.argv[1:])
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()
