@@ -74,12 +74,8 @@ def _missing_key_message(err: Exception) -> str:
 
 
 def output_dir_of(cfg: DictConfig) -> Path:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return Path(HydraConfig.get().runtime.output_dir)
-    except (ValueError, ImportError):
-        return Path(cfg.paths.output_dir)
+    """The run folder: Hydra's run dir under the CLI (via `paths.output_dir`), any folder in tests."""
+    return Path(cfg.paths.output_dir)
 
 
 def run_stage(cfg: DictConfig) -> int:
@@ -89,7 +85,8 @@ def run_stage(cfg: DictConfig) -> int:
     try:
         out_dir = ensure_writable_dir(output_dir_of(cfg))
         name = cfg.stage.name
-        atomic_write_text(out_dir / "config_resolved.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        job_keys = [k for k in cfg.keys() if k != "hydra"]  # compose(return_hydra_config=True) adds it in tests
+        atomic_write_text(out_dir / "config_resolved.yaml", OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, job_keys), resolve=True))
         stage_fn = hydra.utils.get_method(cfg.stage._target_)
         log.info("stage %s: output folder %s", name, out_dir)
         result = stage_fn(cfg)
