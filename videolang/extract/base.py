@@ -1,0 +1,64 @@
+"""The extractor interface: one feature key, fed the chunks of one video at a time.
+
+A new extractor is one module with a subclass of `Extractor` plus one config file
+in `conf/extractor/`. The encoder drives every extractor the same way:
+
+    ext.load(device)                          # once, in the process that computes
+    state = ext.begin(item, info)             # per video
+    ext.update(state, chunk)                  # per FrameChunk (input "frames") or once with the audio array
+    record = ext.finish(state)                # -> FeatureRecord
+
+`config` holds every option that changes the output (it is hashed into the
+fingerprint); runtime options (batch size, device, threads) stay out of it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from videolang.extract.media import MediaInfo
+from videolang.extract.sources import VideoItem
+from videolang.store.record import FeatureRecord
+
+
+class Extractor:
+    #: what the extractor consumes: "frames" (FrameChunk), "audio" (16 kHz mono float32) or None (no media)
+    input: str | None = None
+
+    def __init__(self, **config: Any):
+        self.config = config
+        self.key = type(self).__name__.lower()  # set by the Encoder to the configured key name
+        self.fingerprint = ""                   # set by the Encoder
+        self.device = torch.device("cpu")
+
+    @property
+    def model_name(self) -> str:
+        return str(self.config.get("model", type(self).__name__))
+
+    def load(self, device: torch.device) -> None:
+        self.device = device
+
+    def begin(self, item: VideoItem, info: MediaInfo | None) -> Any:
+        return []
+
+    def update(self, state: Any, data: Any) -> None:
+        raise NotImplementedError
+
+    def finish(self, state: Any) -> FeatureRecord:
+        raise NotImplementedError
+
+    def record(self, array, timestamps, fps: float | None, **kwargs: Any) -> FeatureRecord:
+        return FeatureRecord(key=self.key, array=array, timestamps=timestamps, fps=fps, model=self.model_name,
+                             fingerprint=self.fingerprint, **kwargs)
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """"auto" (or None) -> the current CUDA device when there is one, else CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    return torch.device(device)
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16

@@ -1,0 +1,134 @@
+"""Running the Encoder over many videos under Lightning: `trainer.predict` with a store writer.
+
+- Each rank takes every world_size-th video of its shard (a deterministic split, one
+  owner per video), drops keys already valid in the store, and cleans its own crash debris.
+- `VideoStream` decodes in DataLoader workers (each worker owns whole videos), so the
+  models in the main process never wait on decoding when they need not.
+- `ExtractModule.predict_step` feeds pieces to the extractors; `StoreWriter` writes each
+  finished video (features atomically, then a journal line) and drives the progress bar.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from videolang.core.ids import id_to_filename
+from videolang.extract.encoder import Encoder, Piece, VideoResult
+from videolang.extract.sources import VideoItem, shard
+from videolang.store import FeatureStore
+
+
+class VideoStream(IterableDataset):
+    """The decoding half of the Encoder over a list of videos, split across DataLoader workers."""
+
+    def __init__(self, encoder: Encoder, items: list[VideoItem]):
+        self.encoder, self.items = encoder, items
+
+    def __iter__(self):
+        worker = get_worker_info()
+        items = self.items if worker is None else self.items[worker.id::worker.num_workers]
+        for item in items:
+            yield from self.encoder.stream(item)
+
+
+def _as_is(piece: Piece) -> Piece:
+    return piece
+
+
+def pending_items(store: FeatureStore, encoder: Encoder, items: list[VideoItem], overwrite: bool = False) -> list[VideoItem]:
+    """Items with the keys that still need work: missing, corrupt, or (overwrite) all."""
+    fps = encoder.fingerprints
+    todo = []
+    for item in items:
+        keys = tuple(k for k in encoder.extractors if overwrite or not store.is_valid(item.video_id, k, fps[k]))
+        if keys:
+            todo.append(dataclasses.replace(item, keys=keys))
+    return todo
+
+
+class ExtractModule(L.LightningModule):
+    def __init__(self, encoder: Encoder, store: FeatureStore, items: list[VideoItem], num_workers: int = 2,
+                 overwrite: bool = False, writer_name: str = "shard0of1"):
+        super().__init__()
+        self.encoder, self.store, self.items = encoder, store, items
+        self.num_workers, self.overwrite, self.writer_name = num_workers, overwrite, writer_name
+        self.todo: list[VideoItem] = []
+
+    def predict_dataloader(self) -> DataLoader:
+        rank, world = self.trainer.global_rank, self.trainer.world_size
+        mine = shard(self.items, rank, world)
+        self.todo = pending_items(self.store, self.encoder, mine, self.overwrite)
+        stems = {id_to_filename(it.video_id) for it in self.todo}
+        self.store.remove_temp_files(self.encoder.fingerprints.items(), stems)
+        workers = min(self.num_workers, len(self.todo))
+        return DataLoader(VideoStream(self.encoder, self.todo), batch_size=None, num_workers=workers,
+                          collate_fn=_as_is, prefetch_factor=4 if workers else None)
+
+    def on_predict_start(self) -> None:
+        self.encoder.load(self.device)
+        self.assembler = self.encoder.assembler()
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        return batch  # each extractor moves what it needs (speech stays on the host)
+
+    def predict_step(self, piece: Piece, batch_idx: int = 0) -> VideoResult | None:
+        return self.assembler.consume(piece)
+
+
+class StoreWriter(BasePredictionWriter):
+    """Writes each finished video to the store and its journal; shows videos/s and an ETA."""
+
+    def __init__(self, run_id: str, progress: bool = True):
+        super().__init__(write_interval="batch")
+        self.run_id, self.progress = run_id, progress
+        self.bar = None
+
+    def on_predict_start(self, trainer, pl_module: ExtractModule) -> None:
+        from tqdm.auto import tqdm
+
+        rank = f" rank {trainer.global_rank}" if trainer.world_size > 1 else ""
+        self.journal = pl_module.store.journal(f"{pl_module.writer_name}-rank{trainer.global_rank}of{trainer.world_size}")
+        self.bar = tqdm(total=len(pl_module.todo), unit="video", desc=f"extract{rank}", disable=not self.progress,
+                        dynamic_ncols=True, smoothing=0.1)
+        self.failed = 0
+        for key in pl_module.encoder.extractors:
+            pl_module.store.write_extractor_info(key, pl_module.encoder.extractors[key].fingerprint,
+                                                 pl_module.encoder.describe(key))
+
+    def write_on_batch_end(self, trainer, pl_module: ExtractModule, prediction: VideoResult | None, batch_indices,
+                           batch, batch_idx, dataloader_idx) -> None:
+        if prediction is None:
+            return
+        result, store, encoder = prediction, pl_module.store, pl_module.encoder
+        rows, now = [], datetime.now().isoformat(timespec="milliseconds")
+        for key, record in result.records.items():
+            try:
+                store.write(result.item.video_id, record)
+            except OSError as e:
+                result.failures[key] = f"cannot write features: {e.strerror or e}"
+                continue
+            rows.append(self._row(result, key, "done", None, len(record), now, encoder))
+        for key, reason in result.failures.items():
+            rows.append(self._row(result, key, "failed", reason, 0, now, encoder))
+        self.journal.append(rows)
+        self.failed += bool(result.failures)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+
+    def _row(self, result: VideoResult, key: str, status: str, reason: str | None, n: int, now: str,
+             encoder: Encoder) -> dict[str, Any]:
+        ext = encoder.extractors[key]
+        return {"video_id": result.item.video_id, "key": key, "fingerprint": ext.fingerprint, "status": status,
+                "reason": reason, "model": ext.model_name, "n": n, "path": result.item.path,
+                "seconds": round(result.seconds, 3), "finished_at": now, "run": self.run_id}
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,81 @@
+"""stage=extract: every per-video feature the models need, into the feature store, resumably.
+
+    python -m videolang.run stage=extract videos=datasets/sample extractor=tiny
+    python -m videolang.run stage=extract videos=list.txt trainer=ddp          # all GPUs of a machine
+    python -m videolang.run stage=extract videos=list.txt shard=3 num_shards=8  # machine 3 of 8
+
+Finished videos are skipped after a cheap validity check, corrupt ones redone; every
+failure is recorded with its reason and the run goes on; the exit code is 3 when
+anything failed.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import hydra.utils
+import torch
+from omegaconf import DictConfig
+
+from videolang.core.io import ensure_writable_dir
+from videolang.extract.encoder import Encoder
+from videolang.extract.parallel import ExtractModule, StoreWriter
+from videolang.extract.sources import list_videos, shard
+from videolang.stages import StageResult
+from videolang.store import FeatureStore
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> StageResult:
+    started = time.time()
+    st = cfg.stage
+    items = shard(list_videos(cfg.videos, tuple(st.extensions)), int(cfg.shard), int(cfg.num_shards))
+    encoder = Encoder.from_config(cfg.extractor)
+    store = FeatureStore(ensure_writable_dir(st.store), encoder.fingerprints)
+    run_id = str(cfg.paths.output_dir)
+    log.info("extract: %d video(s) in shard %d/%d -> %s (%s)", len(items), cfg.shard, cfg.num_shards, store.root,
+             ", ".join(f"{k}={fp}" for k, fp in encoder.fingerprints.items()))
+
+    module = ExtractModule(encoder, store, items, num_workers=int(st.num_workers), overwrite=bool(st.overwrite),
+                           writer_name=f"shard{cfg.shard}of{cfg.num_shards}")
+    trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_checkpointing=False,
+                                      enable_progress_bar=False, enable_model_summary=False,
+                                      callbacks=[StoreWriter(run_id, progress=bool(st.progress))])
+    trainer.predict(module, return_predictions=False)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()  # every rank's journal is complete before anyone reports
+
+    report = build_report(store, items, list(encoder.extractors), run_id)
+    if trainer.global_rank == 0:
+        store.write_manifest()
+    report.update(store=str(store.root), fingerprints=encoder.fingerprints, seconds=round(time.time() - started, 2),
+                  shard=int(cfg.shard), num_shards=int(cfg.num_shards))
+    log.info(format_report(report))
+    return StageResult(report, failed=report["failed"])
+
+
+def build_report(store: FeatureStore, items, keys: list[str], run_id: str) -> dict:
+    """done / skipped / failed videos of this shard, from the journals (so every rank agrees)."""
+    manifest = store.manifest()
+    ids = {it.video_id for it in items}
+    rows = manifest[manifest["video_id"].isin(ids) & manifest["key"].isin(keys)] if len(manifest) else manifest
+    this_run = rows[rows["run"] == run_id] if len(rows) else rows
+    failed_rows = this_run[this_run["status"] == "failed"] if len(this_run) else this_run
+    failed_ids = set(failed_rows["video_id"]) if len(failed_rows) else set()
+    done_ids = (set(this_run["video_id"]) - failed_ids) if len(this_run) else set()
+    failures = [{"video_id": r.video_id, "key": r.key, "reason": r.reason, "path": r.path}
+                for r in failed_rows.itertuples()] if len(failed_rows) else []
+    return {"videos": len(items), "done": len(done_ids), "skipped": len(ids - done_ids - failed_ids),
+            "failed": len(failed_ids), "failures": failures}
+
+
+def format_report(report: dict) -> str:
+    lines = [f"extract: {report['videos']} video(s): {report['done']} done, {report['skipped']} skipped "
+             f"(already complete), {report['failed']} failed; store {report.get('store')}"]
+    for f in report["failures"][:100]:
+        lines.append(f"  failed {f['video_id']} [{f['key']}]: {f['reason']}")
+    if len(report["failures"]) > 100:
+        lines.append(f"  ... {len(report['failures']) - 100} more in {Path(report.get('store', '.')) / 'manifest.parquet'}")
+    return "\n".join(lines)

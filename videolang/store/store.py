@@ -1,0 +1,208 @@
+"""The feature store: the one place that knows where features live.
+
+Layout under `root` (one folder per key and fingerprint, so features of different
+models or settings never mix):
+
+    <key>/<fingerprint>/extractor.json     what made these features (model, config)
+    <key>/<fingerprint>/<stem>.npy         (T, D) array          } stem = id_to_filename(video_id)
+    <key>/<fingerprint>/<stem>.json        sidecar: timestamps, fps, model, fingerprint, shape
+                                           (speech: the transcript itself, no .npy)
+    manifest/<writer>.jsonl                one journal per writer (shard x rank), append-only
+    manifest.parquet                       merged snapshot of the journals
+
+Every file is written atomically (temporary name + rename); the sidecar is written
+last and is the commit mark, so a video is done exactly when its sidecar is valid
+and agrees with its array. Each video has one owner (deterministic sharding), so no
+two writers ever touch the same file.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.ids import filename_to_id, id_to_filename
+from videolang.core.io import atomic_save_npy, atomic_write_json, ensure_dir
+from videolang.store.manifest import Journal, merge_journals
+from videolang.store.record import FeatureRecord
+
+SIDECAR_VERSION = 1
+
+
+class FeatureStore:
+    """Read and write per-video features.
+
+    `fingerprints` pins the fingerprint read for each key (e.g. `Encoder.fingerprints`);
+    without it a key must have exactly one fingerprint in the store.
+    """
+
+    def __init__(self, root: str | Path, fingerprints: dict[str, str] | None = None):
+        self.root = Path(root)
+        self.fingerprints = dict(fingerprints or {})
+
+    # ----- where things live
+    def key_dir(self, key: str, fingerprint: str | None = None) -> Path:
+        return self.root / key / self.resolve_fingerprint(key, fingerprint)
+
+    def sidecar_path(self, video_id: str, key: str, fingerprint: str | None = None) -> Path:
+        return self.key_dir(key, fingerprint) / f"{id_to_filename(video_id)}.json"
+
+    def array_path(self, video_id: str, key: str, fingerprint: str | None = None) -> Path:
+        return self.key_dir(key, fingerprint) / f"{id_to_filename(video_id)}.npy"
+
+    def keys(self) -> list[str]:
+        skip = {"manifest"}
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and p.name not in skip) if self.root.is_dir() else []
+
+    def fingerprints_of(self, key: str) -> list[str]:
+        folder = self.root / key
+        return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def resolve_fingerprint(self, key: str, fingerprint: str | None = None) -> str:
+        if fingerprint or key in self.fingerprints:
+            return fingerprint or self.fingerprints[key]
+        found = self.fingerprints_of(key)
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise BadInputError(f"no '{key}' features in the store", self.root,
+                                hint="run stage=extract first, or point paths.feature_dir at the right store")
+        described = ", ".join(f"{fp} ({self.describe(key, fp).get('model', '?')})" for fp in found)
+        raise ConfigError(f"the store holds '{key}' features from {len(found)} configurations: {described}",
+                          self.root, hint="pass fingerprints={key: ...} (Encoder.fingerprints) to choose one")
+
+    def describe(self, key: str, fingerprint: str) -> dict[str, Any]:
+        """The extractor.json of one key/fingerprint folder ({} when absent)."""
+        path = self.root / key / fingerprint / "extractor.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def video_ids(self, key: str, fingerprint: str | None = None) -> list[str]:
+        """Ids of the videos with a (sidecar-committed) `key` feature."""
+        folder = self.root / key / self.resolve_fingerprint(key, fingerprint)
+        if not folder.is_dir():
+            return []
+        return sorted(filename_to_id(e.name[:-5]) for e in os.scandir(folder)
+                      if e.name.endswith(".json") and not e.name.startswith(".") and e.name != "extractor.json")
+
+    # ----- writing
+    def write_extractor_info(self, key: str, fingerprint: str, info: dict[str, Any]) -> None:
+        path = self.root / key / fingerprint / "extractor.json"
+        if not path.exists():
+            atomic_write_json(path, info)
+
+    def write(self, video_id: str, record: FeatureRecord) -> Path:
+        """Write one record atomically: the array first, then the sidecar (the commit mark)."""
+        folder = ensure_dir(self.root / record.key / record.fingerprint)
+        stem = id_to_filename(video_id)
+        sidecar: dict[str, Any] = {
+            "version": SIDECAR_VERSION, "video_id": video_id, "key": record.key, "model": record.model,
+            "fingerprint": record.fingerprint, "fps": record.fps, "meta": record.meta,
+            "timestamps": [round(float(t), 6) for t in record.timestamps],
+        }
+        if record.segments is not None:
+            sidecar["segments"] = record.segments
+        if record.array is not None:
+            array = np.ascontiguousarray(record.array)
+            sidecar["shape"], sidecar["dtype"] = list(array.shape), str(array.dtype)
+            atomic_save_npy(folder / f"{stem}.npy", array)
+        return atomic_write_json(folder / f"{stem}.json", sidecar, indent=None)
+
+    # ----- reading
+    def read(self, video_id: str, key: str, fingerprint: str | None = None, mmap: bool = False) -> FeatureRecord:
+        """The record of `video_id` / `key`; raises BadInputError when missing or corrupt."""
+        path = self.sidecar_path(video_id, key, fingerprint)
+        sidecar = self._read_sidecar(path)
+        if sidecar is None:
+            raise BadInputError(f"no valid '{key}' features for video {video_id!r}", path)
+        array = None
+        if "shape" in sidecar:
+            npy = path.with_suffix(".npy")
+            if not npy_matches(npy, sidecar["shape"], sidecar["dtype"]):
+                raise BadInputError(f"'{key}' array is missing or does not match its sidecar", npy)
+            array = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
+        return FeatureRecord(key=key, array=array, timestamps=np.asarray(sidecar["timestamps"], dtype=np.float64),
+                             fps=sidecar.get("fps"), model=sidecar["model"], fingerprint=sidecar["fingerprint"],
+                             segments=sidecar.get("segments"), meta=sidecar.get("meta") or {})
+
+    def read_all(self, video_id: str, keys: Iterable[str] | None = None) -> dict[str, FeatureRecord]:
+        return {k: self.read(video_id, k) for k in (keys or self.keys())}
+
+    def is_valid(self, video_id: str, key: str, fingerprint: str) -> bool:
+        """Cheap check that a finished record is intact: sidecar parses and agrees with the array header/size."""
+        path = self.root / key / fingerprint / f"{id_to_filename(video_id)}.json"
+        sidecar = self._read_sidecar(path)
+        if sidecar is None or sidecar.get("fingerprint") != fingerprint:
+            return False
+        if "shape" in sidecar:
+            return npy_matches(path.with_suffix(".npy"), sidecar["shape"], sidecar["dtype"])
+        return "segments" in sidecar
+
+    @staticmethod
+    def _read_sidecar(path: Path) -> dict[str, Any] | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        needed = ("version", "key", "model", "fingerprint", "timestamps")
+        return data if isinstance(data, dict) and all(k in data for k in needed) else None
+
+    # ----- crash debris and the manifest
+    def remove_temp_files(self, keys_fingerprints: Iterable[tuple[str, str]], stems: set[str]) -> int:
+        """Delete temporary files left by a killed writer, only for the videos this writer owns."""
+        removed = 0
+        for key, fp in keys_fingerprints:
+            folder = self.root / key / fp
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                stem = temp_owner_stem(entry.name)
+                if stem is not None and stem in stems:
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    def journal(self, writer: str) -> Journal:
+        return Journal(self.root / "manifest" / f"{writer}.jsonl")
+
+    def manifest(self):
+        """All journals merged: the latest row per (video_id, key, fingerprint), as a DataFrame."""
+        return merge_journals(sorted((self.root / "manifest").glob("*.jsonl")))
+
+    def write_manifest(self) -> Path:
+        from videolang.core.io import atomic_write_parquet
+
+        return atomic_write_parquet(self.root / "manifest.parquet", self.manifest())
+
+
+def temp_owner_stem(name: str) -> str | None:
+    """For a temporary file of `videolang.core.io.atomic_path` (".<stem>.<ext>.<random><suffix>"), the stem."""
+    for ext in (".npy", ".json"):
+        suffix = f".tmp{ext}"
+        if name.startswith(".") and name.endswith(suffix):
+            final = name[1:-len(suffix)].rsplit(".", 1)[0]  # drop ".<random>"
+            if final.endswith(ext):
+                return final[: -len(ext)]
+    return None
+
+
+def npy_matches(path: Path, shape: list[int], dtype: str) -> bool:
+    """True when `path` is an .npy whose header says `shape`/`dtype` and whose size holds all the data."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
+            offset = f.tell()
+        size = path.stat().st_size
+    except (OSError, ValueError):
+        return False
+    got_shape, _, got_dtype = header
+    expected = offset + int(np.prod(got_shape)) * got_dtype.itemsize
+    return list(got_shape) == list(shape) and str(got_dtype) == dtype and size == expected
