@@ -19,13 +19,14 @@ import numpy as np
 import torch
 
 from videolang.extract.audio import SAMPLE_RATE
-from videolang.extract.base import Extractor, autocast_dtype
+from videolang.extract.base import Extractor, autocast_dtype, quiet_transformers
 
 _FBANK_SHIFT, _FBANK_WIN = 0.010, 0.025  # seconds: kaldi fbank as the AST feature extractor computes it
 
 
 def grid_cells(num_samples: int, hop_s: float) -> int:
-    return max(1, math.ceil(num_samples / (hop_s * SAMPLE_RATE) - 1e-9))
+    """Cells of `hop_s` covering the audio; a last partial cell counts when it holds at least 0.1 s."""
+    return max(1, math.ceil(num_samples / SAMPLE_RATE / hop_s - 0.1 / hop_s))
 
 
 class ASTAudioEncoder(Extractor):
@@ -43,7 +44,8 @@ class ASTAudioEncoder(Extractor):
 
         super().load(device)
         if self.net is None:
-            self.net = ASTModel.from_pretrained(self.config["model"]).eval()
+            with quiet_transformers():
+                self.net = ASTModel.from_pretrained(self.config["model"]).eval()
             self.features = ASTFeatureExtractor.from_pretrained(self.config["model"])
         self.net.to(device)
         c = self.net.config
@@ -82,6 +84,7 @@ class ASTAudioEncoder(Extractor):
         win = int(round(self.cells_per_window * hop * SAMPLE_RATE))
         n_windows = math.ceil(n_cells / self.cells_per_window)
         padded = np.zeros(n_windows * win, np.float32)
+        audio = audio[: n_cells * int(round(hop * SAMPLE_RATE))]  # a sliver past the last cell is dropped
         padded[:len(audio)] = audio
         windows = [padded[i * win:(i + 1) * win] for i in range(n_windows)]
         out = [self._embed_windows(windows[i:i + self.batch_size]) for i in range(0, n_windows, self.batch_size)]

@@ -13,6 +13,7 @@ fingerprint); runtime options (batch size, device, threads) stay out of it.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -58,6 +59,19 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     return torch.device(device)
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' load reports (unused text-tower weights etc.) while loading a model."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype:

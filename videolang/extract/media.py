@@ -7,6 +7,7 @@ caught here with the same words for every backend.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -116,9 +117,10 @@ def _duration_from_packets(path: str, start: float) -> float | None:
 
 def describe_error(exc: BaseException) -> str:
     """One line for a decoder exception: the class of problem first, then the library's words."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = getattr(exc, "strerror", None) or " ".join(str(exc).split()) or type(exc).__name__
+    text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: (Error: )?", "", text)  # decord's "[time] file.cc:line: " prefix
     low = text.lower()
-    if "moov atom not found" in low or "invalid data found" in low or "end of file" in low:
+    if any(s in low for s in ("moov atom not found", "invalid data found", "end of file", "av_read_frame failed")):
         kind = "corrupt or truncated file"
     elif "decoder" in low and ("not found" in low or "unknown" in low) or "codec" in low and "not" in low:
         kind = "unsupported codec"

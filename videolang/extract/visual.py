@@ -11,17 +11,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videolang.extract.base import Extractor, autocast_dtype
+from videolang.extract.base import Extractor, autocast_dtype, quiet_transformers
 from videolang.extract.decode import FrameChunk
 
 
 class HFImageEncoder(Extractor):
-    """`model_class.from_pretrained(model)`, output field `output` (e.g. `image_embeds`, `pooler_output`)."""
+    """`model_class.from_pretrained(model)`; `output: image_features` calls `get_image_features` (CLIP, SigLIP:
+    the projected embedding), any other value names a field of the forward output (e.g. `pooler_output`)."""
 
     input = "frames"
 
     def __init__(self, model: str = "openai/clip-vit-large-patch14",
-                 model_class: str = "transformers.CLIPVisionModelWithProjection", output: str = "image_embeds",
+                 model_class: str = "transformers.AutoModel", output: str = "image_features",
                  normalize: bool = False, dtype: str = "float16", batch_size: int = 64, autocast: bool = True):
         super().__init__(model=model, model_class=model_class, output=output, normalize=normalize, dtype=dtype)
         self.batch_size = batch_size
@@ -37,10 +38,10 @@ class HFImageEncoder(Extractor):
             self.net.to(device)
             return
         cls = hydra.utils.get_class(self.config["model_class"])
-        self.net = cls.from_pretrained(self.config["model"]).eval().to(device)
+        with quiet_transformers():
+            self.net = cls.from_pretrained(self.config["model"]).eval().to(device)
         proc = AutoImageProcessor.from_pretrained(self.config["model"])
-        size = getattr(proc, "crop_size", None) or getattr(proc, "size", None) or {}
-        self.image_size = int(size.get("height") or size.get("shortest_edge") or 224) if isinstance(size, dict) else int(size)
+        self.image_size = processor_image_size(proc)
         self.mean = torch.tensor(proc.image_mean, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(proc.image_std, device=device).view(1, 3, 1, 1)
 
@@ -54,8 +55,11 @@ class HFImageEncoder(Extractor):
         x = (x - self.mean) / self.std
         use_amp = self.autocast and self.device.type == "cuda"
         with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=use_amp):
-            out = self.net(pixel_values=x)
-        emb = getattr(out, self.config["output"]) if hasattr(out, self.config["output"]) else out[0]
+            if self.config["output"] == "image_features":
+                out = self.net.get_image_features(pixel_values=x)
+                emb = out if isinstance(out, torch.Tensor) else out.pooler_output  # transformers 4 / 5
+            else:
+                emb = getattr(self.net(pixel_values=x), self.config["output"])
         emb = emb.float()
         if self.config["normalize"]:
             emb = F.normalize(emb, dim=-1)
@@ -78,3 +82,16 @@ class HFImageEncoder(Extractor):
 
     #: set by the Encoder from the frame sampling (None for num_frames sampling)
     sampling_fps: float | None = None
+
+
+def processor_image_size(proc) -> int:
+    """The square input size an image processor produces (crop size, else resize size), 224 if it says nothing."""
+    for attr in ("crop_size", "size"):
+        size = getattr(proc, attr, None)
+        if isinstance(size, int):
+            return size
+        for field in ("height", "shortest_edge"):
+            value = size.get(field) if hasattr(size, "get") else getattr(size, field, None)
+            if value:
+                return int(value)
+    return 224

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import hydra.utils
@@ -26,6 +27,11 @@ from videolang.stages import StageResult
 from videolang.store import FeatureStore
 
 log = logging.getLogger(__name__)
+
+
+# Lightning's notes that do not apply to a prediction writer over an iterable of pieces
+for _message in ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpec.*is deprecated"):
+    warnings.filterwarnings("ignore", message=_message)
 
 
 def run(cfg: DictConfig) -> StageResult:
