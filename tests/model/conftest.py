@@ -1,0 +1,74 @@
+"""Fixtures for the model tests: the tiny zoo T5 and a synthetic built dataset + feature store on disk."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from videolang.datamodule.synthetic import synthetic_corpus
+from videolang.core.io import atomic_write_json
+from videolang.store import FeatureRecord, FeatureStore
+
+VISUAL_DIM = 16
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory) -> Path:
+    """A folder holding the zoo's `tiny-t5` (built with the zoo's own code)."""
+    from videolang.zoo import build_zoo
+
+    out = tmp_path_factory.mktemp("models")
+    build_zoo(out, only=["tiny-t5"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_t5(model_dir) -> Path:
+    return model_dir / "tiny-t5"
+
+
+def write_synthetic_dataset(data_dir: Path, feature_dir: Path, name: str = "synthetic", num_videos: int = 12,
+                            seed: int = 0, silent_ids: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Task files `built/<name>/tasks/dense_captioning_{train,val,test}.json` and a feature store."""
+    anns, feats = synthetic_corpus(num_videos, VISUAL_DIM, seed=seed)
+    vids = sorted(anns)
+    n_val = max(2, num_videos // 6)
+    splits = {"train": vids[: -2 * n_val], "val": vids[-2 * n_val:-n_val], "test": vids[-n_val:]}
+    tasks = data_dir / "built" / name / "tasks"
+    for split, ids in splits.items():
+        atomic_write_json(tasks / f"dense_captioning_{split}.json", {v: anns[v] for v in ids})
+    store = FeatureStore(feature_dir)
+    for vid in vids:
+        f = feats.get(vid)
+        store.write(vid, FeatureRecord("visual", f.frames.astype(np.float16), f.timestamps, 1.0, "synthetic", "fp0",
+                                       meta={"duration": f.duration}))
+        speech = [] if vid in silent_ids else f.speech
+        segs = {"text": [s.text for s in speech], "start": [s.start for s in speech],
+                "end": [s.end for s in speech], "words": [], "language": "en"}
+        store.write(vid, FeatureRecord("speech", None, [s.start for s in speech], None, "synthetic", "fp1",
+                                       segments=segs))
+    return {s: {v: anns[v] for v in ids} for s, ids in splits.items()}
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    splits = write_synthetic_dataset(root / "data", root / "features", silent_ids=("syn0000",))
+    return {"data_dir": root / "data", "feature_dir": root / "features", "splits": splits}
+
+
+@pytest.fixture
+def train_cfg(make_cfg, model_dir, synthetic_dataset):
+    """Compose `stage=train` on the tiny T5 and the synthetic dataset, plus extra overrides."""
+
+    def _make(*overrides: str):
+        return make_cfg("stage=train", "model=vid2seq_tiny", "trainer=cpu", "stage.dataset=synthetic",
+                        f"paths.model_dir={model_dir}", f"paths.data_dir={synthetic_dataset['data_dir']}",
+                        f"paths.feature_dir={synthetic_dataset['feature_dir']}",
+                        "stage.datamodule.num_workers=0", "stage.datamodule.batch_size=4",
+                        "model.generation.num_beams=2", "model.max_input_tokens=128",
+                        "model.max_output_tokens=48", "model.monitor=val/f1_05", "+trainer.num_sanity_val_steps=0",
+                        "+trainer.enable_progress_bar=false", *overrides)
+
+    return _make

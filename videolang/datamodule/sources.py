@@ -1,0 +1,91 @@
+"""Where a video's frames and transcript come from: the feature store, or memory (tests, predict).
+
+Both give a `VideoFeatures`: (T, D) float32 frames with their timestamps in
+seconds, and the ASR sentences as `Segment`s. A video with no speech has an empty
+transcript, never an error; a video whose frames are missing is an error the
+caller counts and skips.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from videolang.core.errors import BadInputError
+from videolang.model.sequences import Segment
+
+
+@dataclass
+class VideoFeatures:
+    frames: np.ndarray                      # (T, D) float32
+    timestamps: np.ndarray                  # (T,) seconds
+    speech: list[Segment] = field(default_factory=list)
+    duration: float | None = None
+
+
+class FeatureSource(Protocol):
+    def get(self, video_id: str) -> VideoFeatures: ...
+
+    def available(self) -> set[str]: ...
+
+
+def segments_from_transcript(segments: dict[str, Any] | None) -> list[Segment]:
+    """VidChapters-style `{"text": [...], "start": [...], "end": [...]}` -> Segments (empty text dropped)."""
+    if not segments:
+        return []
+    out = []
+    for text, start, end in zip(segments.get("text", []), segments.get("start", []), segments.get("end", [])):
+        if str(text).strip():
+            out.append(Segment(float(start), float(max(end, start)), str(text).strip()))
+    return out
+
+
+class StoreFeatures:
+    """Features of `stage=extract` read from `videolang.store.FeatureStore`.
+
+    `fingerprints` pins one configuration per key when the store holds several.
+    `speech_key=None` reads no transcript (the video-only ablation needs none).
+    """
+
+    def __init__(self, root: str | Path, visual_key: str = "visual", speech_key: str | None = "speech",
+                 fingerprints: dict[str, str] | None = None):
+        from videolang.store import FeatureStore
+
+        self.store = FeatureStore(root, fingerprints=dict(fingerprints or {}))
+        self.visual_key, self.speech_key = visual_key, speech_key
+
+    def available(self) -> set[str]:
+        """Ids with committed frames (one folder listing, no file read)."""
+        return set(self.store.video_ids(self.visual_key))
+
+    def get(self, video_id: str) -> VideoFeatures:
+        rec = self.store.read(video_id, self.visual_key)
+        frames = np.asarray(rec.array, dtype=np.float32)
+        if frames.ndim != 2 or len(frames) == 0:
+            raise BadInputError(f"'{self.visual_key}' features of {video_id!r} are empty or not (T, D)")
+        speech: list[Segment] = []
+        if self.speech_key:
+            try:
+                speech = segments_from_transcript(self.store.read(video_id, self.speech_key).segments)
+            except BadInputError:
+                speech = []  # no transcript extracted: treated like a silent video
+        duration = rec.meta.get("duration") if isinstance(rec.meta, dict) else None
+        return VideoFeatures(frames, rec.timestamps, speech, float(duration) if duration else None)
+
+
+class MemoryFeatures:
+    """Features held in a dict `{video_id: VideoFeatures}` (tests, benchmarks, predict on one video)."""
+
+    def __init__(self, videos: dict[str, VideoFeatures]):
+        self.videos = videos
+
+    def available(self) -> set[str]:
+        return set(self.videos)
+
+    def get(self, video_id: str) -> VideoFeatures:
+        try:
+            return self.videos[video_id]
+        except KeyError:
+            raise BadInputError(f"no features for video {video_id!r}") from None

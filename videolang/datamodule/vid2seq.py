@@ -1,0 +1,302 @@
+"""Items, collate/masking and the Lightning data module for the Vid2Seq tasks.
+
+Two item layouts cover the three task configs:
+- `events` (chapter generation, dense captioning): one item per video, the whole
+  video's frames (uniformly subsampled to `max_frames`) and transcript in, every
+  event `<start><end> title` out.
+- `titles` (chapter titles with ground-truth boundaries): one item per chapter,
+  only the frames and ASR sentences inside the chapter in, its title out, no time tokens.
+
+Both read the builder's DVC task files `tasks/dense_captioning_<split>.json`
+(`{video_id: {duration, timestamps, sentences}}`), so any dataset in that format
+(VidChapters, YouCook2, ViTT, ActivityNet) trains the same way.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.failures import FailureLog
+from videolang.core.io import read_json
+from videolang.datamodule.sources import FeatureSource, StoreFeatures, VideoFeatures
+from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer
+from videolang.model.visual import subsample_frames
+
+log = logging.getLogger(__name__)
+
+TASK_MODES = {"chapter_generation": "events", "dense_captioning": "events", "chapter_captioning": "titles"}
+
+
+def events_of(annotation: dict[str, Any]) -> list[Segment]:
+    """A DVC entry -> its events as Segments (in file order)."""
+    return [Segment(float(s), float(e), str(t)) for (s, e), t in zip(annotation["timestamps"], annotation["sentences"])]
+
+
+def build_item(key: str, video_id: str, feats: VideoFeatures, duration: float, events: list[Segment],
+               builder: SequenceBuilder, mode: str, max_frames: int, use_speech: bool = True,
+               segment_index: int | None = None) -> dict[str, Any]:
+    """One model input/target pair. `events` are the references (empty at prediction time)."""
+    if mode == "events":
+        frames, _ = subsample_frames(feats.frames, max_frames)
+        input_ids = builder.transcript_ids(feats.speech, duration) if use_speech else [builder.eos_id]
+        labels = builder.target_ids(events, duration)
+        offset, span = 0.0, (0.0, duration)
+    else:
+        seg = events[segment_index]
+        offset, span = seg.start, (seg.start, seg.end)
+        ts = np.asarray(feats.timestamps)
+        inside = np.flatnonzero((ts >= seg.start) & (ts < seg.end))
+        if len(inside) == 0 and len(ts):  # a chapter shorter than the frame spacing: its nearest frame
+            inside = np.array([int(np.argmin(np.abs(ts - (seg.start + seg.end) / 2)))])
+        frames, _ = subsample_frames(feats.frames[inside], max_frames)
+        speech = [s for s in feats.speech if s.end > seg.start and s.start < seg.end]
+        input_ids = builder.transcript_ids(speech, max(seg.end - seg.start, 1e-3), offset) if use_speech \
+            else [builder.eos_id]
+        labels = builder.title_ids(seg.text)
+    return {"key": key, "video_id": video_id, "duration": float(duration), "offset": float(offset),
+            "span": span, "input_ids": input_ids, "labels": labels,
+            "frames": np.asarray(frames, dtype=np.float32),
+            "references": [(e.start, e.end, e.text) for e in events]}
+
+
+class Vid2SeqDataset(Dataset):
+    """Items of one split; features are read lazily (in the workers) through a `FeatureSource`."""
+
+    def __init__(self, annotations: dict[str, dict], features: FeatureSource, builder: SequenceBuilder,
+                 mode: str = "events", max_frames: int = 100, use_speech: bool = True, cache_size: int = 32):
+        if mode not in ("events", "titles"):
+            raise ConfigError(f"unknown item mode {mode!r} (events or titles)")
+        self.annotations, self.features, self.builder = annotations, features, builder
+        self.mode, self.max_frames, self.use_speech = mode, int(max_frames), bool(use_speech)
+        self.index: list[tuple[str, int | None]] = []
+        for vid, ann in annotations.items():
+            if mode == "events":
+                self.index.append((vid, None))
+            else:
+                self.index += [(vid, k) for k in range(len(ann["sentences"]))]
+        self._cache: OrderedDict[str, VideoFeatures] = OrderedDict()
+        self._cache_size = cache_size
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def _features(self, vid: str) -> VideoFeatures:
+        if vid in self._cache:
+            self._cache.move_to_end(vid)
+            return self._cache[vid]
+        feats = self.features.get(vid)
+        self._cache[vid] = feats
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return feats
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        vid, k = self.index[i]
+        ann = self.annotations[vid]
+        key = vid if k is None else f"{vid}#{k}"
+        return build_item(key, vid, self._features(vid), float(ann["duration"]), events_of(ann), self.builder,
+                          self.mode, self.max_frames, self.use_speech, k)
+
+
+class Vid2SeqCollator:
+    """Pad a list of items into a batch: speech and labels right-padded, frames zero-padded and masked.
+
+    - `input_ids` / `attention_mask` (B, L): pad id / 0 on padding;
+    - `labels` (B, L_out): -100 on padding (ignored by the loss);
+    - `frames` (B, K, D) and `frame_mask` (B, K): 0 on padding, K = the most frames in the batch (>= 1);
+    - `meta`: the per-item keys, durations, offsets, spans and references, as lists.
+    """
+
+    def __init__(self, pad_id: int, visual_dim: int | None = None):
+        self.pad_id, self.visual_dim = int(pad_id), visual_dim
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        b = len(items)
+        li = max(len(it["input_ids"]) for it in items)
+        lo = max(len(it["labels"]) for it in items)
+        k = max(1, max(len(it["frames"]) for it in items))
+        d = next((it["frames"].shape[1] for it in items if it["frames"].ndim == 2 and len(it["frames"])),
+                 self.visual_dim or 1)
+        input_ids = torch.full((b, li), self.pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((b, li), dtype=torch.long)
+        labels = torch.full((b, lo), -100, dtype=torch.long)
+        frames = torch.zeros((b, k, d), dtype=torch.float32)
+        frame_mask = torch.zeros((b, k), dtype=torch.long)
+        for r, it in enumerate(items):
+            n = len(it["input_ids"])
+            input_ids[r, :n] = torch.as_tensor(it["input_ids"], dtype=torch.long)
+            attention_mask[r, :n] = 1
+            m = len(it["labels"])
+            labels[r, :m] = torch.as_tensor(it["labels"], dtype=torch.long)
+            f = len(it["frames"])
+            if f:
+                frames[r, :f] = torch.from_numpy(np.ascontiguousarray(it["frames"]))
+                frame_mask[r, :f] = 1
+        meta = {name: [it[name] for it in items] for name in ("key", "video_id", "duration", "offset", "span",
+                                                              "references")}
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "frames": frames,
+                "frame_mask": frame_mask, "meta": meta}
+
+
+class EpochSeededSampler(Sampler[int]):
+    """Shuffles with a generator seeded by (seed, epoch): a resumed run sees the same order as an unbroken one.
+
+    Lightning calls `set_epoch` at the start of every training epoch.
+    """
+
+    def __init__(self, size: int, seed: int = 0, shuffle: bool = True):
+        self.size, self.seed, self.shuffle, self.epoch = size, int(seed), shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        if not self.shuffle:
+            return iter(range(self.size))
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class Vid2SeqDataModule(L.LightningDataModule):
+    """Train / val / test loaders over `<dataset_dir>/tasks/dense_captioning_<split>.json` and a feature store.
+
+    `tokenizer` is the backbone name or folder (the same one the model loads) or a
+    tokenizer object; time tokens are added to it here exactly as in the model.
+    `features` overrides the feature store with any `FeatureSource` (tests, benchmarks).
+    """
+
+    def __init__(self, dataset_dir: str | Path | None = None, feature_dir: str | Path | None = None,
+                 tokenizer: Any = "t5-base", task: str = "chapter_generation",
+                 splits: dict[str, str] | None = None, num_time_tokens: int = 100, max_input_tokens: int = 1000,
+                 max_output_tokens: int = 256, max_frames: int = 100, batch_size: int = 8,
+                 eval_batch_size: int | None = None, num_workers: int = 0, use_speech: bool = True,
+                 visual_key: str = "visual", speech_key: str = "speech", fingerprints: dict | None = None,
+                 seed: int = 0, limit_videos: dict[str, int] | None = None, features: FeatureSource | None = None,
+                 annotations: dict[str, dict] | None = None, pin_memory: bool = False):
+        super().__init__()
+        if task not in TASK_MODES:
+            raise ConfigError(f"unknown task {task!r}; one of {sorted(TASK_MODES)}")
+        self.task, self.mode = task, TASK_MODES[task]
+        self.dataset_dir = None if dataset_dir is None else Path(dataset_dir)
+        self.feature_dir = None if feature_dir is None else Path(feature_dir)
+        self.tokenizer_spec, self.tokenizer = tokenizer, None
+        self.splits = dict(splits or {"train": "train", "val": "val", "test": "test"})
+        self.num_time_tokens, self.max_frames = int(num_time_tokens), int(max_frames)
+        self.max_input_tokens, self.max_output_tokens = int(max_input_tokens), int(max_output_tokens)
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size or batch_size)
+        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
+        self.use_speech, self.seed = bool(use_speech), int(seed)
+        self.visual_key, self.speech_key, self.fingerprints = visual_key, speech_key, dict(fingerprints or {})
+        self.limit_videos = dict(limit_videos or {})
+        self.features, self.annotations = features, dict(annotations or {})
+        self.datasets: dict[str, Vid2SeqDataset] = {}
+        self.failures = FailureLog("datamodule")
+        self.builder: SequenceBuilder | None = None
+        self.visual_dim: int | None = None
+
+    # ------------------------------------------------------------------ setup
+    def task_file(self, split: str) -> Path:
+        if self.dataset_dir is None:
+            raise ConfigError("no dataset_dir given for the task files")
+        return self.dataset_dir / "tasks" / f"dense_captioning_{split}.json"
+
+    def load_split(self, split: str) -> dict[str, dict]:
+        if split in self.annotations:
+            return self.annotations[split]
+        data = read_json(self.task_file(split))
+        if not isinstance(data, dict):
+            raise BadInputError("expected {video_id: {duration, timestamps, sentences}}", self.task_file(split))
+        return data
+
+    def _source(self) -> FeatureSource:
+        if self.features is None:
+            if self.feature_dir is None:
+                raise ConfigError("no feature_dir given (run stage=extract and set paths.feature_dir)")
+            self.features = StoreFeatures(self.feature_dir, self.visual_key,
+                                          self.speech_key if self.use_speech else None, self.fingerprints)
+        return self.features
+
+    def _usable(self, split: str, annotations: dict[str, dict]) -> dict[str, dict]:
+        """Videos with sane annotations and frames in the store; the rest are counted in `failures`.
+
+        Only the first video's features are read here (for the frame width); the others are
+        checked against the store's listing, so setup stays fast on large corpora.
+        """
+        source, kept = self._source(), {}
+        available = source.available() if hasattr(source, "available") else None
+        limit = self.limit_videos.get(split)
+        for vid, ann in annotations.items():
+            if limit is not None and len(kept) >= limit:
+                break
+            try:
+                if float(ann["duration"]) <= 0 or len(ann["timestamps"]) != len(ann["sentences"]):
+                    raise BadInputError("bad duration, or timestamps and sentences differ in length")
+                if not ann["sentences"]:
+                    raise BadInputError("no events")
+                if available is not None and vid not in available:
+                    raise BadInputError(f"no '{self.visual_key}' features in the store")
+                if self.visual_dim is None or available is None:
+                    width = int(source.get(vid).frames.shape[1])
+                    if self.visual_dim is not None and width != self.visual_dim:
+                        raise BadInputError(f"frame width {width} != {self.visual_dim}")
+                    self.visual_dim = width
+            except (BadInputError, KeyError, TypeError, ValueError) as e:
+                self.failures.record(f"{split}/{vid}", str(e))
+                continue
+            kept[vid] = ann
+        if not kept:
+            raise BadInputError(f"no usable video in split '{split}' ({len(annotations)} listed, "
+                                f"{len(self.failures)} skipped so far; see the log)",
+                                self.task_file(split) if self.dataset_dir else None)
+        return kept
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.builder is None:
+            self.tokenizer = load_tokenizer(self.tokenizer_spec, self.num_time_tokens) \
+                if isinstance(self.tokenizer_spec, (str, Path)) else self.tokenizer_spec
+            self.builder = SequenceBuilder(self.tokenizer, self.num_time_tokens, self.max_input_tokens,
+                                           self.max_output_tokens, use_time_tokens=self.mode == "events")
+        wanted = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["test"]}
+        for part in wanted.get(stage, ["train", "val", "test"]) if stage else ["train", "val"]:
+            split = self.splits.get(part)
+            if not split or part in self.datasets:
+                continue
+            anns = self._usable(split, self.load_split(split))
+            self.datasets[part] = Vid2SeqDataset(anns, self._source(), self.builder, self.mode, self.max_frames,
+                                                 self.use_speech)
+            log.info("%s split '%s': %d videos, %d items", part, split, len(anns), len(self.datasets[part]))
+
+    # ---------------------------------------------------------------- loaders
+    def collator(self) -> Vid2SeqCollator:
+        return Vid2SeqCollator(self.builder.pad_id, self.visual_dim)
+
+    def _loader(self, part: str, train: bool) -> DataLoader:
+        ds = self.datasets[part]
+        return DataLoader(ds, batch_size=self.batch_size if train else self.eval_batch_size,
+                          sampler=EpochSeededSampler(len(ds), self.seed, shuffle=train),
+                          num_workers=self.num_workers, collate_fn=self.collator(), pin_memory=self.pin_memory,
+                          persistent_workers=self.num_workers > 0, drop_last=False)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", False)

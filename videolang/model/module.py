@@ -1,0 +1,272 @@
+"""`Vid2SeqModule`: the LightningModule that trains, validates, tests and predicts with `Vid2Seq`.
+
+Checkpoints carry their own options: the constructor arguments (plain values,
+via `save_hyperparameters`), the backbone's T5 config and the tokenizer files
+(with the time tokens) are stored inside every checkpoint, so
+`Vid2SeqModule.from_checkpoint(path)` rebuilds the model from that file alone,
+offline, with `torch.load(..., weights_only=True)`.
+
+Resuming continues exactly: the optimizer, scheduler and loop state are
+Lightning's; the data order is seeded by (seed, epoch) in the data module; and
+dropout / span-noise randomness is re-seeded from (seed, global step, rank) at
+every training step, so an interrupted run and an unbroken one take the same steps.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from videolang.core.errors import BadInputError
+from videolang.model.losses import IGNORE, label_smoothed_ce, span_corrupt
+from videolang.model.metrics import score_predictions
+from videolang.model.parsing import parse_events
+from videolang.model.sequences import SequenceBuilder, load_tokenizer
+from videolang.model.vid2seq import Vid2Seq
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GENERATION = {"num_beams": 4, "no_repeat_ngram_size": 0, "repetition_penalty": 1.0, "length_penalty": 1.0}
+DEFAULT_DENOISING = {"enabled": False, "weight": 1.0, "noise_density": 0.25, "mean_span": 5.0}
+TASK_MODES = {"chapter_generation": "events", "dense_captioning": "events", "chapter_captioning": "titles"}
+
+
+def _plain(value: Any) -> Any:
+    """DictConfig / ListConfig -> plain containers (checkpoints must load with weights_only=True)."""
+    if isinstance(value, (DictConfig,)) or type(value).__name__ == "ListConfig":
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def tokenizer_to_tensors(tokenizer: Any) -> dict[str, torch.Tensor]:
+    """Every file of `tokenizer.save_pretrained` as a uint8 tensor (weights_only-safe)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tokenizer.save_pretrained(tmp)
+        return {p.name: torch.frombuffer(bytearray(p.read_bytes()), dtype=torch.uint8).clone()
+                for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+
+
+def tokenizer_from_tensors(files: dict[str, torch.Tensor]) -> Any:
+    from transformers import AutoTokenizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in files.items():
+            (Path(tmp) / name).write_bytes(bytes(data.numpy().tobytes()))
+        return AutoTokenizer.from_pretrained(tmp)
+
+
+class Vid2SeqModule(L.LightningModule):
+    def __init__(self, backbone: str = "t5-base", pretrained: bool = True, num_time_tokens: int = 100,
+                 visual_dim: int | None = 768, visual_layers: int = 12, visual_heads: int = 12,
+                 max_frames: int = 100, dropout: float = 0.1, use_speech: bool = True, use_video: bool = True,
+                 task: str = "chapter_generation", max_input_tokens: int = 1000, max_output_tokens: int = 256,
+                 label_smoothing: float = 0.1, denoising: dict | None = None, generation: dict | None = None,
+                 dedup_titles: bool = True, monitor: str = "val/cider", seed: int = 0,
+                 optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
+                 tokenizer: Any = None, compat_swap_soda: bool = False):
+        super().__init__()
+        denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
+        generation = {**DEFAULT_GENERATION, **(_plain(generation) or {})}
+        t5_config = _plain(t5_config)
+        backbone = str(backbone)
+        if task not in TASK_MODES:
+            raise ValueError(f"unknown task {task!r}; one of {sorted(TASK_MODES)}")
+        if visual_dim is None:
+            raise ValueError("visual_dim is unknown: set model.visual_dim or let stage=train read it from the data")
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer", "t5_config"])
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.mode = TASK_MODES[task]
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(backbone, num_time_tokens)
+        self.builder = SequenceBuilder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens,
+                                       use_time_tokens=self.mode == "events")
+        t5 = Vid2Seq.load_t5(None if t5_config else backbone, len(self.tokenizer), t5_config) if (
+            pretrained or t5_config) else Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(backbone))
+        self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video)
+        self.sentinel_ids = _sentinels(self.tokenizer)
+        self.best_score: float | None = None
+        self._outputs: list[dict[str, Any]] = []
+        self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
+
+    # ------------------------------------------------------------- options
+    @property
+    def generation_kwargs(self) -> dict[str, Any]:
+        gen = dict(self.hparams.generation)
+        gen.setdefault("max_new_tokens", self.hparams.max_output_tokens)
+        return {k: v for k, v in gen.items() if v is not None}
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = (self.optimizer_factory or (lambda ps: torch.optim.Adam(ps, lr=3e-4)))(params)
+        if self.scheduler_factory is None:
+            return optimizer
+        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1000
+        scheduler = self.scheduler_factory(optimizer, total_steps=max(1, total))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ------------------------------------------------------------ training
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        seed = (int(self.hparams.seed) * 1_000_003 + int(self.global_step)) * 131 + int(self.global_rank)
+        torch.manual_seed(seed % (2**63 - 1))
+
+    def _denoising_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(int(self.hparams.seed) * 7919 + int(self.global_step))
+        d = self.hparams.denoising
+        pad, eos = self.builder.pad_id, self.builder.eos_id
+        inputs, targets = [], []
+        for ids, mask in zip(batch["input_ids"].tolist(), batch["attention_mask"].tolist()):
+            ids = [i for i, m in zip(ids, mask) if m and i != eos]
+            inp, tgt = span_corrupt(ids, self.sentinel_ids, gen, d["noise_density"], d["mean_span"])
+            inputs.append(inp + [eos])
+            targets.append(tgt + [eos])
+        li, lt = max(map(len, inputs)), max(map(len, targets))
+        input_ids = torch.full((len(inputs), li), pad, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        labels = torch.full((len(inputs), lt), IGNORE, dtype=torch.long)
+        for r, (i, t) in enumerate(zip(inputs, targets)):
+            input_ids[r, :len(i)], attention[r, :len(i)] = torch.tensor(i), 1
+            labels[r, :len(t)] = torch.tensor(t)
+        dev = batch["input_ids"].device
+        return input_ids.to(dev), attention.to(dev), labels.to(dev)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        smoothing = self.hparams.label_smoothing
+        loss = caption = label_smoothed_ce(self.net(batch), batch["labels"], smoothing)
+        bs = batch["labels"].shape[0]
+        if self.hparams.denoising["enabled"] and self.net.use_speech and self.sentinel_ids:
+            input_ids, attention, labels = self._denoising_batch(batch)
+            logits = self.net(batch, labels=labels, input_ids=input_ids, attention_mask=attention)
+            denoise = label_smoothed_ce(logits, labels, smoothing)
+            loss = caption + self.hparams.denoising["weight"] * denoise
+            self.log("train/denoising_loss", denoise, batch_size=bs)
+        self.log("train/caption_loss", caption, batch_size=bs)
+        self.log("train/loss", loss, prog_bar=True, batch_size=bs)
+        return loss
+
+    # ---------------------------------------------------- generation + eval
+    def decode_batch(self, batch: dict[str, Any], **overrides: Any) -> list[dict[str, Any]]:
+        """Generate for a batch and parse each sequence into events (or a title), counting malformed ones."""
+        ids = self.net.generate(batch, **{**self.generation_kwargs, **overrides})
+        meta, out = batch["meta"], []
+        for r, seq in enumerate(ids.tolist()):
+            item = {k: meta[k][r] for k in ("key", "video_id", "duration", "offset", "span")}
+            if self.mode == "events":
+                parsed = parse_events(self.builder.pieces(seq), item["duration"], self.builder.codec,
+                                      dedup_titles=self.hparams.dedup_titles)
+                item["events"] = [(s + item["offset"], e + item["offset"], t) for s, e, t in parsed.events]
+                item["dropped"] = dict(parsed.dropped)
+            else:
+                item["title"] = self.tokenizer.decode(seq, skip_special_tokens=True).strip()
+            item["references"] = meta["references"][r]
+            out.append(item)
+        return out
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        bs = batch["labels"].shape[0]
+        self.log("val/loss", label_smoothed_ce(self.net(batch), batch["labels"], self.hparams.label_smoothing),
+                 batch_size=bs, sync_dist=True)
+        self._outputs += self.decode_batch(batch)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._outputs += self.decode_batch(batch)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
+        return self.decode_batch(batch)
+
+    def on_validation_epoch_start(self) -> None:
+        self._outputs = []
+
+    on_test_epoch_start = on_validation_epoch_start
+
+    def _gathered_outputs(self) -> list[dict[str, Any]]:
+        outputs, self._outputs = self._outputs, []
+        if self.trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
+            gathered: list[Any] = [None] * self.trainer.world_size
+            torch.distributed.all_gather_object(gathered, outputs)
+            seen, outputs = set(), []
+            for part in gathered:  # the distributed sampler may repeat items to even out ranks
+                for item in part:
+                    if item["key"] not in seen:
+                        seen.add(item["key"])
+                        outputs.append(item)
+        return outputs
+
+    def _score(self, prefix: str) -> dict[str, float]:
+        outputs = self._gathered_outputs()
+        if not outputs:
+            return {}
+        metrics = score_predictions(self.mode, outputs, compat_swap_soda=self.hparams.compat_swap_soda)
+        dropped = Counter()
+        for item in outputs:
+            dropped.update(item.get("dropped", {}))
+        metrics["malformed_events"] = float(sum(dropped.values()))
+        metrics = {f"{prefix}/{k}": float(v) for k, v in metrics.items()}
+        self.log_dict(metrics, rank_zero_only=True, sync_dist=False)
+        self.last_outputs = outputs
+        return metrics
+
+    def on_validation_epoch_end(self) -> None:
+        metrics = self._score("val")
+        if self.trainer.sanity_checking or not metrics:
+            return
+        key = self.hparams.monitor
+        if key in metrics:
+            if self.best_score is None or metrics[key] > self.best_score:
+                self.best_score = metrics[key]
+            self.log(f"{key}_best", float(self.best_score), rank_zero_only=True)
+
+    def on_test_epoch_end(self) -> None:
+        self._score("test")
+
+    # --------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        import json
+
+        checkpoint["videolang"] = {
+            "t5_config": json.loads(self.net.t5.config.to_json_string()),
+            "tokenizer_files": tokenizer_to_tensors(self.tokenizer),
+            "best_score": self.best_score,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.best_score = (checkpoint.get("videolang") or {}).get("best_score")
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu", **overrides: Any) -> "Vid2SeqModule":
+        """Rebuild a trained model from a checkpoint file alone (no hub, no config)."""
+        path = Path(path)
+        if not path.is_file():
+            raise BadInputError("checkpoint not found", path)
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is a user input problem
+            raise BadInputError(f"cannot read checkpoint: {e}", path) from None
+        extra = ckpt.get("videolang")
+        if not extra or "hyper_parameters" not in ckpt:
+            raise BadInputError("not a videolang Vid2Seq checkpoint (no stored options or tokenizer)", path)
+        hparams = {**ckpt["hyper_parameters"], **overrides}
+        module = cls(**hparams, t5_config=extra["t5_config"], tokenizer=tokenizer_from_tensors(extra["tokenizer_files"]))
+        module.load_state_dict(ckpt["state_dict"])
+        module.best_score = extra.get("best_score")
+        return module.eval()
+
+
+def _sentinels(tokenizer: Any) -> list[int]:
+    """T5's `<extra_id_K>` sentinel ids (K = 0, 1, ...), empty when the tokenizer has none."""
+    vocab = tokenizer.get_vocab()
+    out = []
+    while f"<extra_id_{len(out)}>" in vocab:
+        out.append(vocab[f"<extra_id_{len(out)}>"])
+    return out
+
+
+def _fresh_config(backbone: str) -> dict:
+    """The backbone's config without its weights (training from scratch)."""
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(backbone).to_dict()

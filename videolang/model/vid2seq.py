@@ -1,0 +1,96 @@
+"""The Vid2Seq network: T5 over the transcript, a visual transformer over frames, one decoder over both.
+
+The T5 encoder reads the speech tokens; its output is followed by the visual
+encoder's output (projected to the T5 width) and the decoder cross-attends to
+the concatenation, with padded speech tokens and padded frames masked out.
+Ablations drop a stream entirely: `use_speech=False` (video only) never runs the
+T5 encoder, `use_video=False` (speech only) never runs the visual encoder.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from videolang.model.visual import VisualEncoder
+
+
+class Vid2Seq(nn.Module):
+    def __init__(self, t5: nn.Module, visual_dim: int, visual_layers: int = 12, visual_heads: int = 12,
+                 max_frames: int = 100, dropout: float = 0.1, use_speech: bool = True, use_video: bool = True):
+        super().__init__()
+        if not (use_speech or use_video):
+            raise ValueError("at least one of use_speech / use_video must be on")
+        self.t5 = t5
+        self.use_speech, self.use_video = bool(use_speech), bool(use_video)
+        d_model = t5.config.d_model
+        heads = visual_heads if d_model % visual_heads == 0 else max(h for h in range(1, d_model + 1)
+                                                                     if d_model % h == 0 and h <= visual_heads)
+        self.visual = VisualEncoder(visual_dim, d_model, visual_layers, heads, max_frames=max_frames,
+                                    dropout=dropout) if use_video else None
+
+    # ------------------------------------------------------------ building
+    @staticmethod
+    def load_t5(backbone: str | None = None, vocab_size: int | None = None, config: dict | None = None) -> nn.Module:
+        """Pretrained weights from `backbone` (name or folder), or a fresh model from a config dict.
+
+        The config route is how a checkpoint rebuilds its network without touching the hub.
+        """
+        from transformers import T5Config, T5ForConditionalGeneration
+
+        if config is not None:
+            t5 = T5ForConditionalGeneration(T5Config.from_dict(dict(config)))
+        else:
+            t5 = T5ForConditionalGeneration.from_pretrained(str(backbone))
+        if vocab_size and vocab_size > t5.get_input_embeddings().num_embeddings:
+            t5.resize_token_embeddings(vocab_size)
+        return t5
+
+    # ------------------------------------------------------------- forward
+    def encode(self, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+               frames: torch.Tensor | None, frame_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Joined encoder states (B, L_text + K, d) and their attention mask (B, L_text + K)."""
+        states, masks = [], []
+        if self.use_speech:
+            enc = self.t5.get_encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            states.append(enc)
+            masks.append(attention_mask.long())
+        if self.use_video:
+            vis = self.visual(frames, frame_mask)
+            states.append(vis.to(states[0].dtype) if states else vis)
+            masks.append(frame_mask.long())
+        hidden, mask = torch.cat(states, dim=1), torch.cat(masks, dim=1)
+        # A sample with nothing to attend to (no frames and an empty input) would give NaNs: let it see one slot.
+        empty = mask.sum(dim=1) == 0
+        if empty.any():
+            mask = mask.clone()
+            mask[empty, 0] = 1
+        return hidden, mask
+
+    def forward(self, batch: dict[str, torch.Tensor], labels: torch.Tensor | None = None,
+                input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoder logits (B, L_out, V) for `labels` (default: batch["labels"]), teacher forced.
+
+        `input_ids` / `attention_mask` replace the batch's speech input (the denoising objective).
+        """
+        labels = batch["labels"] if labels is None else labels
+        hidden, mask = self.encode(batch["input_ids"] if input_ids is None else input_ids,
+                                   batch["attention_mask"] if attention_mask is None else attention_mask,
+                                   batch.get("frames"), batch.get("frame_mask"))
+        decoder_input_ids = self.t5.prepare_decoder_input_ids_from_labels(labels=labels)
+        from transformers.modeling_outputs import BaseModelOutput
+
+        out = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
+                      decoder_input_ids=decoder_input_ids, use_cache=False)
+        return out.logits
+
+    @torch.no_grad()
+    def generate(self, batch: dict[str, torch.Tensor], **generation: Any) -> torch.Tensor:
+        """Beam search (or any `generate` option) over the joined encoder states -> token ids (B, L)."""
+        from transformers.modeling_outputs import BaseModelOutput
+
+        hidden, mask = self.encode(batch.get("input_ids"), batch.get("attention_mask"),
+                                   batch.get("frames"), batch.get("frame_mask"))
+        return self.t5.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
+                                **generation)

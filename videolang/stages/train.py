@@ -1,0 +1,103 @@
+"""`stage=train`: fit a Vid2Seq head, select it on the validation metric, decode and score the test split.
+
+The stage only instantiates and wires (data module, model, callbacks, loggers,
+trainer); everything else lives in `videolang.datamodule` and `videolang.model`.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from videolang.core.errors import ConfigError
+from videolang.core.io import atomic_write_json, ensure_dir
+from videolang.model.metrics import dvc_predictions
+from videolang.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    if not group:
+        return []
+    return [hydra.utils.instantiate(c) for c in group.values() if isinstance(c, DictConfig) and "_target_" in c]
+
+
+def build_datamodule(cfg: DictConfig):
+    return hydra.utils.instantiate(cfg.stage.datamodule, _convert_="all")
+
+
+def build_module(cfg: DictConfig, visual_dim: int | None):
+    """The LightningModule from `cfg.model`; `visual_dim: null` takes the width of the features."""
+    model_cfg = cfg.model
+    if model_cfg.get("visual_dim") is None:
+        if visual_dim is None:
+            raise ConfigError("model.visual_dim is null and no features were read to infer it")
+        model_cfg = OmegaConf.merge(model_cfg, {"visual_dim": int(visual_dim)})
+    return hydra.utils.instantiate(model_cfg, _convert_="all")
+
+
+def save_model_options(module, out_dir: Path) -> None:
+    """The tokenizer and the model options in the run folder (every checkpoint also carries both)."""
+    ensure_dir(out_dir)
+    module.tokenizer.save_pretrained(out_dir / "tokenizer")
+    atomic_write_json(out_dir / "model_options.json", {k: v for k, v in dict(module.hparams).items()})
+
+
+def write_outputs(module, split: str, out_dir: Path, metrics: dict[str, float]) -> dict[str, str]:
+    outputs = getattr(module, "last_outputs", None) or []
+    files = {}
+    if outputs and module.mode == "events":
+        files["predictions"] = str(atomic_write_json(out_dir / f"predictions_{split}.json", dvc_predictions(outputs)))
+    elif outputs:
+        files["predictions"] = str(atomic_write_json(out_dir / f"predictions_{split}.json",
+                                                     {o["key"]: o["title"] for o in outputs}))
+    files["metrics"] = str(atomic_write_json(out_dir / f"metrics_{split}.json", metrics))
+    return files
+
+
+def run(cfg: DictConfig) -> StageResult:
+    if "model" not in cfg or cfg.model is None:
+        raise ConfigError("no model config: pass model=vid2seq (or an experiment=...)")
+    L.seed_everything(int(cfg.seed), workers=True)
+    out_dir = Path(cfg.paths.output_dir)
+    datamodule = build_datamodule(cfg)
+    datamodule.setup("fit")
+    module = build_module(cfg, datamodule.visual_dim)
+    callbacks = _instantiate_all(cfg.get("callbacks"))
+    loggers = _instantiate_all(cfg.get("logger"))
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if trainer.is_global_zero:
+        save_model_options(module, out_dir)
+        for lg in loggers:
+            lg.log_hyperparams({"tags": list(cfg.get("tags") or []), **dict(module.hparams)})
+
+    resume = cfg.stage.get("resume")
+    trainer.fit(module, datamodule, ckpt_path=str(resume) if resume else None)
+
+    best = next((c.best_model_path for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), "")
+    last = next((c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path), "")
+    best, last = (p if p and Path(p).is_file() else "" for p in (best, last))
+    summary: dict[str, Any] = {
+        "best_checkpoint": best or None, "last_checkpoint": last or None,
+        "monitor": module.hparams.monitor, "best_score": module.best_score,
+        "global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch),
+        "skipped_videos": datamodule.failures.as_rows(),
+        "val": {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
+    }
+    if cfg.stage.get("test_after_fit") and trainer.is_global_zero and datamodule.splits.get("test"):
+        datamodule.setup("test")
+        if trainer.world_size > 1:  # decode the test split on one process, with the selected weights
+            trainer = L.Trainer(accelerator=str(cfg.trainer.get("accelerator", "auto")), devices=1,
+                                precision=cfg.trainer.get("precision"), logger=False, enable_checkpointing=False)
+        results = trainer.test(module, datamodule, ckpt_path=best or None, verbose=False)
+        metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+        summary["test"] = metrics
+        summary["test_files"] = write_outputs(module, datamodule.splits["test"], out_dir, metrics)
+    if datamodule.failures:
+        log.warning(datamodule.failures.summary())
+    return StageResult(summary, failed=len(datamodule.failures))
