@@ -68,7 +68,7 @@ def train_cfg(make_cfg, model_dir, synthetic_dataset):
                         f"paths.feature_dir={synthetic_dataset['feature_dir']}",
                         "stage.datamodule.num_workers=0", "stage.datamodule.batch_size=4",
                         "model.generation.num_beams=2", "model.max_input_tokens=128",
-                        "model.max_output_tokens=48", "model.monitor=val/f1_05", "+trainer.num_sanity_val_steps=0",
+                        "model.max_output_tokens=48", "+trainer.num_sanity_val_steps=0",
                         "+trainer.enable_progress_bar=false", *overrides)
 
     return _make

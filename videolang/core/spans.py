@@ -2,7 +2,9 @@
 
 tIoU follows the ActivityNet densevid_eval definition: the union is the smaller
 of the hull and the sum of lengths, so disjoint spans get 0 and touching spans
-do not get a spurious union.
+do not get a spurious union. densevid_eval and SODA also add 1e-8 to the union
+before dividing (so an IoU of exactly 0.5 reads as 0.49999999 there): pass
+`eps=1e-8` to reproduce them; Moment-DETR's evaluation adds nothing (`eps=0`).
 """
 from __future__ import annotations
 
@@ -59,21 +61,21 @@ def chapters_from_starts(starts: list[float], titles: list[str], duration: float
     return [Chapter(float(s), float(e), t) for s, e, t in zip(starts, ends, titles)]
 
 
-def tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Temporal IoU of two [start, end] pairs (densevid_eval definition)."""
+def tiou(a: tuple[float, float], b: tuple[float, float], eps: float = 0.0) -> float:
+    """Temporal IoU of two [start, end] pairs (densevid_eval definition; `eps` is added to the union)."""
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = min(max(a[1], b[1]) - min(a[0], b[0]), (a[1] - a[0]) + (b[1] - b[0]))
+    union = min(max(a[1], b[1]) - min(a[0], b[0]), (a[1] - a[0]) + (b[1] - b[0])) + eps
     return inter / union if union > 0 else 0.0
 
 
-def tiou_matrix(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Pairwise tIoU between (N, 2) and (M, 2) arrays of [start, end] -> (N, M)."""
+def tiou_matrix(pred: np.ndarray, ref: np.ndarray, eps: float = 0.0) -> np.ndarray:
+    """Pairwise tIoU between (N, 2) and (M, 2) arrays of [start, end] -> (N, M); `eps` as in `tiou`."""
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 2)
     ref = np.asarray(ref, dtype=np.float64).reshape(-1, 2)
     ps, pe = pred[:, 0:1], pred[:, 1:2]
     rs, re_ = ref[None, :, 0], ref[None, :, 1]
     inter = np.clip(np.minimum(pe, re_) - np.maximum(ps, rs), 0.0, None)
-    union = np.minimum(np.maximum(pe, re_) - np.minimum(ps, rs), (pe - ps) + (re_ - rs))
+    union = np.minimum(np.maximum(pe, re_) - np.minimum(ps, rs), (pe - ps) + (re_ - rs)) + eps
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
     return out

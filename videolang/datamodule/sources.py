@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from videolang.core.errors import BadInputError
+from videolang.core.errors import BadInputError, VideolangError
 from videolang.model.sequences import Segment
 
 
@@ -55,6 +55,18 @@ class StoreFeatures:
 
         self.store = FeatureStore(root, fingerprints=dict(fingerprints or {}))
         self.visual_key, self.speech_key = visual_key, speech_key
+
+    def describe(self) -> dict[str, dict]:
+        """What made these features, per key (the store's extractor.json + fingerprint): saved in checkpoints
+        so `stage=predict` can extract a raw video exactly the same way."""
+        out = {}
+        for key in filter(None, (self.visual_key, self.speech_key)):
+            try:
+                fp = self.store.resolve_fingerprint(key)
+            except VideolangError:  # no such key, or several configurations: nothing to record
+                continue
+            out[key] = {**self.store.describe(key, fp), "fingerprint": fp}
+        return out
 
     def available(self) -> set[str]:
         """Ids with committed frames (one folder listing, no file read)."""

@@ -278,6 +278,11 @@ class Vid2SeqDataModule(L.LightningDataModule):
                                                  self.use_speech)
             log.info("%s split '%s': %d videos, %d items", part, split, len(anns), len(self.datasets[part]))
 
+    def feature_info(self) -> dict[str, dict]:
+        """The extractor description of each feature key used (empty for in-memory sources)."""
+        source = self._source()
+        return source.describe() if hasattr(source, "describe") else {}
+
     # ---------------------------------------------------------------- loaders
     def collator(self) -> Vid2SeqCollator:
         return Vid2SeqCollator(self.builder.pad_id, self.visual_dim)

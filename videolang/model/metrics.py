@@ -1,11 +1,17 @@
 """Validation / test scores for model selection, computed with `videolang.evaluate`.
 
 The model never re-implements a metric: events are scored with the evaluate
-stage's dense-captioning metrics and SODA_c, titles with its caption metrics.
+stage's densevid_eval metrics and SODA_c (`evaluate_dense_captioning`), titles
+with its COCO caption metrics (`evaluate_captions`). Logged names are the
+evaluate names with `@` spelled `_` for loggers (`f1@0.5` -> `f1_0.5`).
 """
 from __future__ import annotations
 
 from typing import Any
+
+# What is logged at validation (the full table goes to metrics_<split>.json at test time).
+EVENT_KEYS = ("soda_c", "cider", "meteor", "f1", "f1@0.5", "precision", "recall", "bleu_4")
+TITLE_KEYS = ("cider", "meteor", "bleu_4", "rouge_l")
 
 
 def dvc_predictions(outputs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -30,33 +36,24 @@ def caption_pairs(outputs: list[dict[str, Any]]) -> tuple[dict[str, str], dict[s
     return preds, refs
 
 
-def score_predictions(mode: str, outputs: list[dict[str, Any]], compat_swap_soda: bool = False) -> dict[str, float]:
-    """Metrics for decoded items: events -> soda_c, cider, meteor, f1_05 ...; titles -> cider, meteor ..."""
-    from videolang import evaluate
+def log_name(metric: str) -> str:
+    return metric.replace("@", "_")
 
-    if not hasattr(evaluate, "model_selection_scores"):  # TEMPORARY until the evaluate API lands
-        return _interim_scores(mode, outputs)
+
+def score_predictions(mode: str, outputs: list[dict[str, Any]], compat: bool = False,
+                      full: bool = False) -> dict[str, float]:
+    """Metrics of decoded items: events -> soda_c, cider, meteor, f1 ...; titles -> cider, meteor, ...
+
+    `full` returns every metric the evaluator computes instead of the selection subset.
+    """
+    from videolang.evaluate import evaluate_captions, evaluate_dense_captioning
+
     if mode == "events":
-        return evaluate.model_selection_scores(dvc_predictions(outputs), dvc_references(outputs),
-                                               compat_swap_soda=compat_swap_soda)
-    preds, refs = caption_pairs(outputs)
-    return evaluate.caption_selection_scores(preds, refs)
-
-
-def _interim_scores(mode: str, outputs: list[dict[str, Any]]) -> dict[str, float]:
-    import numpy as np
-
-    from videolang.core.spans import tiou_matrix
-
-    if mode != "events":
+        metrics = evaluate_dense_captioning(dvc_predictions(outputs), dvc_references(outputs), compat=compat)
+        keys = EVENT_KEYS
+    else:
         preds, refs = caption_pairs(outputs)
-        return {"title_exact": float(np.mean([preds[k].lower() == refs[k][0].lower() for k in preds]))}
-    f1s = []
-    for o in outputs:
-        p = np.array([[s, e] for s, e, _ in o["events"]]).reshape(-1, 2)
-        r = np.array([[s, e] for s, e, _ in o["references"]]).reshape(-1, 2)
-        m = tiou_matrix(p, r) > 0.5
-        prec = m.any(1).mean() if len(p) else 0.0
-        rec = m.any(0).mean() if len(r) else 0.0
-        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
-    return {"f1_05": float(np.mean(f1s))}
+        metrics = evaluate_captions(preds, refs, compat=compat)
+        keys = TITLE_KEYS
+    chosen = metrics if full else {k: metrics[k] for k in keys if k in metrics}
+    return {log_name(k): float(v) for k, v in chosen.items() if isinstance(v, (int, float))}

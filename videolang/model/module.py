@@ -69,7 +69,7 @@ class Vid2SeqModule(L.LightningModule):
                  label_smoothing: float = 0.1, denoising: dict | None = None, generation: dict | None = None,
                  dedup_titles: bool = True, monitor: str = "val/cider", seed: int = 0,
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
-                 tokenizer: Any = None, compat_swap_soda: bool = False):
+                 tokenizer: Any = None, compat_metrics: bool = False):
         super().__init__()
         denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
         generation = {**DEFAULT_GENERATION, **(_plain(generation) or {})}
@@ -90,6 +90,8 @@ class Vid2SeqModule(L.LightningModule):
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video)
         self.sentinel_ids = _sentinels(self.tokenizer)
         self.best_score: float | None = None
+        # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.
+        self.feature_info: dict[str, Any] = {}
         self._outputs: list[dict[str, Any]] = []
         self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
 
@@ -200,7 +202,7 @@ class Vid2SeqModule(L.LightningModule):
         outputs = self._gathered_outputs()
         if not outputs:
             return {}
-        metrics = score_predictions(self.mode, outputs, compat_swap_soda=self.hparams.compat_swap_soda)
+        metrics = score_predictions(self.mode, outputs, compat=self.hparams.compat_metrics, full=prefix == "test")
         dropped = Counter()
         for item in outputs:
             dropped.update(item.get("dropped", {}))
@@ -231,10 +233,13 @@ class Vid2SeqModule(L.LightningModule):
             "t5_config": json.loads(self.net.t5.config.to_json_string()),
             "tokenizer_files": tokenizer_to_tensors(self.tokenizer),
             "best_score": self.best_score,
+            "features": self.feature_info,
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.best_score = (checkpoint.get("videolang") or {}).get("best_score")
+        extra = checkpoint.get("videolang") or {}
+        self.best_score = extra.get("best_score")
+        self.feature_info = extra.get("features") or self.feature_info
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str = "cpu", **overrides: Any) -> "Vid2SeqModule":
@@ -253,6 +258,7 @@ class Vid2SeqModule(L.LightningModule):
         module = cls(**hparams, t5_config=extra["t5_config"], tokenizer=tokenizer_from_tensors(extra["tokenizer_files"]))
         module.load_state_dict(ckpt["state_dict"])
         module.best_score = extra.get("best_score")
+        module.feature_info = extra.get("features") or {}
         return module.eval()
 
 

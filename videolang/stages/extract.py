@@ -30,8 +30,7 @@ log = logging.getLogger(__name__)
 
 
 # Lightning's notes that do not apply to a prediction writer over an iterable of pieces
-for _message in ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpec.*is deprecated"):
-    warnings.filterwarnings("ignore", message=_message)
+QUIET = ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpec.*is deprecated")
 
 
 def run(cfg: DictConfig) -> StageResult:
@@ -49,7 +48,10 @@ def run(cfg: DictConfig) -> StageResult:
     trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_checkpointing=False,
                                       enable_progress_bar=False, enable_model_summary=False,
                                       callbacks=[StoreWriter(run_id, progress=bool(st.progress))])
-    trainer.predict(module, return_predictions=False)
+    with warnings.catch_warnings():
+        for message in QUIET:
+            warnings.filterwarnings("ignore", message=message)
+        trainer.predict(module, return_predictions=False)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()  # every rank's journal is complete before anyone reports
 

@@ -68,6 +68,7 @@ def run(cfg: DictConfig) -> StageResult:
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
     module = build_module(cfg, datamodule.visual_dim)
+    module.feature_info = datamodule.feature_info()
     callbacks = _instantiate_all(cfg.get("callbacks"))
     loggers = _instantiate_all(cfg.get("logger"))
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

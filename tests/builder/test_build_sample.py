@@ -1,0 +1,83 @@
+"""Acceptance: the sample corpus builds into every task file and its known chapters come back exactly."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.builder.conftest import manifest_chapters, read_table
+
+TASK_FILES = ("dense_captioning_{s}.json", "grounding_{s}.jsonl", "chapter_captioning_{s}.json")
+
+
+def _chapters_by_video(out: Path) -> dict[str, list[tuple[float, float, str]]]:
+    rows = sorted(read_table(out / "chapters.parquet"), key=lambda r: (r["video_id"], r["chapter_index"]))
+    by_video: dict[str, list] = {}
+    for r in rows:
+        by_video.setdefault(r["video_id"], []).append((r["start"], r["end"], r["title"]))
+    return by_video
+
+
+def test_sample_builds_all_task_files_with_the_known_chapters(build, builder_sample):
+    summary, out, code = build("data=sample", f"paths.sample_dir={builder_sample}")
+    assert code == 0, summary
+    truth = manifest_chapters(builder_sample)
+    got = _chapters_by_video(out)
+    assert got == {vid: chapters for vid, (_, chapters) in truth.items()}
+    videos = {v["video_id"]: v for v in read_table(out / "videos.parquet")}
+    assert set(videos) == set(truth)
+    for vid, v in videos.items():
+        assert v["duration"] == truth[vid][0]
+        assert v["video_path"] == str((builder_sample / "videos" / f"{vid}.mp4").resolve())
+        assert v["file_stem"] == vid and v["language"] == "en"
+    splits = {v["split"] for v in videos.values()}
+    assert splits <= {"train", "val", "test"}
+    dense = {}
+    for split in ("train", "val", "test"):
+        for name in TASK_FILES:
+            assert (out / "tasks" / name.format(s=split)).exists(), name.format(s=split)
+        dense.update(json.loads((out / "tasks" / f"dense_captioning_{split}.json").read_text()))
+    assert set(dense) == set(truth)
+    for vid, entry in dense.items():
+        assert entry["sentences"] == [t for _, _, t in truth[vid][1]]
+        assert entry["timestamps"] == [[s, e] for s, e, _ in truth[vid][1]]
+        assert entry["duration"] == truth[vid][0]
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["kept"] == len(truth) and report["counts"]["scanned"] == len(truth)
+    for plot in report["plots"]:
+        assert (out / plot).stat().st_size > 0
+    assert "# Dataset report: sample" in (out / "report.md").read_text()
+
+
+def test_sample_descriptions_parsed_with_the_vidchapters_rules(build, builder_sample):
+    """The same corpus from its descriptions alone: same starts; titles as the published rules make them."""
+    summary, out, code = build("data=sample", f"paths.sample_dir={builder_sample}", "stage.ruleset=vidchapters")
+    assert code == 0, summary
+    truth = manifest_chapters(builder_sample)
+    got = _chapters_by_video(out)
+    assert set(got) == set(truth)
+    for vid, chapters in got.items():
+        expected = truth[vid][1]
+        assert len(chapters) == len(expected), vid
+        for (s, e, title), (ts, te, ttitle) in zip(chapters, expected):
+            assert abs(s - ts) < 1 and abs(e - te) < 1, (vid, s, ts)
+            # a numbered list line "3. 1:20 Baking" keeps its number under the published rules
+            assert title == ttitle or re.fullmatch(rf"\d+\.\s+{re.escape(ttitle)}", title), (vid, title, ttitle)
+
+
+def test_cli_builds_sample_and_reports_through_the_runner(builder_sample, tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-m", "videolang.run", "stage=build_dataset", "data=sample", f"paths.sample_dir={builder_sample}",
+         f"paths.data_dir={tmp_path / 'data'}", f"paths.log_dir={tmp_path / 'logs'}", "stage.workers=2"],
+        cwd=root, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = tmp_path / "data" / "built" / "sample"
+    assert (out / "videos.parquet").exists() and (out / "report.md").exists()
+
+
+def test_missing_input_folder_is_one_clear_error(build, tmp_path):
+    summary, out, code = build("data=sample", f"paths.sample_dir={tmp_path / 'nowhere'}")
+    assert code == 1 and summary is None

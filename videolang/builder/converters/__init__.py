@@ -1,0 +1,52 @@
+"""Published annotation sets -> the unified records (and so the same tables and task files).
+
+Each converter is one module with one reader class, selected by `conf/data/<name>.yaml`:
+YouCook2 (original annotations and the PDVC-style file), ViTT, ActivityNet Captions
+(train / val_1 / val_2) and TVQA (QA JSON Lines + .srt subtitles). A converter reads its
+small annotation files in the main process and hands records to the builder in chunks;
+the split comes from the source, never from the hash.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from videolang.builder.records import VideoRecord
+from videolang.core.errors import BadInputError
+from videolang.core.failures import Failure
+
+
+class AnnotationReader:
+    """Base of the converters: subclasses implement `records()`."""
+
+    fixed_splits = True
+    batch_size = 500
+
+    def records(self) -> tuple[list[VideoRecord], list[Failure]]:
+        raise NotImplementedError
+
+    def tasks(self) -> Iterator[tuple[list[VideoRecord], list[Failure]]]:
+        records, failures = self.records()
+        if failures:
+            yield [], failures
+        for i in range(0, len(records), self.batch_size):
+            yield records[i:i + self.batch_size], []
+
+    def load(self, task: tuple[list[VideoRecord], list[Failure]]) -> tuple[list[VideoRecord], list[Failure]]:
+        return task
+
+
+def number(value: Any, what: str, source: str) -> float:
+    """A finite float, or BadInputError naming the file and the field."""
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{what} is not a number: {value!r}", source) from None
+    if not math.isfinite(out):
+        raise BadInputError(f"{what} is not finite: {value!r}", source)
+    return out
+
+
+def strip_prefix(video_id: str, prefix: str | None) -> str:
+    return video_id[len(prefix):] if prefix and video_id.startswith(prefix) else video_id

@@ -1,0 +1,46 @@
+"""A forgiving SubRip (.srt) reader: BOM, CRLF, missing cue numbers, `,` or `.` before milliseconds."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from videolang.core.errors import BadInputError
+
+_TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?")
+_ARROW = re.compile(rf"^\s*({_TIME.pattern})\s*-->\s*({_TIME.pattern})")
+_TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")
+
+
+def _seconds(m: tuple[str, ...]) -> float:
+    h, mnt, s, ms = m
+    return int(h) * 3600 + int(mnt) * 60 + int(s) + (int(ms.ljust(3, "0")) / 1000 if ms else 0.0)
+
+
+def parse_srt(text: str) -> list[dict]:
+    """[{"index", "start", "end", "text"}] in file order; blocks without a time line are skipped."""
+    cues = []
+    for block in re.split(r"\n\s*\n", text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")):
+        lines = [line for line in block.split("\n") if line.strip()]
+        for i, line in enumerate(lines):
+            m = _ARROW.match(line)
+            if m:
+                g = m.groups()
+                start, end = _seconds(g[1:5]), _seconds(g[6:10])
+                body = " ".join(_TAG.sub("", x).strip() for x in lines[i + 1:]).strip()
+                if body and end >= start:
+                    cues.append({"index": len(cues), "start": start, "end": end, "text": body})
+                break
+    return cues
+
+
+def read_srt(path: str | Path) -> list[dict]:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise BadInputError(f"cannot read subtitles: {e.strerror or e}", path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    return parse_srt(text)

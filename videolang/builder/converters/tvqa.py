@@ -1,0 +1,78 @@
+"""TVQA: `tvqa_<split>.jsonl` questions plus one `<vid_name>.srt` per clip.
+
+Question rows: `{"a0".."a4", "answer_idx" (absent in test), "q", "qid", "ts": "start-end",
+"vid_name", "show_name"}`. Each clip becomes a video (no chapters); its questions go to the
+`questions` table and `tasks/videoqa_<split>.jsonl`, its subtitles to the `subtitles` table.
+Clip durations come from a `durations` file when given, else they are estimated as the
+latest subtitle or moment end (clips are 60-90 s; the report lists the source).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from videolang.builder.converters import AnnotationReader
+from videolang.builder.converters.srt import read_srt
+from videolang.builder.readers import load_durations
+from videolang.builder.records import VideoRecord
+from videolang.core.errors import BadInputError, ConfigError, VideolangError
+from videolang.core.failures import Failure
+from videolang.core.io import read_jsonl
+
+
+def parse_ts(ts: object) -> list[float] | None:
+    """"76.01-84.2" -> [76.01, 84.2]; None for "NaN-NaN" or anything unreadable."""
+    try:
+        start, end = (float(x) for x in str(ts).split("-", 1))
+    except ValueError:
+        return None
+    if not (math.isfinite(start) and math.isfinite(end)) or end < start or start < 0:
+        return None
+    return [start, end]
+
+
+@dataclass
+class TVQA(AnnotationReader):
+    """`files`: {split: tvqa_<split>.jsonl}; `subtitles_dir`: folder of <vid_name>.srt."""
+
+    files: dict[str, str]
+    subtitles_dir: str | None = None
+    durations: str | None = None
+
+    def records(self) -> tuple[list[VideoRecord], list[Failure]]:
+        if not self.files:
+            raise ConfigError("tvqa needs data.reader.files: {split: tvqa_<split>.jsonl}")
+        durations = load_durations(self.durations) if self.durations else {}
+        failures: list[Failure] = []
+        clips: dict[tuple[str, str], dict] = {}
+        for split, path in self.files.items():
+            for n, row in enumerate(read_jsonl(path), start=1):
+                try:
+                    vid = str(row["vid_name"])
+                    answers = [str(row[f"a{i}"]) for i in range(5)]
+                    question = {"qid": row["qid"], "question": str(row["q"]), "answers": answers,
+                                "answer_idx": int(row["answer_idx"]) if row.get("answer_idx") is not None else None,
+                                "ts": parse_ts(row.get("ts")), "show_name": row.get("show_name")}
+                except (KeyError, TypeError, ValueError) as e:
+                    failures.append(Failure(f"{Path(path).name}:{n}", f"not a TVQA question row ({e})", str(path)))
+                    continue
+                clip = clips.setdefault((split, vid), {"questions": [], "show": row.get("show_name"), "source": str(path)})
+                clip["questions"].append(question)
+        records = []
+        for (split, vid), clip in clips.items():
+            subtitles = []
+            if self.subtitles_dir:
+                srt = Path(self.subtitles_dir) / f"{vid}.srt"
+                try:
+                    subtitles = read_srt(srt)
+                except VideolangError as e:
+                    failures.append(Failure(vid, f"subtitles: {e.problem}", str(srt)))
+            duration = durations.get(vid)
+            if duration is None:
+                ends = [s["end"] for s in subtitles] + [q["ts"][1] for q in clip["questions"] if q["ts"]]
+                duration = max(ends) if ends else None
+            records.append(VideoRecord(
+                video_id=vid, source=clip["source"], chapters=[], split=split, duration=duration,
+                title=clip["show"], extra={"questions": clip["questions"], "subtitles": subtitles}))
+        return records, failures

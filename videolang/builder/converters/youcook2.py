@@ -1,0 +1,77 @@
+"""YouCook2: the original `youcookii_annotations_trainval.json` or a PDVC-style DVC file.
+
+Original layout: `{"database": {vid: {"duration", "subset": training|validation|testing,
+"recipe_type", "video_url", "annotations": [{"segment": [s, e], "id", "sentence"}]}}}`.
+PDVC layout: `{"v_<vid>": {"duration", "timestamps", "sentences"}}` (one file per split).
+Both give the same ids: the `v_` prefix of the PDVC files is removed (`strip_prefix`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from videolang.builder.converters import AnnotationReader, number, strip_prefix
+from videolang.builder.converters.dvc import read_dvc_file
+from videolang.builder.records import VideoRecord
+from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.failures import Failure
+from videolang.core.io import read_json
+from videolang.core.spans import Chapter
+
+SUBSETS = {"training": "train", "validation": "val", "testing": "test"}
+
+
+def split_from_name(path: str | Path) -> str | None:
+    name = Path(path).name.lower()
+    for key, split in (("train", "train"), ("val", "val"), ("test", "test")):
+        if key in name:
+            return split
+    return None
+
+
+@dataclass
+class YouCook2(AnnotationReader):
+    """`path`: one annotation file. `split`: for a PDVC-style file (default: from its name)."""
+
+    path: str
+    split: str | None = None
+    strip_prefix: str | None = "v_"
+    format: str = "auto"
+
+    def records(self) -> tuple[list[VideoRecord], list[Failure]]:
+        data = read_json(self.path)
+        fmt = self.format
+        if fmt == "auto":
+            fmt = "original" if isinstance(data, dict) and isinstance(data.get("database"), dict) else "dvc"
+        if fmt == "original":
+            return self._original(data)
+        if fmt != "dvc":
+            raise ConfigError(f"youcook2 format must be auto, original or dvc, got {self.format!r}")
+        split = self.split or split_from_name(self.path)
+        if split is None:
+            raise ConfigError(f"cannot tell the split of {self.path}: set data.reader.split")
+        return read_dvc_file(self.path, split, self.strip_prefix)
+
+    def _original(self, data: dict) -> tuple[list[VideoRecord], list[Failure]]:
+        source = str(self.path)
+        records, failures = [], []
+        for vid, entry in data["database"].items():
+            try:
+                subset = entry.get("subset")
+                if subset not in SUBSETS:
+                    raise BadInputError(f"unknown subset {subset!r}", source)
+                chapters = []
+                for i, ann in enumerate(entry.get("annotations") or []):
+                    seg = ann.get("segment")
+                    if not isinstance(seg, list) or len(seg) != 2:
+                        raise BadInputError(f"annotations[{i}].segment is not [start, end]: {seg!r}", source)
+                    chapters.append(Chapter(number(seg[0], "segment start", source), number(seg[1], "segment end", source),
+                                            str(ann.get("sentence") or "").strip()))
+                chapters.sort(key=lambda c: (c.start, c.end))
+                records.append(VideoRecord(
+                    video_id=strip_prefix(str(vid), self.strip_prefix), source=source, chapters=chapters,
+                    split=SUBSETS[subset], duration=number(entry.get("duration"), "duration", source),
+                    metadata={"categories": [str(entry.get("recipe_type"))]} if entry.get("recipe_type") else {}))
+            except (BadInputError, AttributeError) as e:
+                failures.append(Failure(str(vid), getattr(e, "problem", str(e)), source))
+        return records, failures

@@ -1,0 +1,127 @@
+"""The per-batch work of the builder, run in worker processes: records -> table rows + counts."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from videolang.builder.filters import (
+    REJECT_LANGUAGE,
+    REJECT_MISSING_DURATION,
+    FilterConfig,
+    apply_filters,
+    check_id,
+)
+from videolang.builder.records import VideoRecord
+from videolang.builder.rulesets import get_ruleset
+from videolang.builder.splits import SplitAssigner
+from videolang.core.failures import Failure
+from videolang.core.ids import id_to_filename
+from videolang.core.spans import Chapter, chapters_from_starts
+
+
+@dataclass
+class LanguageConfig:
+    detect: bool = True
+    restrict_to: list[str] | None = None
+    keep: list[str] | None = None
+    min_confidence: float = 0.0
+
+
+@dataclass
+class Settings:
+    """Everything a worker needs; built once in the main process and sent to each worker."""
+
+    reader: Any
+    ruleset: str = "vidchapters"
+    fallback: str | None = None
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    splits: SplitAssigner = field(default_factory=SplitAssigner)
+    language: LanguageConfig = field(default_factory=LanguageConfig)
+
+
+@dataclass
+class BatchResult:
+    scanned: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    rejected: Counter = field(default_factory=Counter)
+    adjusted: Counter = field(default_factory=Counter)
+    # kept videos; each row carries its chapters ("_chapters") and extra-table rows ("_extra")
+    videos: list[dict] = field(default_factory=list)
+
+
+_SETTINGS: Settings | None = None
+_PARSER = None
+
+
+def init_worker(settings: Settings) -> None:
+    global _SETTINGS, _PARSER
+    _SETTINGS = settings
+    _PARSER = get_ruleset(settings.ruleset, settings.fallback)
+
+
+def process_task(task: Any) -> BatchResult:
+    """Load one reader task and turn its records into rows (the worker entry point)."""
+    assert _SETTINGS is not None, "init_worker must run first"
+    records, failures = _SETTINGS.reader.load(task)
+    result = process_records(records, _SETTINGS, _PARSER)
+    result.failures.extend(failures)
+    return result
+
+
+def process_records(records: list[VideoRecord], settings: Settings, parser=None) -> BatchResult:
+    parser = parser or get_ruleset(settings.ruleset, settings.fallback)
+    out = BatchResult(scanned=len(records))
+    to_parse = [r for r in records if r.chapters is None]
+    outcomes = dict(zip(map(id, to_parse), parser(to_parse))) if to_parse else {}
+    lang = settings.language
+    for rec in records:
+        vid, _, reason = check_id(rec.video_id, settings.filters.unsafe_ids)
+        media_id = rec.media_id if rec.media_id is not None else vid
+        if reason is None and media_id is not vid:
+            media_id, _, reason = check_id(media_id, settings.filters.unsafe_ids)
+        reason = reason or rec.rejected
+        if reason is not None:
+            out.rejected[reason] += 1
+            continue
+        if rec.chapters is not None:
+            chapters: list[Chapter] | None = list(rec.chapters)
+        else:
+            outcome = outcomes[id(rec)]
+            if outcome.chapters is None:
+                out.rejected[outcome.reason] += 1
+                continue
+            if rec.duration is None:
+                out.rejected[REJECT_MISSING_DURATION] += 1
+                continue
+            starts = [float(s) for s, _ in outcome.chapters]
+            chapters = chapters_from_starts(starts, [t for _, t in outcome.chapters], rec.duration)
+        chapters, reason = apply_filters(chapters, rec.duration, settings.filters, out.adjusted)
+        if reason is not None:
+            out.rejected[reason] += 1
+            continue
+        language, confidence = None, None
+        if lang.detect:
+            from videolang.builder.language import detect_language
+
+            language, confidence = detect_language([c.title for c in chapters], lang.restrict_to)
+            if lang.keep and (language not in lang.keep or confidence < lang.min_confidence):
+                out.rejected[REJECT_LANGUAGE] += 1
+                continue
+        split = rec.split or settings.splits.assign(media_id)
+        meta = rec.metadata
+        out.videos.append({
+            "video_id": vid, "media_id": media_id, "file_stem": id_to_filename(media_id), "split": split,
+            "duration": float(rec.duration), "title": rec.title, "num_chapters": len(chapters),
+            "language": language, "language_confidence": confidence,
+            "source_language": meta.get("language") if isinstance(meta.get("language"), str) else None,
+            "channel_id": meta.get("channel_id") if isinstance(meta.get("channel_id"), str) else None,
+            "upload_date": str(meta["upload_date"]) if meta.get("upload_date") is not None else None,
+            "source": rec.source,
+        })
+        out.videos[-1]["_chapters"] = [
+            {"video_id": vid, "split": split, "chapter_index": i, "start": float(c.start), "end": float(c.end),
+             "title": c.title} for i, c in enumerate(chapters)]
+        out.videos[-1]["_extra"] = {table: [dict(row, video_id=vid, split=split) for row in rows]
+                                    for table, rows in rec.extra.items()}
+    return out

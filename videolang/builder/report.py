@@ -1,0 +1,139 @@
+"""The dataset report: report.json (every count) and report.md (a readable summary with plots)."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videolang.core.io import atomic_path, atomic_write_json, atomic_write_text
+
+PLOTS = ("chapters_per_video", "chapter_length", "title_length", "languages", "rejections")
+
+
+def _summary(values: list[float] | np.ndarray) -> dict[str, float] | None:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size == 0:
+        return None
+    return {"mean": round(float(arr.mean()), 3), "median": round(float(np.median(arr)), 3),
+            "p5": round(float(np.percentile(arr, 5)), 3), "p95": round(float(np.percentile(arr, 95)), 3),
+            "min": round(float(arr.min()), 3), "max": round(float(arr.max()), 3)}
+
+
+def dataset_stats(videos: list[dict], chapters: list[dict]) -> dict[str, Any]:
+    lengths = [c["end"] - c["start"] for c in chapters]
+    titles = [c["title"] for c in chapters]
+    return {
+        "chapters_per_video": _summary([v["num_chapters"] for v in videos]),
+        "chapter_seconds": _summary(lengths),
+        "video_seconds": _summary([v["duration"] for v in videos]),
+        "title_words": _summary([len(t.split()) for t in titles]),
+        "title_chars": _summary([len(t) for t in titles]),
+    }
+
+
+def build_report(*, name: str, settings: dict[str, Any], counts: dict[str, int], rejected: Counter, adjusted: Counter,
+                 videos: list[dict], chapters: list[dict], failures: list[dict], warnings: list[str],
+                 tables: dict[str, int], task_files: dict[str, int]) -> dict[str, Any]:
+    splits: dict[str, dict[str, int]] = {}
+    for v in videos:
+        s = splits.setdefault(v["split"], {"videos": 0, "chapters": 0})
+        s["videos"] += 1
+        s["chapters"] += v["num_chapters"]
+    languages = Counter(v["language"] for v in videos if v.get("language"))
+    return {
+        "dataset": name,
+        "settings": settings,
+        "counts": counts,
+        "rejected": dict(rejected.most_common()),
+        "adjusted": dict(adjusted.most_common()),
+        "splits": dict(sorted(splits.items())),
+        "stats": dataset_stats(videos, chapters),
+        "languages": dict(languages.most_common()),
+        "top_titles": [[t, n] for t, n in Counter(c["title"] for c in chapters).most_common(20)],
+        "tables": tables,
+        "task_files": task_files,
+        "warnings": warnings,
+        "failures_total": len(failures),
+        "failures": failures[:200],
+        "plots": [f"{p}.png" for p in PLOTS],
+    }
+
+
+def _bar(ax, labels, values, title):
+    ax.barh(range(len(labels)), values, color="#4c72b0")
+    ax.set_yticks(range(len(labels)), labels=labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title(title)
+
+
+def write_plots(out_dir: Path, report: dict[str, Any], videos: list[dict], chapters: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def save(fig, stem):
+        fig.tight_layout()
+        with atomic_path(out_dir / f"{stem}.png") as tmp:
+            fig.savefig(tmp, format="png", dpi=90)
+        plt.close(fig)
+
+    series = {
+        "chapters_per_video": ([v["num_chapters"] for v in videos], "chapters per video", 30),
+        "chapter_length": ([c["end"] - c["start"] for c in chapters], "chapter length (s)", 40),
+        "title_length": ([len(c["title"].split()) for c in chapters], "title length (words)", 30),
+    }
+    for stem, (values, label, bins) in series.items():
+        fig, ax = plt.subplots(figsize=(5, 3))
+        if values:
+            ax.hist(values, bins=bins, color="#4c72b0")
+        ax.set_xlabel(label)
+        ax.set_ylabel("count")
+        save(fig, stem)
+    for stem, data, title in (("languages", report["languages"], "title languages (videos)"),
+                              ("rejections", report["rejected"], "rejection reasons (videos)")):
+        items = list(data.items())[:15]
+        fig, ax = plt.subplots(figsize=(5, 0.35 * max(len(items), 3) + 1))
+        _bar(ax, [k for k, _ in items], [v for _, v in items], title)
+        save(fig, stem)
+
+
+def _table(rows: list[tuple], header: tuple) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(x) for x in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    c = report["counts"]
+    parts = [f"# Dataset report: {report['dataset']}", "",
+             f"Scanned **{c['scanned']:,}** input videos, kept **{c['kept']:,}** with **{c['chapters']:,}** chapters "
+             f"({c['read_failures']:,} input files could not be read).", "",
+             "## Splits", "", _table([(k, v["videos"], v["chapters"]) for k, v in report["splits"].items()],
+                                      ("split", "videos", "chapters")), "",
+             "## Rejections", "", _table(list(report["rejected"].items()) or [("(none)", 0)], ("reason", "videos")), ""]
+    if report["adjusted"]:
+        parts += ["## Chapter adjustments", "", _table(list(report["adjusted"].items()), ("adjustment", "chapters")), ""]
+    stats = report["stats"]
+    rows = [(k, *(s[m] for m in ("mean", "median", "p5", "p95", "min", "max"))) for k, s in stats.items() if s]
+    parts += ["## Statistics", "", _table(rows, ("quantity", "mean", "median", "p5", "p95", "min", "max")), ""]
+    if report["languages"]:
+        parts += ["## Title languages", "", _table(list(report["languages"].items())[:20], ("language", "videos")), ""]
+    parts += ["## Most frequent titles", "", _table([tuple(x) for x in report["top_titles"]] or [("(none)", 0)],
+                                                   ("title", "chapters")), "",
+              "## Plots", ""]
+    parts += [f"![{p}]({p})" for p in report["plots"]]
+    if report["warnings"]:
+        parts += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
+    if report["failures_total"]:
+        parts += ["", f"## Unreadable inputs ({report['failures_total']})", ""]
+        parts += [f"- `{f['item']}`: {f['reason']}" for f in report["failures"][:50]]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(out_dir: Path, report: dict[str, Any], videos: list[dict], chapters: list[dict]) -> None:
+    write_plots(out_dir, report, videos, chapters)
+    atomic_write_json(out_dir / "report.json", report)
+    atomic_write_text(out_dir / "report.md", render_markdown(report))

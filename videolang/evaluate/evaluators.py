@@ -1,0 +1,232 @@
+"""One evaluator per task, built from `conf/task/<task>.yaml` (`evaluator:`), and the plain-function API.
+
+An evaluator reads the community file formats (or already-loaded objects),
+counts every input problem, and scores the requested protocols: `corrected` (our
+default) and `compat` (the reference tools' behaviour, argument swap included),
+sharing one tokenisation and one METEOR process between them.
+"""
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from videolang.core.errors import ConfigError
+from videolang.evaluate.captions import caption_metrics, load_caption_predictions, load_caption_references
+from videolang.evaluate.densevid import (DISTANCES, TIOUS, dense_captioning_metrics, texts_needed,
+                                         videos_to_score)
+from videolang.evaluate.grounding import (R1_DISTANCES, R1_TIOUS, count_grounding_inputs, grounding_metrics,
+                                          load_grounding_predictions, load_grounding_references)
+from videolang.evaluate.inputs import (InputReport, Segments, align_videos, check_durations,
+                                       load_dense_predictions, load_dense_references)
+from videolang.evaluate.meteor import Meteor
+from videolang.evaluate.soda import finish_soda, plan_soda
+from videolang.evaluate.text import TextScorer
+from videolang.evaluate.videoqa import load_qa_predictions, load_qa_references, videoqa_metrics
+
+PROTOCOLS = ("corrected", "compat")
+
+
+@dataclass
+class EvaluationResult:
+    """`metrics[protocol]` for each protocol run (the first is the primary one), per-item scores of the
+    primary protocol, the input report, and the loaded inputs (for plots)."""
+
+    task: str
+    metrics: dict[str, dict[str, float]]
+    per_item: pd.DataFrame
+    report: InputReport
+    predictions: Any = None
+    references: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> dict[str, float]:
+        return next(iter(self.metrics.values()))
+
+
+class Evaluator:
+    task = "?"
+
+    def __init__(self, protocols: Sequence[str] = PROTOCOLS):
+        protocols = list(protocols)
+        unknown = [p for p in protocols if p not in PROTOCOLS]
+        if not protocols or unknown:
+            raise ConfigError(f"evaluator protocols must be a non-empty list of {list(PROTOCOLS)}, got {protocols}")
+        self.protocols = protocols
+
+    def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
+        raise NotImplementedError
+
+
+class DenseCaptioningEvaluator(Evaluator):
+    """densevid_eval (BLEU, METEOR, ROUGE-L, CIDEr-D at tIoUs, P/R/F1, R@Ns / P@Ns) plus SODA_c."""
+
+    task = "dense_captioning"
+
+    def __init__(self, tious: Sequence[float] = TIOUS, distances: Sequence[float] = DISTANCES,
+                 max_proposals: int = 1000, soda: bool = True, seed: int = 0,
+                 protocols: Sequence[str] = PROTOCOLS, java: str = "java"):
+        super().__init__(protocols)
+        self.tious, self.distances = [float(t) for t in tious], [float(d) for d in distances]
+        self.max_proposals, self.soda, self.seed, self.java = int(max_proposals), bool(soda), int(seed), java
+
+    def load(self, predictions: Any, references: Any) -> tuple[dict, dict, InputReport]:
+        report = InputReport()
+        refs = load_dense_references(references)
+        preds = load_dense_predictions(predictions, report)
+        for vid, r in refs.items():
+            if not len(r):
+                report.add("reference_videos_without_segments_skipped", vid)
+            if any(not s.strip() for s in r.sentences):
+                report.add("reference_segments_with_empty_sentence", vid)
+        align_videos(preds, list(refs), report)
+        check_durations(preds, refs, report)
+        for vid, p in preds.items():
+            if vid in refs and not len(p):
+                report.add("videos_with_empty_prediction_list", vid)
+            if vid in refs and len(p) > self.max_proposals:
+                report.add(f"predicted_events_beyond_{self.max_proposals}_not_used_by_densevid",
+                           vid, len(p) - self.max_proposals)
+        return preds, refs, report
+
+    def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
+        preds, refs, report = self.load(predictions, references)
+        metrics, frames = {}, {}
+        with TextScorer(meteor, java=self.java) as text:
+            text.tokenize(texts_needed({v: p for v, p in preds.items() if v in refs}, refs, self.seed))
+            for protocol in self.protocols:
+                metrics[protocol], frames[protocol] = dense_captioning_metrics(
+                    preds, refs, text, compat=protocol == "compat", tious=self.tious, distances=self.distances,
+                    max_proposals=self.max_proposals, soda=self.soda, seed=self.seed)
+        return EvaluationResult(self.task, metrics, frames[self.protocols[0]], report, preds, refs)
+
+    def soda_c(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> dict[str, dict[str, float]]:
+        """SODA_c alone, for each protocol."""
+        preds, refs, _ = self.load(predictions, references)
+        out = {}
+        with TextScorer(meteor, java=self.java) as text:
+            text.tokenize(texts_needed({v: p for v, p in preds.items() if v in refs}, refs, self.seed))
+            for protocol in self.protocols:
+                videos = [(p, r) for _, p, r in videos_to_score(preds, refs, protocol == "compat")]
+                plan = plan_soda(videos, text, protocol == "compat")
+                p, r, f = finish_soda(plan, text.meteor.segment_scores(plan.pairs) if plan.pairs else [])
+                out[protocol] = {"soda_c": float(f.mean()), "soda_c_precision": float(p.mean()),
+                                 "soda_c_recall": float(r.mean())}
+        return out
+
+
+class ChapterGenerationEvaluator(DenseCaptioningEvaluator):
+    """Chapter generation is scored exactly as dense captioning."""
+
+    task = "chapter_generation"
+
+
+class ChapterCaptioningEvaluator(Evaluator):
+    """Chapter titles with ground-truth boundaries: the COCO caption protocol."""
+
+    task = "chapter_captioning"
+
+    def __init__(self, protocols: Sequence[str] = PROTOCOLS, java: str = "java"):
+        super().__init__(protocols)
+        self.java = java
+
+    def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
+        report = InputReport()
+        refs = load_caption_references(references)
+        preds = load_caption_predictions(predictions, list(refs), report)
+        return self.evaluate_loaded(preds, refs, report, meteor)
+
+    def evaluate_loaded(self, preds: Mapping, refs: Mapping, report: InputReport,
+                        meteor: Meteor | None = None) -> EvaluationResult:
+        metrics, frames = {}, {}
+        with TextScorer(meteor, java=self.java) as text:
+            for protocol in self.protocols:
+                metrics[protocol], frames[protocol] = caption_metrics(preds, refs, text, compat=protocol == "compat")
+        return EvaluationResult(self.task, metrics, frames[self.protocols[0]], report, preds, refs)
+
+
+class GroundingEvaluator(Evaluator):
+    """Moment-DETR's R@1 (IoU and seconds) and mAP."""
+
+    task = "grounding"
+
+    def __init__(self, r1_tious: Sequence[float] = R1_TIOUS, r1_distances: Sequence[float] = R1_DISTANCES,
+                 protocols: Sequence[str] = PROTOCOLS):
+        super().__init__(protocols)
+        self.r1_tious, self.r1_distances = [float(t) for t in r1_tious], [float(d) for d in r1_distances]
+
+    def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
+        report = InputReport()
+        refs = load_grounding_references(references)
+        preds = load_grounding_predictions(predictions, report)
+        count_grounding_inputs(preds, refs, report)
+        metrics, frames = {}, {}
+        for protocol in self.protocols:
+            metrics[protocol], frames[protocol] = grounding_metrics(
+                preds, refs, report, compat=protocol == "compat", r1_tious=self.r1_tious,
+                r1_distances=self.r1_distances)
+        return EvaluationResult(self.task, metrics, frames[self.protocols[0]], report, preds, refs)
+
+
+class VideoQAEvaluator(Evaluator):
+    """Multiple-choice accuracy, overall and per category (there is no compat difference)."""
+
+    task = "videoqa"
+
+    def __init__(self, category: str | None = None, protocols: Sequence[str] = ("corrected",)):
+        super().__init__(protocols)
+        self.category = category
+
+    def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
+        report = InputReport()
+        refs = load_qa_references(references, self.category)
+        preds = load_qa_predictions(predictions, report)
+        metrics, frame = videoqa_metrics(preds, refs, report)
+        return EvaluationResult(self.task, {p: metrics for p in self.protocols}, frame, report, preds, refs)
+
+
+# -- the plain-function API (what model selection calls) ------------------------------------
+def _protocol(compat: bool) -> list[str]:
+    return ["compat" if compat else "corrected"]
+
+
+def evaluate_dense_captioning(predictions: Any, references: Any, *, tious: Sequence[float] = TIOUS,
+                              distances: Sequence[float] = DISTANCES, compat: bool = False,
+                              max_proposals: int = 1000, soda: bool = True, seed: int = 0,
+                              meteor: Meteor | None = None) -> dict[str, float]:
+    """densevid_eval + SODA_c metrics (fractions; CIDEr on its usual 0-10 scale)."""
+    return DenseCaptioningEvaluator(tious, distances, max_proposals, soda, seed, _protocol(compat)
+                                    ).evaluate(predictions, references, meteor).primary
+
+
+def soda_c(predictions: Any, references: Any, *, compat: bool = False,
+           meteor: Meteor | None = None) -> dict[str, float]:
+    """{"soda_c", "soda_c_precision", "soda_c_recall"} without the densevid metrics."""
+    return DenseCaptioningEvaluator(protocols=_protocol(compat)).soda_c(predictions, references, meteor)[
+        _protocol(compat)[0]]
+
+
+def evaluate_captions(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Any], *,
+                      compat: bool = False, meteor: Meteor | None = None) -> dict[str, float]:
+    """COCO caption metrics for {id: caption} against {id: [captions]} (a single string is one reference)."""
+    refs = {k: [v] if isinstance(v, str) else list(v) for k, v in references.items()}
+    report = InputReport()
+    align_videos(dict(predictions), list(refs), report, unit="items")
+    return ChapterCaptioningEvaluator(_protocol(compat)).evaluate_loaded(
+        dict(predictions), refs, report, meteor).primary
+
+
+def evaluate_grounding(predictions: Any, references: Any, *, compat: bool = False,
+                       r1_tious: Sequence[float] = R1_TIOUS,
+                       r1_distances: Sequence[float] = R1_DISTANCES) -> dict[str, float]:
+    """R@1 at IoU and within seconds, mAP@0.5, mAP@0.75 and mAP (0.5:0.05:0.95)."""
+    return GroundingEvaluator(r1_tious, r1_distances, _protocol(compat)).evaluate(predictions, references).primary
+
+
+def evaluate_videoqa(predictions: Any, references: Any, *, category: str | None = None) -> dict[str, float]:
+    """Accuracy, and `accuracy/<category>` for each value of the category field."""
+    return VideoQAEvaluator(category).evaluate(predictions, references).primary
+

@@ -1,0 +1,213 @@
+"""Reading and checking evaluation inputs: nothing is dropped without being counted.
+
+References define the benchmark, so a malformed reference file stops the run
+with a `BadInputError` naming the video. Predictions come from models and
+users: a malformed *file* (not JSON, wrong layout) stops the run, while single
+bad events (missing fields, NaN times, end < start) are dropped and counted,
+videos nobody asked about are ignored and counted, and reference videos without
+predictions are counted (the protocol decides whether they score zero).
+Everything counted ends up in `InputReport`, which the stage writes out.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videolang.core.errors import BadInputError
+from videolang.core.ids import validate_video_id
+from videolang.core.io import read_json, read_jsonl
+
+_EXAMPLES = 5
+
+
+@dataclass
+class InputReport:
+    """Counts of everything dropped, clipped or missing, with a few examples of each."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, example: str | None = None, n: int = 1) -> None:
+        self.counts[reason] += n
+        if example is not None and len(self.examples.setdefault(reason, [])) < _EXAMPLES:
+            self.examples[reason].append(example)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counts": dict(sorted(self.counts.items())),
+                "examples": {k: v for k, v in sorted(self.examples.items()) if k in self.counts}}
+
+    def lines(self) -> list[str]:
+        return [f"{reason}: {n}" + (f" (e.g. {'; '.join(self.examples[reason])})" if self.examples.get(reason) else "")
+                for reason, n in sorted(self.counts.items())]
+
+
+@dataclass
+class Segments:
+    """One video's timed sentences: `spans` (n, 2) seconds and n `sentences`; `duration` when known."""
+
+    spans: np.ndarray
+    sentences: list[str]
+    duration: float | None = None
+
+    @classmethod
+    def empty(cls, duration: float | None = None) -> "Segments":
+        return cls(np.zeros((0, 2)), [], duration)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def take(self, index) -> "Segments":
+        index = np.asarray(index, dtype=int)
+        return Segments(self.spans[index].reshape(-1, 2), [self.sentences[i] for i in index], self.duration)
+
+
+def read_source(source: Any, what: str) -> tuple[Any, str]:
+    """A path (JSON, or JSON Lines for .jsonl) or an already-loaded object -> (object, name for messages)."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        return (read_jsonl(path) if path.suffix == ".jsonl" else read_json(path)), str(path)
+    return source, f"<{what}>"
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def parse_span(value: Any) -> tuple[float, float] | str:
+    """[start, end] -> floats, or the reason it is not a usable span."""
+    if not isinstance(value, (list, tuple)) or len(value) < 2:
+        return "malformed_time"
+    start, end = _number(value[0]), _number(value[1])
+    if start is None or end is None:
+        return "malformed_time"
+    if not (math.isfinite(start) and math.isfinite(end)):
+        return "non_finite_time"
+    if end < start:
+        return "end_before_start"
+    return start, end
+
+
+# -- dense captioning ---------------------------------------------------------------------
+def load_dense_references(source: Any) -> dict[str, Segments]:
+    """`{video: {"duration", "timestamps", "sentences"}}` (ActivityNet / YouCook2 / our task files)."""
+    data, name = read_source(source, "references")
+    if not isinstance(data, Mapping) or not data:
+        raise BadInputError("references must be a non-empty JSON object {video_id: {duration, timestamps, sentences}}", name)
+    refs = {}
+    for vid, entry in data.items():
+        vid = validate_video_id(vid, name)
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("timestamps"), list) \
+                or not isinstance(entry.get("sentences"), list):
+            raise BadInputError(f"video {vid!r}: expected {{duration, timestamps: [...], sentences: [...]}}", name)
+        times, sentences = entry["timestamps"], entry["sentences"]
+        if len(times) != len(sentences):
+            raise BadInputError(f"video {vid!r}: {len(times)} timestamps but {len(sentences)} sentences", name)
+        spans = []
+        for i, (t, s) in enumerate(zip(times, sentences)):
+            span = parse_span(t)
+            if isinstance(span, str) or not isinstance(s, str):
+                raise BadInputError(f"video {vid!r}, segment {i}: bad reference {t!r} {s!r} "
+                                    f"({span if isinstance(span, str) else 'sentence is not a string'})", name)
+            spans.append(span)
+        duration = _number(entry.get("duration"))
+        refs[vid] = Segments(np.array(spans, dtype=np.float64).reshape(-1, 2), list(sentences), duration)
+    return refs
+
+
+def _event_rows(vid: str, entry: Any, name: str) -> list[Any]:
+    """The events of one video in any accepted layout, as a list of (timestamp, sentence) or raw items."""
+    if isinstance(entry, list):
+        return entry
+    if isinstance(entry, Mapping) and isinstance(entry.get("timestamps"), list):
+        sentences = entry.get("sentences")
+        if not isinstance(sentences, list) or len(sentences) != len(entry["timestamps"]):
+            raise BadInputError(f"video {vid!r}: 'timestamps' and 'sentences' must be lists of equal length", name)
+        return [{"timestamp": t, "sentence": s} for t, s in zip(entry["timestamps"], sentences)]
+    raise BadInputError(f"video {vid!r}: expected a list of events or {{timestamps, sentences}}, "
+                        f"got {type(entry).__name__}", name)
+
+
+def load_dense_predictions(source: Any, report: InputReport) -> dict[str, Segments]:
+    """ActivityNet-style `{"results": {video: [{"timestamp": [s, e], "sentence": str}]}}`, the same without
+    the "results" wrapper, our chapters `{video: [{"start", "end", "title"}]}`, or the reference layout."""
+    data, name = read_source(source, "predictions")
+    if isinstance(data, Mapping) and "results" in data:
+        data = data["results"]
+    if not isinstance(data, Mapping):
+        raise BadInputError("predictions must be a JSON object {video_id: [events]} "
+                            "(optionally inside {\"results\": ...})", name)
+    preds = {}
+    for vid, entry in data.items():
+        vid = validate_video_id(vid, name)
+        spans, sentences = [], []
+        for i, event in enumerate(_event_rows(vid, entry, name)):
+            span, sentence = _parse_event(event)
+            if isinstance(span, str):
+                report.add(f"predicted_events_dropped_{span}", f"{vid}[{i}]: {str(event)[:80]}")
+                continue
+            if not sentence.strip():
+                report.add("predicted_events_with_empty_sentence", f"{vid}[{i}]")
+            spans.append(span)
+            sentences.append(sentence)
+        preds[vid] = Segments(np.array(spans, dtype=np.float64).reshape(-1, 2), sentences)
+    return preds
+
+
+def _parse_event(event: Any) -> tuple[tuple[float, float] | str, str]:
+    if not isinstance(event, Mapping):
+        return "malformed_event", ""
+    if "timestamp" in event:
+        span = parse_span(event["timestamp"])
+    elif "start" in event and "end" in event:
+        span = parse_span([event["start"], event["end"]])
+    else:
+        return "malformed_event", ""
+    sentence = event.get("sentence", event.get("title", event.get("caption")))
+    if not isinstance(sentence, str):
+        return "missing_sentence", ""
+    return span, sentence
+
+
+def align_videos(preds: dict[str, Any], ref_ids: list[str], report: InputReport, unit: str = "videos") -> None:
+    """Count predictions nobody asked about and references nobody predicted (the caller decides the scoring)."""
+    known = set(ref_ids)
+    for vid in preds:
+        if vid not in known:
+            report.add(f"predictions_for_unknown_{unit}", vid)
+    for vid in ref_ids:
+        if vid not in preds:
+            report.add(f"{unit}_without_predictions", vid)
+
+
+def check_durations(preds: dict[str, Segments], refs: dict[str, Segments], report: InputReport) -> None:
+    """Count predicted events outside [0, duration] of their video (the protocol decides what to do)."""
+    for vid, p in preds.items():
+        duration = refs[vid].duration if vid in refs else None
+        if not len(p):
+            continue
+        if (p.spans[:, 0] < 0).any():
+            report.add("predicted_events_starting_before_0", vid, int((p.spans[:, 0] < 0).sum()))
+        if duration is not None:
+            late = p.spans[:, 0] >= duration
+            over = (p.spans[:, 1] > duration) & ~late
+            if late.any():
+                report.add("predicted_events_starting_past_duration", vid, int(late.sum()))
+            if over.any():
+                report.add("predicted_events_ending_past_duration", vid, int(over.sum()))
+
+
+def clip_to_duration(p: Segments, duration: float | None) -> Segments:
+    """Corrected protocol: drop events that start past the end, clip the rest to [0, duration]."""
+    if duration is None or not len(p):
+        return Segments(np.clip(p.spans, 0.0, None), p.sentences, p.duration)
+    keep = np.flatnonzero(p.spans[:, 0] < duration)
+    kept = p.take(keep)
+    return Segments(np.clip(kept.spans, 0.0, duration), kept.sentences, duration)

@@ -1,0 +1,39 @@
+"""`stage=evaluate`: score a predictions file against references with the task's evaluator.
+
+    python -m videolang.run stage=evaluate task=dense_captioning predictions=preds.json references=val.json
+
+The evaluator comes from `conf/task/<task>.yaml` (`evaluator:`). The run folder gets
+metrics.json (every protocol), report.md, per_item.parquet and plots/timeline_*.png.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra.utils
+from omegaconf import DictConfig, OmegaConf
+
+from videolang.core.errors import ConfigError
+from videolang.evaluate.report import write_outputs
+from videolang.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> StageResult:
+    predictions, references = str(cfg.predictions), str(cfg.references)
+    evaluator_cfg = OmegaConf.select(cfg, "task.evaluator")
+    if evaluator_cfg is None:
+        raise ConfigError("stage=evaluate needs a task with an evaluator: pass "
+                          "task=<dense_captioning|chapter_generation|chapter_captioning|grounding|videoqa>")
+    evaluator = hydra.utils.instantiate(evaluator_cfg)
+    result = evaluator.evaluate(predictions, references)
+    for line in result.report.lines():
+        log.warning("input: %s", line)
+    files = write_outputs(result, Path(cfg.paths.output_dir), {"predictions": predictions, "references": references},
+                          plots=int(cfg.stage.get("plots", 4)))
+    primary = next(iter(result.metrics))
+    log.info("%s (%s): %s", cfg.task.name, primary,
+             ", ".join(f"{k}={v:.4f}" for k, v in result.primary.items() if "@" not in k))
+    return StageResult({"task": str(cfg.task.name), "primary": primary, "metrics": result.metrics,
+                        "inputs": dict(result.report.counts), "files": files})
