@@ -41,19 +41,21 @@ def log_name(metric: str) -> str:
 
 
 def score_predictions(mode: str, outputs: list[dict[str, Any]], compat: bool = False,
-                      full: bool = False) -> dict[str, float]:
+                      full: bool = False, meteor: Any = None) -> dict[str, float]:
     """Metrics of decoded items: events -> soda_c, cider, meteor, f1 ...; titles -> cider, meteor, ...
 
-    `full` returns every metric the evaluator computes instead of the selection subset.
+    `full` returns every metric the evaluator computes instead of the selection subset;
+    `meteor` is a running `videolang.evaluate.Meteor` to reuse (one JVM for a whole training run).
     """
     from videolang.evaluate import evaluate_captions, evaluate_dense_captioning
 
     if mode == "events":
-        metrics = evaluate_dense_captioning(dvc_predictions(outputs), dvc_references(outputs), compat=compat)
+        metrics = evaluate_dense_captioning(dvc_predictions(outputs), dvc_references(outputs), compat=compat,
+                                            meteor=meteor)
         keys = EVENT_KEYS
     else:
         preds, refs = caption_pairs(outputs)
-        metrics = evaluate_captions(preds, refs, compat=compat)
+        metrics = evaluate_captions(preds, refs, compat=compat, meteor=meteor)
         keys = TITLE_KEYS
     chosen = metrics if full else {k: metrics[k] for k in keys if k in metrics}
     return {log_name(k): float(v) for k, v in chosen.items() if isinstance(v, (int, float))}

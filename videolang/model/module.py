@@ -93,6 +93,7 @@ class Vid2SeqModule(L.LightningModule):
         # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.
         self.feature_info: dict[str, Any] = {}
         self._outputs: list[dict[str, Any]] = []
+        self._meteor = None
         self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
 
     # ------------------------------------------------------------- options
@@ -202,7 +203,12 @@ class Vid2SeqModule(L.LightningModule):
         outputs = self._gathered_outputs()
         if not outputs:
             return {}
-        metrics = score_predictions(self.mode, outputs, compat=self.hparams.compat_metrics, full=prefix == "test")
+        if self._meteor is None:  # one METEOR process for the whole run, not one per validation
+            from videolang.evaluate import Meteor
+
+            self._meteor = Meteor()
+        metrics = score_predictions(self.mode, outputs, compat=self.hparams.compat_metrics, full=prefix == "test",
+                                    meteor=self._meteor)
         dropped = Counter()
         for item in outputs:
             dropped.update(item.get("dropped", {}))
@@ -224,6 +230,11 @@ class Vid2SeqModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._score("test")
+
+    def teardown(self, stage: str) -> None:
+        if self._meteor is not None:
+            self._meteor.close()
+            self._meteor = None
 
     # --------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -57,7 +57,7 @@ def run(cfg: DictConfig) -> StageResult:
     extractor_cfg = cfg.get("extractor") if opts.extractor == "config" else None
     if opts.extractor == "config" and extractor_cfg is None:
         raise ConfigError("stage.extractor=config but no extractor group is selected (e.g. extractor=tiny)")
-    generation = OmegaConf.to_container(opts.get("generation") or {}, resolve=True)
+    generation = OmegaConf.to_container(opts.generation, resolve=True) if opts.get("generation") else {}
     predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
     prediction = predictor.predict_video(video, **{k: v for k, v in generation.items() if v is not None})
     files = write_chapter_files(prediction, opts.out_dir, video.stem)
