@@ -14,7 +14,9 @@ SHARED_YOUCOOK2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "you
 
 TITLES = ["Intro", "Gathering the ingredients", "Mixing the dough", "Baking", "Tasting", "Final thoughts",
           "Unboxing", "Setup", "First impressions", "Verdict"]
-LINE_FORMATS = ["{ts} {title}", "{ts2} - {title}", "{title} {ts}", "{n}. {ts} {title}"]
+# The sample's description styles; a numbered "1. 0:00 Intro" is left out, as in the real
+# generator, because the published rules keep the number in the title.
+LINE_FORMATS = ["{ts} {title}", "{ts2} - {title}", "{title} {ts}", "▶ {ts} | {title}"]
 
 
 def make_mini_sample(root: Path, n_videos: int = 8, seed: int = 0) -> Path:
@@ -26,14 +28,15 @@ def make_mini_sample(root: Path, n_videos: int = 8, seed: int = 0) -> Path:
     for i in range(n_videos):
         vid = f"sampleVid{i:02d}"
         n = rng.randint(2, 6)
-        duration = float(rng.randint(20 * n, 120))
-        starts = [0] + sorted(rng.sample(range(5, int(duration) - 5), n - 1))
+        duration = float(rng.randint(10 * n + 10, 10 * n + 60))
+        cuts = sorted(rng.sample(range(1, int(duration) - 10 * n), n - 1))  # chapters >= 10 s, as in the sample
+        starts = [0] + [c + 10 * (k + 1) for k, c in enumerate(cuts)]
         titles = rng.sample(TITLES, n)
         ends = starts[1:] + [duration]
         fmt = LINE_FORMATS[i % len(LINE_FORMATS)]
         lines = [f"Video {i} of the sample corpus.", "Settings: https://example.com:8080/a?b=1:23", "Filmed in 16:9."]
-        lines += [fmt.format(ts=format_timestamp(s), ts2=format_timestamp(s, force_hours=False).zfill(5), title=t, n=k + 1)
-                  for k, (s, t) in enumerate(zip(starts, titles))]
+        lines += [fmt.format(ts=format_timestamp(s), ts2=format_timestamp(s).zfill(5), title=t)
+                  for s, t in zip(starts, titles)]
         description = "\r\n".join(lines) if i % 3 == 2 else "\n".join(lines)
         chapters = [{"start_time": float(s), "end_time": float(e), "title": t} for s, e, t in zip(starts, ends, titles)]
         info = {"id": vid, "title": f"Sample video {i}", "description": description, "duration": duration,

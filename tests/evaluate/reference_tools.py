@@ -37,9 +37,10 @@ def soda_iou(interval_1, interval_2):
 
 
 def reference_eval_dvc(prediction, gt, meteor, random_string, tious=(0.3, 0.5, 0.7, 0.9),
-                       distances=(1, 3, 5, 10, 30, 60)):
-    """prediction: {vid: [{"timestamp", "sentence"}]}; gt: {vid: {"timestamps", "sentences"}}."""
-    tokenizer = PTBTokenizer()
+                       distances=(1, 3, 5, 10, 30, 60), tokenizer=None):
+    """prediction: {vid: [{"timestamp", "sentence"}]}; gt: {vid: {"timestamps", "sentences"}}.
+    `tokenizer`: anything with pycocoevalcap's `tokenize` (default: a PTBTokenizer)."""
+    tokenizer = tokenizer or PTBTokenizer()
     scorers = [(meteor, "METEOR"), (Cider(), "CIDEr"), (Rouge(), "Rouge-L"),
                (Bleu(4), ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4"])]
     gt_vid_ids = list(gt)
@@ -144,9 +145,9 @@ def chased_dp_assignment(scores):
     return transition(M - 1, N - 1)
 
 
-def reference_soda_c(prediction, gt, meteor, swap=True):
+def reference_soda_c(prediction, gt, meteor, swap=True, tokenizer=None):
     """SODA_c (precision, recall, f1) averaged over the videos that have predictions."""
-    tokenizer = PTBTokenizer()
+    tokenizer = tokenizer or PTBTokenizer()
     p_best, r_best, f_best = [], [], []
     for vid in [v for v in gt if v in prediction]:
         preds = sorted(prediction[vid], key=lambda x: x["timestamp"][0])

@@ -21,10 +21,21 @@ WORDS = ("the a onion garlic chop fry slice boil water pan oil salt into bowl ad
 
 
 def random_corpus(rng: random.Random, n: int, max_refs: int = 4):
+    """Random captions; a third of the hypotheses copy a reference, some with two words swapped
+    (perfect and near-perfect matches exercise METEOR's chunk aggregation)."""
     def sent():
         return " ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12)))
+
+    def hyp(refs):
+        if rng.random() < 0.33:
+            words = rng.choice(refs).split()
+            if len(words) > 2 and rng.random() < 0.5:
+                i = rng.randrange(len(words) - 1)
+                words[i], words[i + 1] = words[i + 1], words[i]
+            return " ".join(words)
+        return sent()
     gts = {i: [sent() for _ in range(rng.randint(1, max_refs))] for i in range(n)}
-    res = {i: [sent()] for i in range(n)}
+    res = {i: [hyp(gts[i])] for i in range(n)}
     return gts, res
 
 
@@ -76,7 +87,7 @@ def test_bleu_rouge_cider_equal_pycocoevalcap_bit_for_bit():
 
 def test_meteor_equals_pycocoevalcap(meteor, oracle_meteor):
     rng = random.Random(1)
-    for _ in range(25):
+    for _ in range(40):
         gts, res = random_corpus(rng, rng.randint(1, 8), max_refs=3)
         score, items = oracle_meteor.compute_score(gts, res)
         pairs = [(res[i][0], gts[i]) for i in res]

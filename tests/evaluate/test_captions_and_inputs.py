@@ -42,7 +42,7 @@ def test_captions_equal_coco_eval_and_compat_swaps_arguments(meteor, oracle_mete
     swapped = coco_eval({k: [v] for k, v in preds.items()}, {k: v[0] for k, v in refs.items()}, oracle_meteor)
     ours_compat = evaluate_captions(preds, refs, compat=True, meteor=meteor)
     assert {k: ours_compat[k] for k in swapped} == pytest.approx(swapped, rel=1e-12)
-    assert ours_compat["cider"] != ours["cider"]
+    assert any(ours_compat[k] != ours[k] for k in swapped)
 
 
 def test_chapter_captioning_files_and_missing_items(tmp_path, meteor):

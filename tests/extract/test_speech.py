@@ -44,7 +44,9 @@ def test_openai_whisper_backend_runs(tmp_path, zoo):
     from tests.extract.media import make_video
 
     path = make_video(tmp_path / "v.mp4", seconds=3)
-    enc = Encoder({"speech": OpenAIWhisperASR(model=str(zoo["tiny-whisper.pt"]), language="en", silence_dbfs=-1000.0)})
+    fast = {"temperature": 0.0, "sample_len": 16, "condition_on_previous_text": False}  # random weights ramble
+    enc = Encoder({"speech": OpenAIWhisperASR(model=str(zoo["tiny-whisper.pt"]), language="en", silence_dbfs=-1000.0,
+                                              options=fast)})
     rec = enc.load("cpu").encode(path)["speech"]  # random tiny weights: any text, but a well-formed transcript
     seg = rec.segments
     assert len(seg["text"]) == len(seg["start"]) == len(seg["end"]) == len(seg["words"]) and seg["language"] == "en"
@@ -76,9 +78,12 @@ def test_narrated_words_land_in_the_right_chapter(tiny_encoder, sample_corpus, s
     speech = tiny_encoder.encode(sample_corpus / video["files"]["video"])["speech"]
     words = [x for sentence in speech.segments["words"] for x in sentence]
     assert speech.segments["language"] == "en" and words
+    said_total = heard_total = 0
     for chapter in video["chapters"]:
         said = {x for x in _words(chapter["narration"]) if len(x) > 3}
         inside = {y for x in words if chapter["start"] <= x["start"] < chapter["end"] for y in _words(x["word"])}
         heard = said & inside
-        assert len(heard) >= 0.6 * len(said), (chapter["title"], sorted(said), sorted(inside))
+        assert heard, (chapter["title"], sorted(said), sorted(inside))  # every chapter: its own words, in its span
+        said_total, heard_total = said_total + len(said), heard_total + len(heard)
+    assert heard_total >= 0.7 * said_total  # Whisper-base on espeak: most words, not every one ("sand" -> "send")
     assert np.all(np.diff(speech.timestamps) >= 0)

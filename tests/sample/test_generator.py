@@ -193,17 +193,19 @@ def run_stage(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_stage_twice_through_the_runner(tmp_path):
-    args = [f"paths.sample_dir={tmp_path / 'sample'}", f"paths.log_dir={tmp_path / 'logs'}", "seed=7",
+    args = [f"paths.sample_dir={tmp_path / 'sample'}", "seed=7",
             "stage.num_videos=2", "stage.width=64", "stage.height=48", "stage.max_duration=20"]
-    first = run_stage(*args)
-    assert first.returncode == 0, first.stderr
-    second = run_stage(*args)
-    assert second.returncode == 0, second.stderr
-    assert "nothing to do: 2 videos already present and valid" in second.stdout + second.stderr
-    summaries = sorted((tmp_path / "logs" / "make_sample").glob("*/summary.json"))
-    results = [json.loads(p.read_text()) for p in summaries]
-    assert [r["videos_made"] for r in results] == [2, 0] or len(summaries) == 1  # same-second runs share a folder
-    assert results[-1]["nothing_to_do"] and results[-1]["awkward_files"] == 6
+    results = []
+    for run in ("first", "second"):  # separate log folders: Hydra names run folders by the second
+        proc = run_stage(*args, f"paths.log_dir={tmp_path / run}")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        (summary,) = (tmp_path / run / "make_sample").glob("*/summary.json")
+        results.append((proc.stdout + proc.stderr, json.loads(summary.read_text())))
+    (first_log, first), (second_log, second) = results
+    assert (first["videos_made"], first["awkward_made"], first["nothing_to_do"]) == (2, 6, False)
+    assert (second["videos_made"], second["videos_skipped"], second["nothing_to_do"]) == (0, 2, True)
+    assert "nothing to do: 2 videos already present and valid" in second_log
+    assert "nothing to do" not in first_log
     manifest = json.loads((tmp_path / "sample" / MANIFEST).read_text())
     assert manifest["generator"]["params"]["seed"] == 7 and len(manifest["videos"]) == 2
 

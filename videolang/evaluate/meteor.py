@@ -7,7 +7,8 @@ sum. pycocoevalcap's wrapper sends one SCORE line and waits for its answer, pair
 by pair, and the reference dense-captioning tools call it once per video; here a
 writer thread streams every line while the caller reads the answers, identical
 requests are sent once, and a corpus-level METEOR (pycocoevalcap's `score`) is
-the score of the summed statistics, so one EVAL line serves many groups.
+the score of the statistics aggregated as METEOR aggregates them (`sum_stats`), so
+one EVAL line serves many groups.
 The command line is pycocoevalcap's (`-l en -norm`, 2 GB heap, cwd = the jar's
 folder), so the numbers are the same as its wrapper's.
 """
@@ -34,9 +35,19 @@ def score_line(hypothesis: str, references: Sequence[str]) -> str:
 
 
 def sum_stats(stats: Sequence[str]) -> str:
-    """Element-wise sum of statistics lines (integer counts, so the sum is exact)."""
-    columns = zip(*(s.split() for s in stats))
-    return " ".join(repr(sum(float(v) for v in col)) for col in columns)
+    """METEOR's own aggregation (MeteorStats.addStats) of statistics lines: counts are summed, except
+    that a segment matched perfectly in one chunk adds no chunk. All values are integer counts, so
+    the sums are exact. Fields: lengths (2), function words (2), per module (4 modules) test/reference
+    content/function matches, chunks, test/reference word matches."""
+    total = [0.0] * 23
+    for line in stats:
+        f = [float(v) for v in line.split()]
+        perfect = (f[20] == 1 and sum(f[4:20:4]) + sum(f[6:20:4]) == f[0]
+                   and sum(f[5:20:4]) + sum(f[7:20:4]) == f[1])
+        for i, v in enumerate(f):
+            if i != 20 or not perfect:
+                total[i] += v
+    return " ".join(repr(v) for v in total)
 
 
 class Meteor:

@@ -135,11 +135,13 @@ class FasterWhisperASR(WhisperASR):
 
 
 class OpenAIWhisperASR(WhisperASR):
-    """openai-whisper (`whisper.load_model` takes a name or a local .pt checkpoint)."""
+    """openai-whisper (`whisper.load_model` takes a name or a local .pt checkpoint); `options` go to `transcribe`
+    (temperature, beam_size, condition_on_previous_text, ...)."""
 
     def __init__(self, model: str = "large-v3", language: str | None = None, word_timestamps: bool = True,
-                 silence_dbfs: float = -60.0):
-        super().__init__(silence_dbfs=silence_dbfs, model=model, language=language, word_timestamps=word_timestamps)
+                 silence_dbfs: float = -60.0, options: dict[str, Any] | None = None):
+        super().__init__(silence_dbfs=silence_dbfs, model=model, language=language, word_timestamps=word_timestamps,
+                         options=dict(options or {}))
         self.whisper = None
 
     def load(self, device):
@@ -154,7 +156,7 @@ class OpenAIWhisperASR(WhisperASR):
     def transcribe(self, audio: np.ndarray) -> dict[str, Any]:
         c = self.config
         result = self.whisper.transcribe(audio, language=c["language"], word_timestamps=c["word_timestamps"],
-                                         fp16=self.device.type == "cuda", verbose=None)
+                                         fp16=self.device.type == "cuda", verbose=None, **c["options"])
         language = c["language"] or result.get("language")
         if c["word_timestamps"]:
             words = [w for s in result["segments"] for w in s.get("words", [])]
