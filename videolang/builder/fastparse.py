@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import re
 import sys
-from bisect import bisect_right
 
 from videolang.builder.records import (
     REJECT_FEW_CHAPTERS,
@@ -43,9 +42,6 @@ _SKELETON = bytes(_NINE if chr(c).isdigit() and c < 128 else (0x80 if c >= 128 e
 _DIGIT_FLAGS = bytes(_NINE if c == _NINE else _X for c in range(256))
 # A non-ASCII character inside a colon's digit run (it may be a Unicode digit).
 _NON_ASCII_TOUCH = (b"\x80:", b":\x80", b"\x809:", b"\x8099:", b":9\x80", b":99\x80")
-# Enough to find every description with a Unicode d:dd (the digit before the colon, or the
-# first or second digit after it, is non-ASCII); the rest of the list only matters per line.
-_NON_ASCII_DDD = (b"\x80:", b":\x80", b":9\x80")
 _ASCII_DIGITS_TO_9 = str.maketrans("012345678", "999999999")
 _ALL_DIGITS_TO_9 = {c: "9" for c in range(sys.maxunicode + 1) if chr(c).isdecimal() and c != _NINE}
 # Never alphanumeric, and what usually surrounds a title: strip these first.
@@ -193,28 +189,41 @@ def parse_one(text: str) -> ParseOutcome:
 
 
 def parse_batch(descriptions: list) -> list[ParseOutcome]:
-    """Outcomes of the `vidchapters` rules for a batch of descriptions (non-strings go through `str`)."""
+    """Outcomes of the `vidchapters` rules for a batch of descriptions (non-strings go through `str`).
+
+    The batch is joined with "\\n\\0\\n", encoded once and reduced to a *detection
+    skeleton* where every digit and every non-ASCII byte reads 0x80: any `d:dd`,
+    ASCII or Unicode, shows there as b"\\x80:\\x80\\x80". Only descriptions holding
+    that pattern (a superset of those with a `d:dd`) are parsed, one by one;
+    the others are rejected without a Python-level step of their own.
+    """
     texts = [d if type(d) is str else str(d) for d in descriptions]
-    if not texts:
-        return []
-    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    raw = b"\n\n" + b"\n".join(encoded) + b"\n"
-    skel = raw.translate(_SKELETON)
-    starts = list(itertools.accumulate((len(e) + 1 for e in encoded[:-1]), initial=2))
-    candidates = set()
-    patterns = (b"9:99",) + (_NON_ASCII_DDD if b"\x80" in skel else ())
-    for pattern in patterns:
-        p = skel.find(pattern)
-        while p >= 0:
-            doc = bisect_right(starts, p) - 1
-            candidates.add(doc)
-            p = skel.find(pattern, starts[doc + 1]) if doc + 1 < len(starts) else -1
-    outcomes = [_NO_TIMESTAMPS] * len(texts)
-    for doc in candidates:
+    n = len(texts)
+    outcomes = [_NO_TIMESTAMPS] * n
+    if n == 0:
+        return outcomes
+    joined = _JOIN.join(texts)
+    if joined.count("\x00") != n - 1:  # a description holds NUL itself: no shared buffer
+        return [parse_one(t) if _DDD in t.encode("utf-8", "surrogatepass").translate(_DETECT) else _NO_TIMESTAMPS
+                for t in texts]
+    raw = joined.encode("utf-8", "surrogatepass")
+    skel = raw.translate(_DETECT)
+    doc, counted = 0, 0
+    p = skel.find(_DDD)
+    while p >= 0:
+        doc += raw.count(b"\x00", counted, p)
+        counted = p
         outcomes[doc] = parse_one(texts[doc])
+        end = raw.find(b"\x00", p)
+        if end < 0:
+            break
+        p = skel.find(_DDD, end)
     return outcomes
 
 
+_JOIN = "\n\x00\n"
+_DDD = b"\x80:\x80\x80"
+_DETECT = bytes(0x80 if (48 <= c <= 57 or c >= 128) else c for c in range(256))
 _NO_TIMESTAMPS = ParseOutcome(None, REJECT_FEW_TIMESTAMP_LINES)
 
 
