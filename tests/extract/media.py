@@ -10,8 +10,9 @@ def ffmpeg(*args: str) -> None:
 
 
 def make_video(path: Path, seconds: float = 4, size: tuple[int, int] = (160, 120), fps: float = 25,
-               audio: bool = True, gop: int | None = None) -> Path:
-    """A testsrc2 video (+ a 440 Hz tone); codec from the extension: mp4/mkv H.264+AAC, webm VP9+Opus."""
+               audio: bool = True, gop: int | None = None, preset: str = "ultrafast") -> Path:
+    """A testsrc2 video (+ a 440 Hz tone); codec from the extension: mp4/mkv H.264+AAC, webm VP9+Opus.
+    (x264's `ultrafast` has no B-frames; `veryfast` has.)"""
     path = Path(path)
     w, h = size
     args = ["-f", "lavfi", "-i", f"testsrc2=size={w}x{h}:rate={fps}"]
@@ -21,7 +22,7 @@ def make_video(path: Path, seconds: float = 4, size: tuple[int, int] = (160, 120
     if path.suffix == ".webm":
         args += ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"] + (["-c:a", "libopus"] if audio else [])
     else:
-        args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"] + (["-c:a", "aac"] if audio else [])
+        args += ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p"] + (["-c:a", "aac"] if audio else [])
     if gop:
         args += ["-g", str(gop)]
     ffmpeg(*args, str(path))

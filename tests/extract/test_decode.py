@@ -46,11 +46,17 @@ def test_containers_and_odd_sizes(tmp_path, backend, name, size):
     assert frames.std() > 10  # real picture content, not a blank buffer
 
 
-def test_backends_agree(tmp_path):
-    path = make_video(tmp_path / "v.mp4", seconds=3, size=(320, 180))
-    (t1, f1, _), (t2, f2, _) = decode(path, "decord"), decode(path, "pyav")
+def frame_times(chunks):
+    return np.concatenate([c.frame_times for c in chunks]).round(4).tolist()
+
+
+@pytest.mark.parametrize("gop", [250, 12])
+def test_backends_take_the_same_frames(tmp_path, gop):
+    path = make_video(tmp_path / "v.mp4", seconds=6.5, size=(320, 180), fps=30, gop=gop, preset="veryfast")
+    (t1, f1, c1), (t2, f2, c2) = decode(path, "decord", fps=3), decode(path, "pyav", fps=3)
     assert t1.tolist() == t2.tolist()
-    assert np.abs(f1.astype(int) - f2.astype(int)).mean() < 8  # same frames; the scalers differ slightly
+    assert frame_times(c1) == frame_times(c2) == t1.round(4).tolist()  # exact frames, B-frame skipping included
+    assert np.abs(f1.astype(int) - f2.astype(int)).mean() < 8  # the scalers differ slightly
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -69,8 +75,9 @@ def test_rotation_metadata_is_applied(tmp_path, backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_variable_frame_rate_samples_by_time(tmp_path, backend):
     path = make_vfr(tmp_path / "vfr.mp4", tmp_path)  # red at 5 fps for 2 s, then blue at 30 fps
-    times, frames, _ = decode(path, backend, fps=2, crop=False)
+    times, frames, chunks = decode(path, backend, fps=2, crop=False)
     assert times.tolist() == [0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    assert frame_times(chunks) == [0, 0.4, 1.0, 1.4, 2.0, 2.5, 3.0, 3.5]  # the frame on screen at each time
     red = frames[..., 0].mean((1, 2)) > frames[..., 2].mean((1, 2))
     assert red.tolist() == [True] * 4 + [False] * 4
 

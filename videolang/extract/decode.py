@@ -12,6 +12,7 @@ for a 3-hour video.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,10 +26,12 @@ _EPS = 1e-6
 
 @dataclass
 class FrameChunk:
-    """Consecutive sampled frames: `times` (n,) seconds and `frames` (n, H, W, 3) uint8 RGB."""
+    """Consecutive sampled frames: target `times` (n,) seconds, `frames` (n, H, W, 3) uint8 RGB, and
+    `frame_times` (n,): the presentation time of the frame taken for each target (for checks)."""
 
     times: np.ndarray
     frames: np.ndarray
+    frame_times: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,8 @@ class FrameDecoder:
             raise BadInputError(f"truncated video: frames stop at {last_frame_time:.1f} s of {info.video_duration:.1f} s",
                                 info.path)
 
-    def _chunks(self, times: np.ndarray, frames: list[np.ndarray]) -> FrameChunk:
-        return FrameChunk(times, self.sampling.crop_frames(np.stack(frames)))
+    def _chunk(self, times: list[float], frame_times: list[float], frames: list[np.ndarray]) -> FrameChunk:
+        return FrameChunk(np.asarray(times), self.sampling.crop_frames(np.stack(frames)), np.asarray(frame_times))
 
 
 class DecordDecoder(FrameDecoder):
@@ -129,15 +132,17 @@ class DecordDecoder(FrameDecoder):
         for lo in range(0, len(targets), self.chunk_frames):
             idx = indices[lo:lo + self.chunk_frames]
             batch = vr.get_batch(idx.tolist()).asnumpy()
-            yield FrameChunk(targets[lo:lo + self.chunk_frames], self.sampling.crop_frames(batch))
+            yield FrameChunk(targets[lo:lo + self.chunk_frames], self.sampling.crop_frames(batch), starts[idx])
 
 
 class PyAVDecoder(FrameDecoder):
     """PyAV, decoding sequentially with codec threads and converting only the frames that are kept.
 
-    For 1 fps sampling of long-GOP video every frame must be decoded anyway; what
-    costs is colour conversion and scaling, which happen here for the kept frames only
-    (and in one swscale call: YUV -> RGB at the target size).
+    For 1 fps sampling of long-GOP video every reference frame must be decoded anyway;
+    the rest is skipped: while the next target is further away than the decoder's
+    pipeline depth, non-reference frames (most B-frames) are not decoded at all
+    (`skip_frame=NONREF`, which never damages later frames), and only the kept frames
+    are converted, YUV -> RGB at the target size in one swscale call.
     """
 
     name = "pyav"
@@ -150,6 +155,7 @@ class PyAVDecoder(FrameDecoder):
         ow, oh = (dh, dw) if info.rotation in (90, 270) else (dw, dh)  # coded orientation
         k_rot = info.rotation // 90
         times: list[float] = []
+        frame_times: list[float] = []
         frames: list[np.ndarray] = []
         k, last_time = 0, None
 
@@ -162,31 +168,44 @@ class PyAVDecoder(FrameDecoder):
             stream.thread_type = "AUTO"
             if self.threads:
                 stream.codec_context.thread_count = self.threads
+            cc, skipping = stream.codec_context, False
+            # skip only beyond the frames in flight inside a threaded decoder (plus two), measured with
+            # the longest frame interval seen so far, so variable frame rate stays exact
+            depth = (self.threads or min(os.cpu_count() or 1, 16)) + 2
+            gap = 1.0 / (info.fps or 30.0)
             prev = None
             for frame in container.decode(stream):
                 if frame.time is None:
                     continue
                 t = frame.time - info.video_start
                 while k < len(targets) and t > targets[k] + _EPS:
+                    taken = prev if prev is not None else frame
                     times.append(targets[k])
-                    frames.append(convert(prev if prev is not None else frame))
+                    frame_times.append(taken.time - info.video_start)
+                    frames.append(convert(taken))
                     k += 1
                     if len(frames) == self.chunk_frames:
-                        yield self._chunks(np.asarray(times), frames)
-                        times, frames = [], []
+                        yield self._chunk(times, frame_times, frames)
+                        times, frame_times, frames = [], [], []
+                if last_time is not None and not skipping:
+                    gap = max(gap, t - last_time)
                 prev, last_time = frame, t
                 if k == len(targets):
                     break
+                far = targets[k] - t > depth * gap + 0.1
+                if far != skipping:
+                    cc.skip_frame, skipping = ("NONREF" if far else "DEFAULT"), far
             if k < len(targets):
                 self.check_complete(info, last_time)
                 for target in targets[k:]:  # the last frame stays on screen until the end
                     times.append(target)
+                    frame_times.append(last_time)
                     frames.append(convert(prev))
                     if len(frames) == self.chunk_frames:
-                        yield self._chunks(np.asarray(times), frames)
-                        times, frames = [], []
+                        yield self._chunk(times, frame_times, frames)
+                        times, frame_times, frames = [], [], []
         if frames:
-            yield self._chunks(np.asarray(times), frames)
+            yield self._chunk(times, frame_times, frames)
 
 
 DECODERS = {DecordDecoder.name: DecordDecoder, PyAVDecoder.name: PyAVDecoder}
