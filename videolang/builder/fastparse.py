@@ -1,30 +1,33 @@
 """The `vidchapters` ruleset at corpus speed: same output as `videolang.builder.reference`.
 
 Why it is fast (and still exact):
-1. Batches, not descriptions. A batch is encoded to UTF-8 once per description,
-   joined with newlines and turned into a *skeleton* by one `bytes.translate`
-   (ASCII digits -> "9", every non-ASCII byte -> 0x80). Every regex of the rules
-   is made of `\\d` and ":", so on the skeleton they become literal searches
-   (`d:dd` is b"9:99"), which run at memory speed. A description with no
-   `d:dd` - nearly all of a scraped corpus - costs no Python work of its own.
-2. URLs (`http\\S+`) are cut only from candidate descriptions: cutting a URL can
-   remove a `d:dd` but never create one (a URL ends at whitespace), so a
-   description without one before cutting has none after.
-3. Candidate lines are visited one by one, but the usual one-colon line is
-   settled by one dict look-up of the seven skeleton bytes around its colon, and
-   its `MM:SS` by another.
+1. Batches, not descriptions. A batch is encoded to UTF-8 and joined into one
+   buffer; numpy finds every colon whose neighbours may be digits (an ASCII digit,
+   or any byte of a non-ASCII character, which may be a Unicode digit). That is a
+   superset of the descriptions with a `d:dd`; all others - nearly all of a
+   scraped corpus - are rejected without a Python-level step of their own.
+2. URLs (`http\\S+`) are cut only from those candidates: cutting a URL can
+   remove a `d:dd` but never create one (a URL ends at whitespace).
+3. Every regex of the rules is made of `\\d` and ":", so on a *skeleton* of the
+   candidates (ASCII digits -> "9", non-ASCII bytes -> 0x80) they become literal
+   or array comparisons. numpy settles every one-colon line (the usual chapter
+   line) at once: rejection (`ddd:` / `:ddd`), MM:SS or M:SS, the seconds. Lines
+   with several colons go through `line_timestamp` (literal searches in the
+   rules' priority order).
 4. Titles are trimmed with `str.strip` of common separators, falling back to the
-   Unicode-aware `[^\\W_]` regex (exactly `str.isalnum`) when an end is still not
+   `[^\\W_]` regex (exactly `str.isalnum`) only when an end is still not
    alphanumeric.
-5. Unicode digits (`\\d` matches Arabic-Indic or full-width digits, and `int()`
-   reads them) only matter where a non-ASCII character touches a colon's digit
-   run; those descriptions take a per-line path on a full Unicode skeleton.
+5. A description where a non-ASCII character touches a colon's digit run (it may
+   be a Unicode digit: `\\d` matches Arabic-Indic or full-width digits, and
+   `int()` reads them) takes an exact per-line path on a Unicode skeleton.
 """
 from __future__ import annotations
 
-import itertools
 import re
 import sys
+from itertools import compress
+
+import numpy as np
 
 from videolang.builder.records import (
     REJECT_FEW_CHAPTERS,
@@ -37,36 +40,13 @@ from videolang.builder.records import (
 _HAS_TIMESTAMP = re.compile(r"\d:\d\d")
 _URL = re.compile(r"http\S+")
 _ALNUM_SPAN = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
-_NINE, _X = ord("9"), ord("x")
-_SKELETON = bytes(_NINE if chr(c).isdigit() and c < 128 else (0x80 if c >= 128 else c) for c in range(256))
-_DIGIT_FLAGS = bytes(_NINE if c == _NINE else _X for c in range(256))
-# A non-ASCII character inside a colon's digit run (it may be a Unicode digit).
-_NON_ASCII_TOUCH = (b"\x80:", b":\x80", b"\x809:", b"\x8099:", b":9\x80", b":99\x80")
+_NINE = ord("9")
+# ASCII digits -> "9", every byte of a non-ASCII character -> 0x80, the rest as it is.
+_SKELETON = bytes(_NINE if 48 <= c <= 57 else (0x80 if c >= 128 else c) for c in range(256))
 _ASCII_DIGITS_TO_9 = str.maketrans("012345678", "999999999")
 _ALL_DIGITS_TO_9 = {c: "9" for c in range(sys.maxunicode + 1) if chr(c).isdecimal() and c != _NINE}
 # Never alphanumeric, and what usually surrounds a title: strip these first.
 _TITLE_JUNK = " \t\r\v\f-–—|:.,;()[]{}<>#*•·▶►→⇒=+~_/\\\"'!?…"
-_MMSS = {f"{m}:{s:02d}".encode(): m * 60 + s for m in range(10) for s in range(100)}
-_MMSS.update({f"{m:02d}:{s:02d}".encode(): m * 60 + s for m in range(100) for s in range(100)})
-
-
-def _one_colon_rules() -> dict[bytes, tuple[int, int] | None]:
-    """The 7 skeleton bytes around the only colon c of a line (digits '9', all else 'x') -> timestamp span.
-
-    None when three digits touch the colon (`ddd:` or `:ddd`: the rules reject the
-    line); otherwise MM:SS when two digits precede the colon, else M:SS.
-    """
-    table: dict[bytes, tuple[int, int] | None] = {}
-    for b3, b2, a3 in itertools.product(b"9x", repeat=3):
-        key = bytes([b3, b2]) + b"9x99" + bytes([a3])
-        if (b3 == b2 == _NINE) or a3 == _NINE:
-            table[key] = None
-        else:
-            table[key] = (-2, 3) if b2 == _NINE else (-1, 3)
-    return table
-
-
-_ONE_COLON = _one_colon_rules()
 
 
 def line_timestamp(skel, nine, colon) -> tuple[int, int] | None:
@@ -102,41 +82,76 @@ def _clean_title(title: str) -> str:
     return "" if m is None else m.group()
 
 
-def _ascii_lines(raw: bytes, skel: bytes) -> tuple[list[tuple[int, str]], int]:
-    """Chapters and timestamp-line count of one description whose digits near colons are ASCII."""
-    out: list[tuple[int, str]] = []
-    lines = 0
-    one_colon, mmss = _ONE_COLON, _MMSS
-    p = skel.find(b"9:99")
-    while p >= 0:
-        lines += 1
-        ls = skel.rfind(b"\n", 0, p) + 1
-        le = skel.find(b"\n", p)
-        nxt = skel.find(b"9:99", le)
-        c = p + 1
-        if skel.count(b":", ls, le) == 1:
-            span = one_colon[skel[c - 3:c + 4].translate(_DIGIT_FLAGS)]
-            if span is None:
-                p = nxt
-                continue
-            a, b = c + span[0], c + span[1]
-            seconds = mmss[raw[a:b]]
-        else:
-            span = line_timestamp(skel[ls:le], b"9", b":")
-            if span is None:
-                p = nxt
-                continue
-            a, b = ls + span[0], ls + span[1]
-            seconds = _seconds(raw[a:b])
-        piece = raw[b:le] if a == ls else raw[ls:a] + raw[b:le]
-        title = piece.decode("utf-8", "surrogatepass").strip(_TITLE_JUNK)
-        if not (title[:1].isalnum() and title[-1:].isalnum()):
-            m = _ALNUM_SPAN.search(title)
-            title = "" if m is None else m.group()
-        if title:
-            out.append((seconds, title))
-        p = nxt
-    return out, lines
+def _ascii_docs(raws: list[bytes]) -> list[tuple[list[tuple[int, str]], int] | None]:
+    """(chapters, timestamp-line count) of several UTF-8 descriptions at once; None for one that needs
+    the Unicode path (a non-ASCII character touches a colon's digit run: it may be a Unicode digit).
+
+    The descriptions share one buffer, three newlines apart. numpy finds every
+    colon, its line and its neighbours; a line with one colon (the usual chapter
+    line) is settled there: rejection, MM:SS or M:SS, the seconds. Lines with
+    several colons go through `line_timestamp`. Python only cuts out the titles.
+    """
+    n = len(raws)
+    out: list = [([], 0) for _ in range(n)]
+    if n == 0:
+        return out
+    buf = b"\n\n\n" + b"\n\n\n".join(raws) + b"\n\n\n"
+    skel = buf.translate(_SKELETON)
+    arr = np.frombuffer(skel, dtype=np.uint8)
+    colons = np.flatnonzero(arr == 58)
+    if colons.size == 0:
+        return out
+    doc_starts = np.cumsum([3] + [len(r) + 3 for r in raws[:-1]])
+    before, after = arr[colons - 1], arr[colons + 1]
+    touch = (before == 0x80) | (after == 0x80)
+    touch |= (before == _NINE) & ((arr[colons - 2] == 0x80) | ((arr[colons - 2] == _NINE) & (arr[colons - 3] == 0x80)))
+    touch |= (after == _NINE) & ((arr[colons + 2] == 0x80) | ((arr[colons + 2] == _NINE) & (arr[colons + 3] == 0x80)))
+    unicode_docs = set()
+    if touch.any():
+        unicode_docs = set((np.searchsorted(doc_starts, colons[touch], side="right") - 1).tolist())
+        for d in unicode_docs:
+            out[d] = None
+    is_ddd = (before == _NINE) & (after == _NINE) & (arr[colons + 2] == _NINE)
+    if not is_ddd.any():
+        return out
+    newlines = np.flatnonzero(arr == 10)
+    line_of = np.searchsorted(newlines, colons)  # line k runs from newlines[k-1] + 1 to newlines[k]
+    lines = np.unique(line_of[is_ddd])
+    starts = newlines[lines - 1] + 1
+    doc_of_line = np.searchsorted(doc_starts, starts, side="right") - 1
+    counts = np.bincount(doc_of_line, minlength=n).tolist()
+    # one-colon lines: their colon is the d:dd, and the rules reduce to its neighbours
+    single = np.bincount(line_of, minlength=newlines.size + 1)[lines] == 1
+    c = colons[np.searchsorted(line_of, lines)]  # the line's first colon
+    digits = np.frombuffer(buf, dtype=np.uint8).astype(np.int64) - 48
+    two = arr[c - 2] == _NINE
+    ok = single & ~((two & (arr[c - 3] == _NINE)) | (arr[c + 3] == _NINE))
+    ts_start = np.where(two, c - 2, c - 1).tolist()
+    ts_end = (c + 3).tolist()
+    seconds = (np.where(two, digits[c - 2] * 600 + digits[c - 1] * 60, digits[c - 1] * 60)
+               + digits[c + 1] * 10 + digits[c + 2]).tolist()
+    ok = ok.tolist()
+    starts_l, ends_l = starts.tolist(), newlines[lines].tolist()
+    for i in np.flatnonzero(~single).tolist():  # several colons: the full priority rules
+        ls = starts_l[i]
+        span = line_timestamp(skel[ls:ends_l[i]], b"9", b":")
+        if span is not None:
+            ts_start[i], ts_end[i] = ls + span[0], ls + span[1]
+            seconds[i] = _seconds(buf[ts_start[i]:ts_end[i]])
+            ok[i] = True
+    titles = [(buf[b:e] if a == s else buf[s:a] + buf[b:e]).decode("utf-8", "surrogatepass").strip(_TITLE_JUNK)
+              for s, a, b, e in compress(zip(starts_l, ts_start, ts_end, ends_l), ok)]
+    titles = [t if t[:1].isalnum() and t[-1:].isalnum() else _clean_title(t) for t in titles]
+    keep = [bool(t) for t in titles]
+    titles = list(compress(titles, keep))
+    seconds = list(compress(compress(seconds, ok), keep))
+    docs = np.fromiter(compress(compress(doc_of_line.tolist(), ok), keep), dtype=np.int64, count=len(titles))
+    bounds = np.searchsorted(docs, np.arange(n + 1)).tolist()
+    for d in range(n):
+        if out[d] is not None:
+            a, b = bounds[d], bounds[d + 1]
+            out[d] = (list(zip(seconds[a:b], titles[a:b])), counts[d])
+    return out
 
 
 def _unicode_lines(text: str) -> tuple[list[tuple[int, str]], int]:
@@ -161,9 +176,13 @@ def _unicode_lines(text: str) -> tuple[list[tuple[int, str]], int]:
 
 
 def _decide(chapters: list[tuple[int, str]], lines: int) -> ParseOutcome:
+    """The rules' final checks, in their order: > 1 chapter, not all 1-char titles, increasing starts."""
     if len(chapters) <= 1:
         return ParseOutcome(None, REJECT_FEW_CHAPTERS if lines > 1 else REJECT_FEW_TIMESTAMP_LINES)
-    if all(len(title) <= 1 for _, title in chapters):
+    for _, title in chapters:
+        if len(title) > 1:
+            break
+    else:
         return ParseOutcome(None, REJECT_ONE_CHAR_TITLES)
     previous = -1
     for seconds, _ in chapters:
@@ -173,57 +192,54 @@ def _decide(chapters: list[tuple[int, str]], lines: int) -> ParseOutcome:
     return ParseOutcome(chapters, None)
 
 
-def parse_one(text: str) -> ParseOutcome:
-    """One description that may hold a `d:dd` (the batch parser's per-candidate step)."""
-    cut = _URL.sub("", text) if "http" in text else text
-    raw = b"\n\n" + cut.encode("utf-8", "surrogatepass") + b"\n"
-    skel = raw.translate(_SKELETON)
-    if len(raw) != len(cut) + 3 and any(t in skel for t in _NON_ASCII_TOUCH):
-        chapters, lines = _unicode_lines(cut)
-    else:
-        chapters, lines = _ascii_lines(raw, skel)
-    if len(chapters) <= 1 and lines <= 1 and cut is not text:
-        # the rules count a line as a timestamp line before its URLs are cut
-        lines = sum(1 for line in text.split("\n") if _HAS_TIMESTAMP.search(line))
-    return _decide(chapters, lines)
+def parse_candidates(texts: list[str]) -> list[ParseOutcome]:
+    """Descriptions that may hold a `d:dd` (the batch parser's second step)."""
+    cuts = [_URL.sub("", t) if "http" in t else t for t in texts]
+    raws = [c.encode("utf-8", "surrogatepass") for c in cuts]
+    found = _ascii_docs(raws)
+    for i, result in enumerate(found):
+        if result is None:
+            found[i] = _unicode_lines(cuts[i])
+    outcomes = []
+    for text, cut, (chapters, lines) in zip(texts, cuts, found):
+        if len(chapters) <= 1 and lines <= 1 and cut is not text:
+            # the rules count a line as a timestamp line before its URLs are cut
+            lines = sum(1 for line in text.split("\n") if _HAS_TIMESTAMP.search(line))
+        outcomes.append(_decide(chapters, lines))
+    return outcomes
 
 
 def parse_batch(descriptions: list) -> list[ParseOutcome]:
     """Outcomes of the `vidchapters` rules for a batch of descriptions (non-strings go through `str`).
 
-    The batch is joined with "\\n\\0\\n", encoded once and reduced to a *detection
-    skeleton* where every digit and every non-ASCII byte reads 0x80: any `d:dd`,
-    ASCII or Unicode, shows there as b"\\x80:\\x80\\x80". Only descriptions holding
-    that pattern (a superset of those with a `d:dd`) are parsed, one by one;
-    the others are rejected without a Python-level step of their own.
+    The batch is encoded and joined into one buffer; numpy finds every colon whose
+    neighbours may be digits (an ASCII digit or any byte of a non-ASCII
+    character, which may be a Unicode digit): a superset of the descriptions
+    with a `d:dd`. Only those are parsed; the others are rejected without a
+    Python-level step of their own.
     """
     texts = [d if type(d) is str else str(d) for d in descriptions]
     n = len(texts)
     outcomes = [_NO_TIMESTAMPS] * n
     if n == 0:
         return outcomes
-    joined = _JOIN.join(texts)
-    if joined.count("\x00") != n - 1:  # a description holds NUL itself: no shared buffer
-        return [parse_one(t) if _DDD in t.encode("utf-8", "surrogatepass").translate(_DETECT) else _NO_TIMESTAMPS
-                for t in texts]
-    raw = joined.encode("utf-8", "surrogatepass")
-    skel = raw.translate(_DETECT)
-    doc, counted = 0, 0
-    p = skel.find(_DDD)
-    while p >= 0:
-        doc += raw.count(b"\x00", counted, p)
-        counted = p
-        outcomes[doc] = parse_one(texts[doc])
-        end = raw.find(b"\x00", p)
-        if end < 0:
-            break
-        p = skel.find(_DDD, end)
+    encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
+    arr = np.frombuffer(_JOIN.join(encoded), dtype=np.uint8)
+    colons = np.flatnonzero(arr[1:-2] == 58) + 1  # a colon with a byte before and two after
+    like = _DIGIT_LIKE[arr[colons - 1]] & _DIGIT_LIKE[arr[colons + 1]] & _DIGIT_LIKE[arr[colons + 2]]
+    hits = colons[like]
+    candidates: list[int] = []
+    if hits.size:
+        starts = np.cumsum([0] + [len(e) + len(_JOIN) for e in encoded[:-1]])
+        candidates = np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist()
+    for i, outcome in zip(candidates, parse_candidates([texts[i] for i in candidates])):
+        outcomes[i] = outcome
     return outcomes
 
 
-_JOIN = "\n\x00\n"
-_DDD = b"\x80:\x80\x80"
-_DETECT = bytes(0x80 if (48 <= c <= 57 or c >= 128) else c for c in range(256))
+_JOIN = b"\n\n"
+# Bytes that may belong to a digit: ASCII digits and every byte of a non-ASCII character.
+_DIGIT_LIKE = np.array([48 <= c <= 57 or c >= 128 for c in range(256)])
 _NO_TIMESTAMPS = ParseOutcome(None, REJECT_FEW_TIMESTAMP_LINES)
 
 
