@@ -15,6 +15,11 @@ ratio); their outputs are checked to be identical before any number is printed. 
   fast path: every timestamp line is visited in Python);
 - `tricky`: 30% chaptered, full of the awkward cases the tests use.
 
+`--table-rows N` also writes an N-row Parquet dump (VidChapters-like, in chunks)
+and builds it end to end with `stage=build_dataset`'s builder on all cores,
+printing rows per second and the peak memory of the main process and of the
+largest worker: memory stays flat however many rows the table has.
+
 "All cores" (wall-clock) runs `parse_batch` in a process pool over Arrow string batches, as the builder
 does with a CSV/Parquet dump (workers get Arrow batches and send back only small results).
 """
@@ -77,11 +82,47 @@ def _parallel(texts, workers, repeats):
     return best
 
 
+def _table_build(rows: int, workers: int, folder: Path) -> None:
+    import resource
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from videolang.builder.build import DatasetBuilder
+    from videolang.builder.filters import FilterConfig
+    from videolang.builder.process import LanguageConfig, Settings
+    from videolang.builder.readers import TableReader
+
+    path = folder / "dump.parquet"
+    if not path.exists() or pq.ParquetFile(path).metadata.num_rows != rows:
+        start = time.perf_counter()
+        with pq.ParquetWriter(path, pa.schema([("video_id", pa.string()), ("description", pa.string()),
+                                               ("duration", pa.float64())])) as writer:
+            for offset in range(0, rows, 100_000):
+                chunk = realistic_corpus(min(100_000, rows - offset), seed=offset + 7, chapter_fraction=0.01)
+                writer.write_table(pa.Table.from_pylist(
+                    [{"video_id": f"v{offset + i:010d}", "description": d, "duration": t}
+                     for i, (_, d, t) in enumerate(chunk)]))
+        print(f"wrote {rows:,} rows to {path} in {time.perf_counter() - start:.0f} s")
+    settings = Settings(reader=TableReader(str(path), batch_size=5000), filters=FilterConfig(),
+                        language=LanguageConfig(detect=False))
+    start = time.perf_counter()
+    summary = DatasetBuilder("bench", str(folder / "built"), settings, workers=workers).build()
+    seconds = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"table build: {rows:,} rows, kept {summary['kept']:,} videos in {seconds:.1f} s "
+          f"({rows / seconds:,.0f} rows/s on {workers} worker(s)); peak memory: main {own:.0f} MiB, "
+          f"largest worker {child:.0f} MiB")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=60000, help="descriptions per corpus")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", default="auto")
+    parser.add_argument("--table-rows", type=int, default=0, help="also build an N-row Parquet dump end to end")
+    parser.add_argument("--table-dir", default="/tmp/videolang-bench", help="where the dump and its build go")
     args = parser.parse_args()
     workers = resolve_workers(args.workers)
     corpora = {
@@ -110,6 +151,10 @@ def main() -> int:
         print(f"{name:18s} {n:7d} {kept:6d} {n / base:16,.0f} {n / fast:12,.0f} {n / multi:15,.0f} "
               f"{base / fast:14.1f}x")
     print(f"per-core speed-up on the VidChapters-like corpus: {ratios['vidchapters-like']:.1f}x (target >= 5x)")
+    if args.table_rows:
+        folder = Path(args.table_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        _table_build(args.table_rows, workers, folder)
     return 0
 
 

@@ -59,6 +59,16 @@ def test_chapter_captioning_files_and_missing_items(tmp_path, meteor):
     assert result.per_item.set_index("id").loc["v2#0", "status"] == "no_prediction"
 
 
+def test_chapter_captioning_task_file_layout(meteor):
+    """The builder's tasks/chapter_captioning_<split>.json, predictions keyed by the same clip ids."""
+    refs = {"v1#0": {"vid": "v1", "duration": 30, "chapter_index": 0, "segment": [0, 10], "sentence": "Intro"},
+            "v1#1": {"vid": "v1", "duration": 30, "chapter_index": 1, "segment": [10, 30], "sentence": "Chop the onion"}}
+    result = ChapterCaptioningEvaluator(protocols=["corrected"]).evaluate(
+        {"v1#0": "Intro", "v1#1": "Chop the onion"}, refs, meteor=meteor)
+    assert result.primary["items_evaluated"] == 2 and result.primary["meteor"] == 1.0
+    assert result.primary["bleu_1"] == pytest.approx(1.0, abs=1e-8)
+
+
 # -- bad input ------------------------------------------------------------------------------------
 REFS = {"v1": {"duration": 60.0, "timestamps": [[0, 10], [10, 60]], "sentences": ["chop the onion", "fry it"]},
         "v2": {"duration": 30.0, "timestamps": [[0, 30]], "sentences": ["serve"]},

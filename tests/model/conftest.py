@@ -66,7 +66,7 @@ def train_cfg(make_cfg, model_dir, synthetic_dataset):
         return make_cfg("stage=train", "model=vid2seq_tiny", "trainer=cpu", "stage.dataset=synthetic",
                         f"paths.model_dir={model_dir}", f"paths.data_dir={synthetic_dataset['data_dir']}",
                         f"paths.feature_dir={synthetic_dataset['feature_dir']}",
-                        "stage.datamodule.num_workers=0", "stage.datamodule.batch_size=4",
+                        "stage.datamodule.num_workers=0", "stage.torch_threads=1", "stage.datamodule.batch_size=4",
                         "model.generation.num_beams=2", "model.max_input_tokens=128",
                         "model.max_output_tokens=48", "+trainer.num_sanity_val_steps=0",
                         "+trainer.enable_progress_bar=false", *overrides)

@@ -8,7 +8,7 @@ from videolang.run import run_stage
 
 @pytest.mark.parametrize("task", ["chapter_generation", "chapter_captioning", "dense_captioning"])
 def test_fast_dev_run_of_each_task(train_cfg, task):
-    cfg = train_cfg(f"model.task={task}", "debug=fdr")
+    cfg = train_cfg(f"task={task}", "debug=fdr")
     assert run_stage(cfg) == 0
 
 

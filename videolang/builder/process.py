@@ -73,9 +73,10 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
     parser = parser or get_ruleset(settings.ruleset, settings.fallback)
     out = BatchResult(scanned=len(records))
     to_parse = [r for r in records if r.chapters is None]
-    outcomes = dict(zip(map(id, to_parse), parser(to_parse))) if to_parse else {}
+    outcomes = iter(parser(to_parse) if to_parse else ())
     lang = settings.language
     for rec in records:
+        outcome = next(outcomes) if rec.chapters is None else None
         vid, _, reason = check_id(rec.video_id, settings.filters.unsafe_ids)
         media_id = rec.media_id if rec.media_id is not None else vid
         if reason is None and media_id is not vid:
@@ -84,10 +85,9 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
         if reason is not None:
             out.rejected[reason] += 1
             continue
-        if rec.chapters is not None:
+        if outcome is None:
             chapters: list[Chapter] | None = list(rec.chapters)
         else:
-            outcome = outcomes[id(rec)]
             if outcome.chapters is None:
                 out.rejected[outcome.reason] += 1
                 continue

@@ -11,7 +11,7 @@ import json
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +116,18 @@ class DescriptionFolder:
     durations: str | None = None
     batch_size: int = 500
     name: str = "descriptions"
+    _loaded: dict[str, float] | None = field(default=None, init=False, repr=False)
 
     def tasks(self) -> Iterator[list[str]]:
         return _chunks(_scan(_require_dir(self.path, "description"), DESCRIPTION_SUFFIX), self.batch_size)
 
     def _durations(self) -> dict[str, float]:
+        """Loaded once per process (workers get the reader, not the table)."""
         if not self.durations:
             return {}
-        if not hasattr(self, "_cache"):
-            self._cache = load_durations(self.durations)
-        return self._cache
+        if self._loaded is None:
+            self._loaded = load_durations(self.durations)
+        return self._loaded
 
     def load(self, task: list[str]) -> LoadResult:
         from videolang.core.ids import filename_to_id

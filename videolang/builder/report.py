@@ -62,10 +62,15 @@ def build_report(*, name: str, settings: dict[str, Any], counts: dict[str, int],
 
 
 def _bar(ax, labels, values, title):
+    ax.set_title(title)
+    if not labels:
+        ax.text(0.5, 0.5, "none", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
     ax.barh(range(len(labels)), values, color="#4c72b0")
     ax.set_yticks(range(len(labels)), labels=labels, fontsize=8)
     ax.invert_yaxis()
-    ax.set_title(title)
+    ax.set_xlabel("videos")
 
 
 def write_plots(out_dir: Path, report: dict[str, Any], videos: list[dict], chapters: list[dict]) -> None:

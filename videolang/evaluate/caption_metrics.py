@@ -69,14 +69,17 @@ def bleu(hyps: Sequence[str], refs: Sequence[Sequence[str]], cache: NgramCache |
     items: list[list[float]] = [[] for _ in range(4)]
     for hyp, rs in zip(hyps, refs):
         testlen, counts = cache[hyp]
-        maxcounts: dict = {}
-        reflens = []
-        for r in rs:
-            rl, rc = cache[r]
-            reflens.append(rl)
-            for g, c in rc.items():
-                if c > maxcounts.get(g, 0):
-                    maxcounts[g] = c
+        if len(rs) == 1:
+            rl, maxcounts = cache[rs[0]]
+            reflens = [rl]
+        else:
+            maxcounts, reflens = {}, []
+            for r in rs:
+                rl, rc = cache[r]
+                reflens.append(rl)
+                for g, c in rc.items():
+                    if c > maxcounts.get(g, 0):
+                        maxcounts[g] = c
         reflen = min((abs(rl - testlen), rl) for rl in reflens)[1]
         correct = [0] * 4
         for g, c in counts.items():
@@ -153,6 +156,7 @@ def cider_d(hyps: Sequence[str], refs: Sequence[Sequence[str]],
         for g in {g for r in rs for g in cache[r][1]}:
             df[g] = df.get(g, 0.0) + 1
     ref_len = _np_log(float(len(refs)))
+    log_df = {g: _np_log(max(1.0, d)) for g, d in df.items()}  # an n-gram no reference has: log(1) = 0
     vectors: dict[str, tuple] = {}
 
     def vec(sentence: str) -> tuple:
@@ -163,7 +167,7 @@ def cider_d(hyps: Sequence[str], refs: Sequence[Sequence[str]],
             length = 0
             for g, tf in cache[sentence][1].items():
                 n = len(g) - 1
-                w = float(tf) * (ref_len - _np_log(max(1.0, df.get(g, 0.0))))
+                w = float(tf) * (ref_len - log_df.get(g, 0.0))
                 weights[n][g] = w
                 norm[n] += w ** 2
                 if n == 1:

@@ -33,7 +33,7 @@ def caption_metrics(predictions: Mapping[Hashable, str], references: Mapping[Has
         group = [(text.tok(references[i][0]), [text.tok(hyps[i])]) for i in ids]
     else:
         group = [(text.tok(hyps[i]), [text.tok(r) for r in references[i]]) for i in ids]
-    (metrics,), (items,) = text.score_groups([group], per_item=True)
+    (metrics,), (items,), _ = text.score_groups([group], per_item=True)
     frame = pd.DataFrame({"id": [str(i) for i in ids],
                           "status": ["scored" if i in predictions else "no_prediction" for i in ids],
                           "prediction": [hyps[i] for i in ids],
@@ -44,8 +44,8 @@ def caption_metrics(predictions: Mapping[Hashable, str], references: Mapping[Has
 
 # -- files ----------------------------------------------------------------------------------
 def load_caption_references(source: Any) -> dict[str, list[str]]:
-    """Our chapter-captioning / dense layout `{video: {timestamps, sentences}}` (items `video#i`),
-    or a flat `{id: caption}` / `{id: [captions]}`."""
+    """Our chapter-captioning task file `{"<video>#<i>": {"sentence", "segment", ...}}`, the dense layout
+    `{video: {timestamps, sentences}}` (items `video#i`), or a flat `{id: caption}` / `{id: [captions]}`."""
     data, name = read_source(source, "references")
     if not isinstance(data, Mapping) or not data:
         raise BadInputError("references must be a non-empty JSON object", name)
@@ -54,6 +54,8 @@ def load_caption_references(source: Any) -> dict[str, list[str]]:
         if isinstance(value, Mapping) and isinstance(value.get("sentences"), list):
             for i, s in enumerate(value["sentences"]):
                 refs[f"{key}#{i}"] = [_caption(s, f"{key}#{i}", name)]
+        elif isinstance(value, Mapping):
+            refs[key] = [_caption(value.get("sentence"), key, name)]
         elif isinstance(value, list) and value:
             refs[key] = [_caption(s, key, name) for s in value]
         else:

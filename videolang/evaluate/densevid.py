@@ -111,14 +111,13 @@ def dense_captioning_metrics(preds: dict[str, Segments], refs: dict[str, Segment
         rows.append(row)
 
     plan = plan_soda(soda_videos, text, compat) if soda else None
-    text.prefetch([p for g in groups for p in g] + (plan.pairs if plan else []))
-    scored, _ = text.score_groups(groups)
+    scored, _, soda_meteor = text.score_groups(groups, segments=plan.pairs if plan else ())
     for k, row in enumerate(rows):
         for j, t in enumerate(tious):
             for m in CAPTION_METRICS:
                 row[f"{m}@{key(t)}"] = scored[k * len(tious) + j][m]
     if plan is not None:
-        p, r, f = finish_soda(plan, text.meteor.segment_scores(plan.pairs) if plan.pairs else [])
+        p, r, f = finish_soda(plan, soda_meteor)
         for row, pv, rv, fv in zip(rows, p, r, f):
             row.update(soda_c=float(fv), soda_c_precision=float(pv), soda_c_recall=float(rv))
     return _summarise(rows, tious, distances, soda), _per_video_frame(rows, tious)

@@ -19,10 +19,10 @@ from videolang.evaluate.densevid import (DISTANCES, TIOUS, dense_captioning_metr
                                          videos_to_score)
 from videolang.evaluate.grounding import (R1_DISTANCES, R1_TIOUS, count_grounding_inputs, grounding_metrics,
                                           load_grounding_predictions, load_grounding_references)
-from videolang.evaluate.inputs import (InputReport, Segments, align_videos, check_durations,
+from videolang.evaluate.inputs import (InputReport, align_videos, check_durations,
                                        load_dense_predictions, load_dense_references)
 from videolang.evaluate.meteor import Meteor
-from videolang.evaluate.soda import finish_soda, plan_soda
+from videolang.evaluate.soda import soda_c_scores
 from videolang.evaluate.text import TextScorer
 from videolang.evaluate.videoqa import load_qa_predictions, load_qa_references, videoqa_metrics
 
@@ -111,8 +111,7 @@ class DenseCaptioningEvaluator(Evaluator):
             text.tokenize(texts_needed({v: p for v, p in preds.items() if v in refs}, refs, self.seed))
             for protocol in self.protocols:
                 videos = [(p, r) for _, p, r in videos_to_score(preds, refs, protocol == "compat")]
-                plan = plan_soda(videos, text, protocol == "compat")
-                p, r, f = finish_soda(plan, text.meteor.segment_scores(plan.pairs) if plan.pairs else [])
+                p, r, f = soda_c_scores(videos, text, protocol == "compat")
                 out[protocol] = {"soda_c": float(f.mean()), "soda_c_precision": float(p.mean()),
                                  "soda_c_recall": float(r.mean())}
         return out

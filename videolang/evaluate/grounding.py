@@ -58,16 +58,21 @@ def _windows(raw: Any, where: str, report: InputReport | None, with_scores: bool
     return np.array(spans, dtype=np.float64).reshape(-1, 2), np.array(scores, dtype=np.float64)
 
 
+def _query_rows(rows: list, field: str, name: str):
+    """(row number, qid as a string, row) for rows `{qid, <field>: [[start, end, ...], ...]}`."""
+    for n, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or "qid" not in row or not isinstance(row.get(field), list):
+            raise BadInputError(f"row {n}: expected {{qid, {field}: [[start, end, ...], ...]}}", name)
+        yield n, str(row["qid"]), row
+
+
 def load_grounding_references(source: Any) -> dict[str, Query]:
     """JSONL rows `{qid, query, vid, duration, relevant_windows: [[s, e], ...]}`."""
     rows, name = read_source(source, "references")
     if not isinstance(rows, list) or not rows:
         raise BadInputError("grounding references must be JSON Lines rows {qid, vid, relevant_windows}", name)
     out = {}
-    for n, row in enumerate(rows, start=1):
-        if not isinstance(row, dict) or "qid" not in row or not isinstance(row.get("relevant_windows"), list):
-            raise BadInputError(f"row {n}: expected {{qid, vid, relevant_windows: [[start, end], ...]}}", name)
-        qid = str(row["qid"])
+    for n, qid, row in _query_rows(rows, "relevant_windows", name):
         if qid in out:
             raise BadInputError(f"row {n}: duplicate qid {qid!r}", name)
         windows, _ = _windows(row["relevant_windows"], f"{name} row {n}", None, False)
@@ -85,10 +90,7 @@ def load_grounding_predictions(source: Any, report: InputReport) -> dict[str, Qu
     if not isinstance(data, list):
         raise BadInputError("grounding predictions must be JSON Lines rows {qid, pred_relevant_windows}", name)
     out = {}
-    for n, row in enumerate(data, start=1):
-        if not isinstance(row, dict) or "qid" not in row or not isinstance(row.get("pred_relevant_windows"), list):
-            raise BadInputError(f"row {n}: expected {{qid, pred_relevant_windows: [[start, end, score], ...]}}", name)
-        qid = str(row["qid"])
+    for _, qid, row in _query_rows(data, "pred_relevant_windows", name):
         if qid in out:
             report.add("duplicate_prediction_rows_ignored", qid)
             continue

@@ -196,7 +196,7 @@ def check_durations(preds: dict[str, Segments], refs: dict[str, Segments], repor
         if (p.spans[:, 0] < 0).any():
             report.add("predicted_events_starting_before_0", vid, int((p.spans[:, 0] < 0).sum()))
         if duration is not None:
-            late = p.spans[:, 0] >= duration
+            late = p.spans[:, 0] > duration
             over = (p.spans[:, 1] > duration) & ~late
             if late.any():
                 report.add("predicted_events_starting_past_duration", vid, int(late.sum()))
@@ -208,6 +208,6 @@ def clip_to_duration(p: Segments, duration: float | None) -> Segments:
     """Corrected protocol: drop events that start past the end, clip the rest to [0, duration]."""
     if duration is None or not len(p):
         return Segments(np.clip(p.spans, 0.0, None), p.sentences, p.duration)
-    keep = np.flatnonzero(p.spans[:, 0] < duration)
+    keep = np.flatnonzero(p.spans[:, 0] <= duration)
     kept = p.take(keep)
     return Segments(np.clip(kept.spans, 0.0, duration), kept.sentences, duration)

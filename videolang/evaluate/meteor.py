@@ -2,13 +2,13 @@
 
 The jar's `-stdio` mode answers `SCORE ||| ref1 ||| ... ||| hyp` with a line
 of sufficient statistics (23 integer counts) and `EVAL ||| s1 ||| ... ||| sk`
-with one score per statistics line followed by the score of their element-wise
-sum. pycocoevalcap's wrapper sends one SCORE line and waits for its answer, pair
+with one score per statistics line followed by the score of their aggregate.
+pycocoevalcap's wrapper sends one SCORE line and waits for its answer, pair
 by pair, and the reference dense-captioning tools call it once per video; here a
 writer thread streams every line while the caller reads the answers, identical
 requests are sent once, and a corpus-level METEOR (pycocoevalcap's `score`) is
-the score of the statistics aggregated as METEOR aggregates them (`sum_stats`), so
-one EVAL line serves many groups.
+the score of the statistics aggregated here exactly as METEOR aggregates them
+(`aggregate_stats`), so one EVAL line serves many groups.
 The command line is pycocoevalcap's (`-l en -norm`, 2 GB heap, cwd = the jar's
 folder), so the numbers are the same as its wrapper's.
 """
@@ -19,6 +19,8 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
+
+import numpy as np
 
 from videolang.evaluate.java import java_executable, meteor_jar
 
@@ -34,20 +36,23 @@ def score_line(hypothesis: str, references: Sequence[str]) -> str:
     return " ||| ".join(("SCORE", " ||| ".join(references), hypothesis))
 
 
-def sum_stats(stats: Sequence[str]) -> str:
-    """METEOR's own aggregation (MeteorStats.addStats) of statistics lines: counts are summed, except
-    that a segment matched perfectly in one chunk adds no chunk. All values are integer counts, so
-    the sums are exact. Fields: lengths (2), function words (2), per module (4 modules) test/reference
-    content/function matches, chunks, test/reference word matches."""
-    total = [0.0] * 23
-    for line in stats:
-        f = [float(v) for v in line.split()]
-        perfect = (f[20] == 1 and sum(f[4:20:4]) + sum(f[6:20:4]) == f[0]
-                   and sum(f[5:20:4]) + sum(f[7:20:4]) == f[1])
-        for i, v in enumerate(f):
-            if i != 20 or not perfect:
-                total[i] += v
-    return " ".join(repr(v) for v in total)
+def aggregate_stats(stats: Sequence[str], groups: Sequence[int]) -> list[str]:
+    """METEOR's own aggregation (MeteorStats.addStats) of consecutive runs of statistics lines, one run
+    per entry of `groups` (its length, > 0). Counts are summed, except that a segment matched
+    perfectly in one chunk adds no chunk. The values are integer counts, so the sums are exact.
+    Fields: test/reference length, test/reference function words, for each of 4 modules the
+    test/reference content and function matches, chunks, test/reference word matches."""
+    unique = list(dict.fromkeys(stats))
+    where = {line: i for i, line in enumerate(unique)}
+    table = np.array([line.split() for line in unique], dtype=np.float64).reshape(-1, 23)
+    perfect = ((table[:, 20] == 1)
+               & (table[:, 4:20:4].sum(1) + table[:, 6:20:4].sum(1) == table[:, 0])
+               & (table[:, 5:20:4].sum(1) + table[:, 7:20:4].sum(1) == table[:, 1]))
+    table[perfect, 20] = 0.0
+    rows = table[[where[line] for line in stats]]
+    starts = np.concatenate([[0], np.cumsum(groups)[:-1]]).astype(int)
+    sums = np.add.reduceat(rows, starts, axis=0) if len(stats) else np.zeros((0, 23))
+    return [" ".join(repr(v) for v in row) for row in sums.tolist()]
 
 
 class Meteor:
@@ -94,13 +99,10 @@ class Meteor:
 
     def corpus_scores(self, groups: Sequence[Sequence[Pair]]) -> list[float]:
         """For each group of pairs, the score pycocoevalcap's `Meteor.compute_score` returns (0.0 for none)."""
-        flat = self.stats([p for g in groups for p in g])
-        sums, at = [], 0
-        for g in groups:
-            sums.append(sum_stats(flat[at:at + len(g)]) if g else None)
-            at += len(g)
-        scored = iter(self.scores([s for s in sums if s is not None]))
-        return [0.0 if s is None else next(scored) for s in sums]
+        filled = [g for g in groups if g]
+        flat = self.stats([p for g in filled for p in g])
+        scored = iter(self.scores(aggregate_stats(flat, [len(g) for g in filled])) if filled else [])
+        return [next(scored) if g else 0.0 for g in groups]
 
     def close(self) -> None:
         self._finalizer()

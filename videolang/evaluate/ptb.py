@@ -18,11 +18,12 @@ from videolang.evaluate.java import corenlp_jar, java_executable
 PUNCTUATIONS = frozenset(["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-",
                           ".", "?", "!", ",", ":", "-", "--", "...", ";"])
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\u2028\u2029]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 
 
 def remove_nonascii(text: str) -> str:
     """densevid_eval / SODA preprocessing: every non-ASCII character becomes a space."""
-    return "".join(c if ord(c) < 128 else " " for c in text)
+    return text if text.isascii() else _NON_ASCII.sub(" ", text)
 
 
 def ptb_tokenize(texts: Iterable[str], java: str = "java") -> dict[str, str]:

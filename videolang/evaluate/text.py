@@ -3,11 +3,13 @@
 `TextScorer.score_groups` is pycocoevalcap's four scorers applied to many
 independent groups of (hypothesis, references) items at once: densevid_eval
 scores every (video, tIoU) group separately, the COCO protocol scores one group.
-All METEOR statistics of all groups go through the Java process in one stream.
+All METEOR requests of all groups go through the Java process in one stream,
+while Python computes the other three metrics.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -38,39 +40,52 @@ class TextScorer:
     def tok(self, text: str) -> str:
         return self.tokens[text]
 
-    def prefetch(self, pairs: Sequence[Pair]) -> None:
-        """Stream METEOR statistics for pairs needed later, so the Java process works in one go."""
-        self.meteor.stats(pairs)
-
-    def score_groups(self, groups: Sequence[Sequence[Pair]], per_item: bool = False
-                     ) -> tuple[list[dict[str, float]], list[dict[str, np.ndarray]] | None]:
+    def score_groups(self, groups: Sequence[Sequence[Pair]], per_item: bool = False,
+                     segments: Sequence[Pair] = ()) -> tuple[list[dict[str, float]], list[dict] | None, list[float]]:
         """Each group scored as pycocoevalcap scores one `compute_score` call (an empty group scores 0).
 
-        Returns one {metric: corpus value} per group and, with `per_item`, the per-item scores too."""
-        meteor = self.meteor.corpus_scores(groups)
-        segment = None
+        Returns one {metric: value} per group, with `per_item` also the per-item scores of each group,
+        and the METEOR score of each of `segments` (extra pairs scored on their own, e.g. SODA's).
+        The Java process works through all METEOR requests in one stream on a thread of its own
+        while BLEU, ROUGE-L and CIDEr-D are computed here."""
+        flat = [p for g in groups for p in g]
+
+        def java() -> tuple[list[float], list[float]]:
+            self.meteor.stats(flat + list(segments))
+            corpus = self.meteor.corpus_scores(groups)
+            return corpus, self.meteor.segment_scores((flat if per_item else []) + list(segments))
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="meteor") as pool:
+            future = pool.submit(java)
+            rows, items = [], ([] if per_item else None)
+            for group in groups:
+                rows.append(self._python_metrics(group, items))
+            meteor, seg = future.result()
+        for row, value in zip(rows, meteor):
+            row["meteor"] = value
         if per_item:
-            flat = [p for g in groups for p in g]
-            segment = iter(self.meteor.segment_scores(flat))
-        rows, items = [], ([] if per_item else None)
-        for group, met in zip(groups, meteor):
-            if not group:
-                rows.append(dict.fromkeys(CAPTION_METRICS, 0.0))
-                if per_item:
-                    items.append({m: np.zeros(0) for m in CAPTION_METRICS})
-                continue
-            hyps = [h for h, _ in group]
-            refs = [r for _, r in group]
-            b, b_items = bleu(hyps, refs, self.ngrams, per_item=per_item)
-            r, r_items = rouge_l(hyps, refs, self.lcs)
-            c, c_items = cider_d(hyps, refs, self.ngrams)
-            rows.append({"bleu_1": b[0], "bleu_2": b[1], "bleu_3": b[2], "bleu_4": b[3],
-                         "meteor": met, "rouge_l": r, "cider": c})
-            if per_item:
-                items.append({**{f"bleu_{k + 1}": np.array(b_items[k]) for k in range(4)},
-                              "meteor": np.array([next(segment) for _ in group]),
-                              "rouge_l": r_items, "cider": c_items})
-        return rows, items
+            at = 0
+            for group, item in zip(groups, items):
+                item["meteor"] = np.array(seg[at:at + len(group)])
+                at += len(group)
+            seg = seg[at:]
+        return rows, items, seg
+
+    def _python_metrics(self, group: Sequence[Pair], items: list | None) -> dict[str, float]:
+        if not group:
+            if items is not None:
+                items.append({m: np.zeros(0) for m in CAPTION_METRICS})
+            return dict.fromkeys(CAPTION_METRICS, 0.0)
+        hyps = [h for h, _ in group]
+        refs = [r for _, r in group]
+        b, b_items = bleu(hyps, refs, self.ngrams, per_item=items is not None)
+        r, r_items = rouge_l(hyps, refs, self.lcs)
+        c, c_items = cider_d(hyps, refs, self.ngrams)
+        if items is not None:
+            items.append({**{f"bleu_{k + 1}": np.array(b_items[k]) for k in range(4)},
+                          "rouge_l": r_items, "cider": c_items})
+        return {"bleu_1": b[0], "bleu_2": b[1], "bleu_3": b[2], "bleu_4": b[3], "meteor": 0.0,
+                "rouge_l": r, "cider": c}
 
     def close(self) -> None:
         if self._owns_meteor:

@@ -42,7 +42,8 @@ def load_qa_references(source: Any, category: str | None = None) -> pd.DataFrame
     for n, row in enumerate(rows, start=1):
         answer = _answer(row.get("answer_idx")) if isinstance(row, Mapping) else None
         if answer is None or "qid" not in row:
-            raise BadInputError(f"row {n}: expected {{qid, answer_idx: int}}, got {str(row)[:80]}", name)
+            raise BadInputError(f"row {n}: expected {{qid, answer_idx: int}} (a test-public file has no answers), "
+                                f"got {str(row)[:80]}", name)
         out.append({"qid": str(row["qid"]), "answer": answer,
                     "category": str(row.get(field, "")) if field else ""})
     frame = pd.DataFrame(out)

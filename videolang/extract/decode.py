@@ -211,7 +211,7 @@ class PyAVDecoder(FrameDecoder):
 DECODERS = {DecordDecoder.name: DecordDecoder, PyAVDecoder.name: PyAVDecoder}
 
 
-def make_decoder(backend: str = "decord", **kwargs) -> FrameDecoder:
+def make_decoder(backend: str = "pyav", **kwargs) -> FrameDecoder:
     try:
         return DECODERS[backend](**kwargs)
     except KeyError:

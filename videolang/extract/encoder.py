@@ -56,7 +56,7 @@ class Encoder:
         if not extractors:
             raise ConfigError("no extractors configured (extractor.extractors is empty)")
         decode = dict(decode or {})
-        self.backend = decode.pop("backend", "decord")
+        self.backend = decode.pop("backend", "pyav")
         self.chunk_frames = int(decode.pop("chunk_frames", 64))
         self.threads = int(decode.pop("threads", 0))
         tolerance = float(decode.pop("truncation_tolerance_s", 2.0))

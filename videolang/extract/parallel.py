@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +72,9 @@ class ExtractModule(L.LightningModule):
                           collate_fn=_as_is, prefetch_factor=4 if workers else None)
 
     def on_predict_start(self) -> None:
+        if self.device.type == "cpu" and self.num_workers:
+            # leave cores to the decoding workers: idle-spinning OpenMP threads would take them (2x slower measured)
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.num_workers))
         self.encoder.load(self.device)
         self.assembler = self.encoder.assembler()
 

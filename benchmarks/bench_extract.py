@@ -1,0 +1,140 @@
+"""End-to-end extraction with the tiny models on CPU: do decoding and model compute overlap?
+
+    python benchmarks/bench_extract.py [--videos 6] [--seconds 30] [--workers 2] [--repeats 2]
+
+Three timings on the same files (640x360 H.264 + AAC, made once with ffmpeg and cached in
+$TMPDIR/videolang-bench), best of `--repeats`, models loaded beforehand:
+
+- decode alone: the stage's DataLoader (`VideoStream`, `--workers` processes, one decoder
+  thread each) drained with no model;
+- model alone: the extractors fed pieces decoded in advance and held in memory, with the
+  cores the stage leaves them (all but one per decoding worker);
+- end to end: `trainer.predict` with the stage's `ExtractModule` and `StoreWriter` into a
+  fresh store (what `stage=extract` runs, features written included).
+
+Target: end to end <= 1.2x the slower of the other two. Speech is left out (Whisper-base is
+not a tiny model; `bench_asr.py` measures it).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from videolang.extract import Encoder, list_videos  # noqa: E402
+from videolang.extract.audio_embed import ASTAudioEncoder, LogMelStats  # noqa: E402
+from videolang.extract.parallel import ExtractModule, StoreWriter, VideoStream, _as_is  # noqa: E402
+from videolang.extract.visual import HFImageEncoder  # noqa: E402
+from videolang.stages.extract import QUIET  # noqa: E402
+from videolang.store import FeatureStore  # noqa: E402
+
+BENCH = Path(os.environ.get("TMPDIR", tempfile.gettempdir())) / "videolang-bench"
+
+
+def make_videos(n: int, seconds: int) -> Path:
+    folder = BENCH / f"extract_{n}x{seconds}s"
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        path = folder / f"v{i:02d}.mp4"
+        if not path.exists():
+            tmp = folder / f".v{i:02d}.part.mp4"
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                            f"testsrc2=size=640x360:rate=30,hue=h={37 * i}", "-f", "lavfi", "-i",
+                            f"sine=frequency={300 + 50 * i}:sample_rate=44100", "-t", str(seconds), "-c:v", "libx264",
+                            "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(tmp)], check=True)
+            tmp.rename(path)
+    return folder
+
+
+def tiny_zoo() -> Path:
+    from videolang.zoo import build_zoo
+
+    root = BENCH / "zoo"
+    build_zoo(root, only=["tiny-clip", "tiny-audio"])  # skips what is already there
+    return root
+
+
+def best_of(repeats: int, fn) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=6)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    items = list_videos(make_videos(args.videos, args.seconds))
+    zoo = tiny_zoo()
+    # The cores are split as the stage splits them: `workers` decoding processes (one decoder thread
+    # each) and the rest for the models, so each half is timed alone with the resources it has in the pipeline.
+    encoder = Encoder({"visual": HFImageEncoder(model=str(zoo / "tiny-clip")),
+                       "audio": ASTAudioEncoder(model=str(zoo / "tiny-audio")), "audio_mel": LogMelStats()},
+                      decode={"backend": "pyav", "threads": 1}).load("cpu")
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - args.workers))
+
+    def loader() -> DataLoader:
+        return DataLoader(VideoStream(encoder, items), batch_size=None, num_workers=args.workers, collate_fn=_as_is,
+                          prefetch_factor=4 if args.workers else None)
+
+    def decode_alone() -> None:
+        for _ in loader():
+            pass
+
+    pieces = list(loader())
+
+    def model_alone() -> None:
+        assembler = encoder.assembler()
+        done = [r for r in map(assembler.consume, pieces) if r is not None]
+        assert len(done) == len(items) and not any(r.failures for r in done)
+
+    def end_to_end() -> None:
+        root = Path(tempfile.mkdtemp(prefix="store-", dir=BENCH))
+        try:
+            module = ExtractModule(encoder, FeatureStore(root, encoder.fingerprints), items, num_workers=args.workers)
+            trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, enable_model_summary=False,
+                                callbacks=[StoreWriter("bench", progress=False)])
+            with warnings.catch_warnings():
+                for message in QUIET:
+                    warnings.filterwarnings("ignore", message=message)
+                trainer.predict(module, return_predictions=False)
+            assert len(FeatureStore(root).video_ids("visual")) == len(items)
+        finally:
+            shutil.rmtree(root)
+
+    results = {"decode alone": [], "model alone": [], "end to end": []}
+    for _ in range(args.repeats):  # interleaved, so a busy moment hits all three alike
+        for name, fn in (("decode alone", decode_alone), ("model alone", model_alone), ("end to end", end_to_end)):
+            results[name].append(best_of(1, fn))
+    best = {k: min(v) for k, v in results.items()}
+    print(f"{len(items)} videos x {args.seconds} s (640x360, 30 fps, AAC), tiny CLIP + tiny AST + log-mel on CPU, "
+          f"{args.workers} decode workers, {os.cpu_count()} CPU cores; best of {args.repeats}")
+    for name, seconds in best.items():
+        print(f"  {name:13s} {seconds:6.2f} s  ({len(items) / seconds:5.2f} videos/s)")
+    slower = max(best["decode alone"], best["model alone"])
+    print(f"  end to end / slower of the two = {best['end to end'] / slower:.2f} (target <= 1.2); "
+          f"sum of the two would be {(best['decode alone'] + best['model alone']) / slower:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""stage=predict on raw videos: through extract's own Encoder, silent videos, long videos, exports."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import open_dict
+
+from videolang.core.io import atomic_write_json
+from videolang.run import EXIT_ERROR, EXIT_OK, run_stage
+
+
+@pytest.fixture(scope="module")
+def trained_on_sample(sample_corpus, sample_manifest, zoo, tmp_path_factory):
+    """A checkpoint trained (briefly) on two sample videos extracted with extractor=tiny."""
+    from tests.conftest import compose_config
+
+    root = tmp_path_factory.mktemp("predict")
+    model_dir = zoo["tiny-t5"].parent
+    videos = sample_manifest["videos"][:2]
+    listing = root / "videos.txt"
+    listing.write_text("".join(f"{sample_corpus / v['files']['video']}\n" for v in videos))
+    common = [f"paths.model_dir={model_dir}", f"paths.feature_dir={root / 'features'}",
+              f"paths.data_dir={root / 'data'}"]
+    cfg = compose_config(["stage=extract", "extractor=tiny", f"videos={listing}", "~extractor.extractors.audio",
+                          "~extractor.extractors.audio_mel", *common], root / "extract")
+    assert run_stage(cfg) == EXIT_OK
+    dvc = {v["id"]: {"duration": float(v["duration"]), "timestamps": [[c["start"], c["end"]] for c in v["chapters"]],
+                     "sentences": [c["title"] for c in v["chapters"]]} for v in videos}
+    for split in ("train", "val", "test"):
+        atomic_write_json(root / "data" / "built" / "sample" / "tasks" / f"dense_captioning_{split}.json", dvc)
+    cfg = compose_config(["stage=train", "experiment=sample_demo", *common, "trainer.max_epochs=1",
+                          "trainer.check_val_every_n_epoch=1", "+trainer.limit_val_batches=1",
+                          "model.max_frames=8", "model.generation.num_beams=1", "stage.test_after_fit=false",
+                          "+trainer.enable_progress_bar=false"], root / "train")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(root / "train")
+    assert run_stage(cfg) == EXIT_OK
+    ckpt = root / "train" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    return {"ckpt": ckpt, "root": root, "model_dir": model_dir, "videos": videos}
+
+
+def _predict(make_cfg, trained, video: Path, *extra: str):
+    cfg = make_cfg("stage=predict", f"video={video}", f"ckpt={trained['ckpt']}",
+                   f"paths.model_dir={trained['model_dir']}", *extra)
+    code = run_stage(cfg)
+    return code, Path(cfg.paths.output_dir)
+
+
+@pytest.mark.slow
+def test_predict_raw_video_writes_three_formats(make_cfg, trained_on_sample, sample_corpus, capsys):
+    video = sample_corpus / trained_on_sample["videos"][0]["files"]["video"]
+    code, out = _predict(make_cfg, trained_on_sample, video, f"stage.references={sample_corpus / 'manifest.json'}")
+    assert code == EXIT_OK
+    summary = json.loads((out / "summary.json").read_text())
+    # longer than the model's frame budget (8): subsampled, said so
+    assert any("subsampled" in n for n in summary["notes"])
+    doc = json.loads((out / f"{video.stem}.chapters.json").read_text())
+    assert doc["duration"] == pytest.approx(trained_on_sample["videos"][0]["duration"], abs=1.0)
+    assert set(doc) >= {"chapters", "events", "dropped"}
+    vtt = (out / f"{video.stem}.chapters.vtt").read_text()
+    assert vtt.startswith("WEBVTT")
+    lines = (out / f"{video.stem}.youtube.txt").read_text().splitlines()
+    assert len(lines) == len(doc["chapters"])
+    if lines:
+        assert lines[0].startswith("0:00 ")
+    printed = capsys.readouterr().out
+    assert "true chapters" in printed and trained_on_sample["videos"][0]["chapters"][0]["title"] in printed
+
+
+@pytest.mark.slow
+def test_predict_video_without_speech(make_cfg, trained_on_sample, sample_corpus):
+    code, out = _predict(make_cfg, trained_on_sample, sample_corpus / "awkward" / "video_only.mp4")
+    assert code == EXIT_OK
+    summary = json.loads((out / "summary.json").read_text())
+    assert any("transcript" in n or "speech" in n for n in summary["notes"])
+
+
+@pytest.mark.slow
+def test_predict_rejects_unreadable_input(make_cfg, trained_on_sample, sample_corpus, tmp_path):
+    assert _predict(make_cfg, trained_on_sample, sample_corpus / "awkward" / "not_a_video.mp4")[0] == EXIT_ERROR
+    assert _predict(make_cfg, trained_on_sample, tmp_path / "missing.mp4")[0] == EXIT_ERROR
+    bad_ckpt = tmp_path / "bad.ckpt"
+    bad_ckpt.write_bytes(b"not a checkpoint")
+    cfg = make_cfg("stage=predict", f"video={sample_corpus / 'awkward' / 'video_only.mp4'}", f"ckpt={bad_ckpt}")
+    assert run_stage(cfg) == EXIT_ERROR
