@@ -159,8 +159,55 @@ def report(tasks: Path, feats: Path, train_dir: Path, summary: dict) -> int:
     print(f"{monitor} over training (epoch: value): " + ", ".join(f"{e}: {v:.3f}" for e, v in curve))
     rises = len(curve) >= 2 and max(v for _, v in curve[1:]) > curve[0][1]
     print(f"validation metric rises: {rises}")
+    repetition_table(tasks, feats, train_dir, summary, test)
     print(f"(metrics x100; CIDEr is CIDEr-D x100 as published; run folder {train_dir})")
     return 0 if ratio >= 2 and rises else 1
+
+
+def repetition_table(tasks: Path, feats: Path, train_dir: Path, summary: dict, test: dict) -> None:
+    """Decode the test split with each repetition control; repeated titles per video and SODA_c."""
+    import torch
+
+    from videolang.datamodule import Vid2SeqDataModule
+    from videolang.evaluate import Meteor, evaluate_dense_captioning
+    from videolang.model.metrics import dvc_predictions
+    from videolang.model.module import Vid2SeqModule
+    from videolang.model.parsing import repeated_title_rate
+
+    torch.set_num_threads(1)
+    ckpt = summary.get("best_checkpoint") or summary.get("last_checkpoint")
+    module = Vid2SeqModule.from_checkpoint(ckpt)
+    dm = Vid2SeqDataModule(tasks.parent, feats, tokenizer=module.tokenizer, splits={"test": "test"},
+                           max_input_tokens=module.hparams.max_input_tokens,
+                           max_output_tokens=module.hparams.max_output_tokens, max_frames=module.hparams.max_frames,
+                           batch_size=8)
+    dm.setup("test")
+    batches = list(dm.test_dataloader())
+    repeated_refs = [v for v, a in test.items() if _shares_a_word(a["sentences"])]
+    variants = {
+        "beam 4, no control": ({}, False),
+        "beam 4, no_repeat_ngram_size=3": ({"no_repeat_ngram_size": 3}, False),
+        "beam 4, repetition_penalty=1.3": ({"repetition_penalty": 1.3}, False),
+        "beam 4, title dedup (default)": ({}, True),
+    }
+    print(f"\nrepetition control on the test split ({len(repeated_refs)} of {len(test)} videos have true "
+          f"chapter titles sharing a word):")
+    print(f"{'decoding':<36} {'SODA_c':>8} {'repeated titles':>16} {'on word-sharing videos':>24}")
+    with Meteor() as meteor:
+        for name, (generation, dedup) in variants.items():
+            module.hparams.dedup_titles = dedup
+            outputs = [o for b in batches for o in module.decode_batch(b, **generation)]
+            preds = dvc_predictions(outputs)
+            soda = evaluate_dense_captioning(preds, test, meteor=meteor)["soda_c"]
+            rate = sum(repeated_title_rate([e["sentence"] for e in p]) for p in preds.values()) / max(1, len(preds))
+            shared = [repeated_title_rate([e["sentence"] for e in preds[v]]) for v in repeated_refs if v in preds]
+            print(f"{name:<36} {100 * soda:8.2f} {100 * rate:15.1f}% "
+                  f"{100 * (sum(shared) / len(shared) if shared else 0):23.1f}%")
+
+
+def _shares_a_word(titles: list[str]) -> bool:
+    words = [set(t.lower().split()) - {"the", "a", "an", "of", "and", "to", "in"} for t in titles]
+    return any(words[i] & words[j] for i in range(len(words)) for j in range(i + 1, len(words)))
 
 
 if __name__ == "__main__":

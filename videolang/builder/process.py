@@ -77,6 +77,9 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
     lang = settings.language
     for rec in records:
         outcome = next(outcomes) if rec.chapters is None else None
+        if outcome is not None and outcome.chapters is None:  # most of a scraped corpus stops here
+            out.rejected[outcome.reason] += 1
+            continue
         vid, _, reason = check_id(rec.video_id, settings.filters.unsafe_ids)
         media_id = rec.media_id if rec.media_id is not None else vid
         if reason is None and media_id is not vid:
@@ -88,9 +91,6 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
         if outcome is None:
             chapters: list[Chapter] | None = list(rec.chapters)
         else:
-            if outcome.chapters is None:
-                out.rejected[outcome.reason] += 1
-                continue
             if rec.duration is None:
                 out.rejected[REJECT_MISSING_DURATION] += 1
                 continue
