@@ -77,7 +77,7 @@ def test_table_reader_streams_csv_and_parquet_in_bounded_batches(tmp_path):
     reader = TableReader(str(tmp_path), batch_size=128)
     tasks = list(reader.tasks())
     assert max(task[1].num_rows for task in tasks) <= 128
-    records = [r for task in tasks for r in reader.load(task)[0]]
+    records = [r for task in tasks for r in reader.load(task)[0].records()]
     assert len(records) == 1002
     by_id = {r.video_id: r for r in records}
     assert by_id["00000000042"].description == '0:00 a, b\n1:00 "quoted" title'  # ids stay text, "0042" too

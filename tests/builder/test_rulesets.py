@@ -158,3 +158,20 @@ def test_unknown_ruleset_is_a_config_error():
         get_ruleset("nope")
     with pytest.raises(ConfigError, match="fallback"):
         get_ruleset("chapters_field", fallback="chapters_field")
+
+
+def test_arrow_candidate_rows_never_miss_a_timestamp():
+    """Rows skipped in bulk from a table must be exactly the rows the rules reject before any line."""
+    import pyarrow as pa
+
+    texts = [d for _, d, _ in corpus(1500, seed=21, chapter_fraction=0.3)]
+    texts += [None, "", "٠:٠٠ a\n١:٠٠ b", "x1:2", "3 y", "é:ab", "0:00"]
+    for strings in (pa.array(texts, pa.string()), pa.array(texts, pa.large_string()),
+                    pa.array(texts, pa.string()).slice(7, 900)):
+        keep = set(fastparse.candidate_rows(strings).tolist())
+        for i, text in enumerate(strings.to_pylist()):
+            if i not in keep:
+                assert reference.parse_description(text or "").reason == REJECT_FEW_TIMESTAMP_LINES
+                assert not any(reference.timestamp_lines(text or ""))
+    assert fastparse.candidate_rows(pa.array([], pa.string())).size == 0
+    assert fastparse.candidate_rows(pa.array([None, None], pa.string())).size == 0

@@ -224,22 +224,46 @@ def parse_batch(descriptions: list) -> list[ParseOutcome]:
     if n == 0:
         return outcomes
     encoded = [t.encode("utf-8", "surrogatepass") for t in texts]
-    arr = np.frombuffer(_JOIN.join(encoded), dtype=np.uint8)
-    colons = np.flatnonzero(arr[1:-2] == 58) + 1  # a colon with a byte before and two after
-    like = _DIGIT_LIKE[arr[colons - 1]] & _DIGIT_LIKE[arr[colons + 1]] & _DIGIT_LIKE[arr[colons + 2]]
-    hits = colons[like]
-    candidates: list[int] = []
-    if hits.size:
-        starts = np.cumsum([0] + [len(e) + len(_JOIN) for e in encoded[:-1]])
-        candidates = np.unique(np.searchsorted(starts, hits, side="right") - 1).tolist()
+    starts = np.cumsum([0] + [len(e) + 2 for e in encoded[:-1]])
+    candidates = _candidates(np.frombuffer(b"\n\n".join(encoded), dtype=np.uint8), starts).tolist()
     for i, outcome in zip(candidates, parse_candidates([texts[i] for i in candidates])):
         outcomes[i] = outcome
     return outcomes
 
 
-_JOIN = b"\n\n"
 # Bytes that may belong to a digit: ASCII digits and every byte of a non-ASCII character.
 _DIGIT_LIKE = np.array([48 <= c <= 57 or c >= 128 for c in range(256)])
+
+
+def _candidates(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Rows (starting at byte `starts` of `data`) with a colon whose neighbours may be digits.
+
+    Every row holding a `d:dd` (ASCII or Unicode digits) is among them; a row
+    outside certainly holds none. A match across two rows only adds a candidate.
+    """
+    colons = np.flatnonzero(data[1:-2] == 58) + 1  # a colon with a byte before and two after
+    like = _DIGIT_LIKE[data[colons - 1]] & _DIGIT_LIKE[data[colons + 1]] & _DIGIT_LIKE[data[colons + 2]]
+    hits = colons[like]
+    return np.unique(np.searchsorted(starts, hits, side="right") - 1) if hits.size else hits
+
+
+def candidate_rows(strings) -> np.ndarray:
+    """Indices of the rows of an Arrow string array that may hold a `d:dd` (see `_candidates`)."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
+        strings = strings.cast(pa.string())
+    if len(strings) == 0:
+        return np.zeros(0, dtype=np.int64)
+    wide = pa.types.is_large_string(strings.type)
+    _, offsets, data = strings.buffers()
+    offsets = np.frombuffer(offsets, dtype=np.int64 if wide else np.int32)[strings.offset:strings.offset + len(strings) + 1]
+    if data is None:  # every value empty or null
+        return np.zeros(0, dtype=np.int64)
+    data = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return _candidates(data, (offsets[:-1] - offsets[0]).astype(np.int64))
+
+
 _NO_TIMESTAMPS = ParseOutcome(None, REJECT_FEW_TIMESTAMP_LINES)
 
 

@@ -12,7 +12,9 @@ from videolang.builder.filters import (
     apply_filters,
     check_id,
 )
-from videolang.builder.records import VideoRecord
+from videolang.builder.fastparse import candidate_rows
+from videolang.builder.readers import TableRows
+from videolang.builder.records import REJECT_FEW_TIMESTAMP_LINES, VideoRecord
 from videolang.builder.rulesets import get_ruleset
 from videolang.builder.splits import SplitAssigner
 from videolang.core.failures import Failure
@@ -50,6 +52,8 @@ class BatchResult:
     videos: list[dict] = field(default_factory=list)
 
 
+# Rulesets whose first step rejects a description without d:dd (so rows can be skipped in bulk).
+PREFILTERED = ("vidchapters", "youtube")
 _SETTINGS: Settings | None = None
 _PARSER = None
 
@@ -63,9 +67,28 @@ def init_worker(settings: Settings) -> None:
 def process_task(task: Any) -> BatchResult:
     """Load one reader task and turn its records into rows (the worker entry point)."""
     assert _SETTINGS is not None, "init_worker must run first"
-    records, failures = _SETTINGS.reader.load(task)
-    result = process_records(records, _SETTINGS, _PARSER)
+    loaded, failures = _SETTINGS.reader.load(task)
+    if isinstance(loaded, TableRows):
+        result = process_table(loaded, _SETTINGS, _PARSER)
+    else:
+        result = process_records(loaded, _SETTINGS, _PARSER)
     result.failures.extend(failures)
+    return result
+
+
+def process_table(rows: TableRows, settings: Settings, parser=None) -> BatchResult:
+    """A table batch: rows without a possible `d:dd` are counted in bulk, never made into records.
+
+    Both description rulesets reject such a row first, as `fewer_than_2_timestamp_lines`.
+    """
+    if settings.ruleset not in PREFILTERED:
+        return process_records(rows.records(), settings, parser)
+    keep = candidate_rows(rows.descriptions)
+    result = process_records(rows.records(keep), settings, parser)
+    skipped = len(rows) - len(keep)
+    result.scanned += skipped
+    if skipped:
+        result.rejected[REJECT_FEW_TIMESTAMP_LINES] += skipped
     return result
 
 

@@ -266,16 +266,36 @@ class TableReader:
             raise BadInputError(f"table has no column(s) {missing}; it has {names} "
                                 "(map them with columns: {video_id: ..., description: ...})", file)
 
-    def load(self, task: Any) -> LoadResult:
+    def load(self, task: Any) -> tuple[TableRows | list, list[Failure]]:
         source, batch = task
         if isinstance(batch, Failure):
             return [], [batch]
         mapping = self._mapping()
         names = batch.schema.names
-        ids = batch.column(names.index(mapping["video_id"])).to_pylist()
-        descriptions = batch.column(names.index(mapping["description"])).to_pylist()
-        durations = (batch.column(names.index(mapping["duration"])).to_pylist()
-                     if mapping["duration"] in names else [None] * len(ids))
-        records = [VideoRecord(video_id=v, source=source, description=d, duration=_duration(t))
-                   for v, d, t in zip(ids, descriptions, durations)]
-        return records, []
+        ours = [k for k in ("video_id", "description", "duration") if mapping[k] in names]
+        return TableRows(source, batch.select([mapping[k] for k in ours]).rename_columns(ours)), []
+
+
+@dataclass
+class TableRows:
+    """One table batch not yet turned into records, so the builder can skip, in bulk, rows that
+    cannot hold chapters (`videolang.builder.fastparse.candidate_rows`) before any per-row work."""
+
+    source: str
+    batch: Any  # pyarrow.RecordBatch with columns video_id, description[, duration]
+
+    def __len__(self) -> int:
+        return self.batch.num_rows
+
+    @property
+    def descriptions(self) -> Any:
+        return self.batch.column("description")
+
+    def records(self, rows: Any = None) -> list[VideoRecord]:
+        batch = self.batch if rows is None else self.batch.take(rows)
+        ids = batch.column("video_id").to_pylist()
+        descriptions = batch.column("description").to_pylist()
+        durations = (batch.column("duration").to_pylist() if "duration" in batch.schema.names
+                     else [None] * len(ids))
+        return [VideoRecord(video_id=v, source=self.source, description=d, duration=_duration(t))
+                for v, d, t in zip(ids, descriptions, durations)]
