@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -83,15 +84,8 @@ def _parallel(texts, workers, repeats):
 
 
 def _table_build(rows: int, workers: int, folder: Path) -> None:
-    import resource
-
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from videolang.builder.build import DatasetBuilder
-    from videolang.builder.filters import FilterConfig
-    from videolang.builder.process import LanguageConfig, Settings
-    from videolang.builder.readers import TableReader
 
     path = folder / "dump.parquet"
     if not path.exists() or pq.ParquetFile(path).metadata.num_rows != rows:
@@ -104,15 +98,25 @@ def _table_build(rows: int, workers: int, folder: Path) -> None:
                     [{"video_id": f"v{offset + i:010d}", "description": d, "duration": t}
                      for i, (_, d, t) in enumerate(chunk)]))
         print(f"wrote {rows:,} rows to {path} in {time.perf_counter() - start:.0f} s")
-    settings = Settings(reader=TableReader(str(path), batch_size=5000), filters=FilterConfig(),
-                        language=LanguageConfig(detect=False))
+    # the build runs in a fresh process, so its peak memory is the build's own
+    subprocess.run([sys.executable, __file__, "--build-table", str(path), "--workers", str(workers)], check=True)
+
+
+def _build_table(path: str, workers: int) -> None:
+    import resource
+
+    from videolang.builder.build import DatasetBuilder
+    from videolang.builder.process import LanguageConfig, Settings
+    from videolang.builder.readers import TableReader
+
+    settings = Settings(reader=TableReader(path, batch_size=5000), language=LanguageConfig(detect=False))
     start = time.perf_counter()
-    summary = DatasetBuilder("bench", str(folder / "built"), settings, workers=workers).build()
+    summary = DatasetBuilder("bench", str(Path(path).parent / "built"), settings, workers=workers).build()
     seconds = time.perf_counter() - start
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"table build: {rows:,} rows, kept {summary['kept']:,} videos in {seconds:.1f} s "
-          f"({rows / seconds:,.0f} rows/s on {workers} worker(s)); peak memory: main {own:.0f} MiB, "
+    print(f"table build: {summary['scanned']:,} rows, kept {summary['kept']:,} videos in {seconds:.1f} s "
+          f"({summary['scanned'] / seconds:,.0f} rows/s on {workers} worker(s)); peak memory: main {own:.0f} MiB, "
           f"largest worker {child:.0f} MiB")
 
 
@@ -123,8 +127,12 @@ def main() -> int:
     parser.add_argument("--workers", default="auto")
     parser.add_argument("--table-rows", type=int, default=0, help="also build an N-row Parquet dump end to end")
     parser.add_argument("--table-dir", default="/tmp/videolang-bench", help="where the dump and its build go")
+    parser.add_argument("--build-table", help=argparse.SUPPRESS)
     args = parser.parse_args()
     workers = resolve_workers(args.workers)
+    if args.build_table:
+        _build_table(args.build_table, workers)
+        return 0
     corpora = {
         "vidchapters-like": [d for _, d, _ in realistic_corpus(args.n, seed=1, chapter_fraction=0.02)],
         "chaptered": [d for _, d, _ in realistic_corpus(args.n // 4, seed=2, chapter_fraction=1.0)],

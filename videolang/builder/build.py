@@ -16,9 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from videolang.builder.filters import REJECT_DUPLICATE
 from videolang.builder.parallel import bounded_map, resolve_workers
-from videolang.builder.process import BatchResult, Settings, init_worker, process_task
+from videolang.builder.process import Settings, init_worker, process_task
 from videolang.builder.report import build_report, write_report
 from videolang.builder.tasks import write_tasks
 from videolang.core.failures import FailureLog
@@ -58,18 +62,66 @@ class MediaIndex:
         return self._index.get(stem)
 
 
-def _write_table(path: Path, rows: list[dict], columns: dict[str, str] | None = None) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _schema(columns: dict[str, str]) -> pa.Schema:
+    return pa.schema([(name, getattr(pa, kind)()) for name, kind in columns.items()])
 
-    if columns is not None:
-        schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in columns.items()])
-        table = pa.Table.from_pylist([{k: r.get(k) for k in columns} for r in rows], schema=schema)
-    else:
-        table = pa.Table.from_pylist(rows)
+
+def _write_parquet(path: Path, table: pa.Table) -> int:
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
     return table.num_rows
+
+
+def _columns(table: pa.Table) -> dict[str, list]:
+    return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+@dataclass
+class KeptStore:
+    """Kept videos and chapters as growing columns of plain values (no dict per row: VidChapters'
+    817k videos and 6.8M chapters fit in a few GB), de-duplicated on (split, video_id)."""
+
+    videos: dict[str, list] = field(default_factory=lambda: {k: [] for k in VIDEO_COLUMNS if k != "video_path"})
+    chapters: dict[str, list] = field(default_factory=lambda: {k: [] for k in CHAPTER_COLUMNS})
+    extra: dict[str, list[dict]] = field(default_factory=dict)
+    keys: set = field(default_factory=set)
+    duplicates: set = field(default_factory=set)
+
+    def add(self, video: dict) -> bool:
+        """Append a kept video; False (and remembered) when its (split, id) is already there."""
+        key = (video["split"], video["video_id"])
+        if key in self.keys:
+            self.duplicates.add(key)
+            return False
+        self.keys.add(key)
+        chapters = video.pop("_chapters")
+        for table, rows in video.pop("_extra").items():
+            self.extra.setdefault(table, []).extend(rows)
+        for name, column in self.videos.items():
+            column.append(video[name])
+        c = self.chapters
+        for i, (start, end, title) in enumerate(chapters):
+            c["video_id"].append(video["video_id"])
+            c["split"].append(video["split"])
+            c["chapter_index"].append(i)
+            c["start"].append(start)
+            c["end"].append(end)
+            c["title"].append(title)
+        return True
+
+    def tables(self, media: "MediaIndex", drop: set) -> tuple[pa.Table, pa.Table]:
+        """(videos, chapters) as Arrow tables sorted by split and id, without the `drop` keys."""
+        videos = dict(self.videos, video_path=[media.lookup(s) for s in self.videos["file_stem"]])
+        vt = pa.table(videos, schema=_schema(VIDEO_COLUMNS))
+        ct = pa.table(self.chapters, schema=_schema(CHAPTER_COLUMNS))
+        if drop:
+            def keep(t):
+                key = pc.binary_join_element_wise(t["split"], t["video_id"], "\x00")
+                return t.filter(pc.invert(pc.is_in(key, pa.array([f"{s}\x00{v}" for s, v in drop]))))
+            vt, ct = keep(vt), keep(ct)
+        vt = vt.sort_by([("split", "ascending"), ("video_id", "ascending")])
+        ct = ct.sort_by([("split", "ascending"), ("video_id", "ascending"), ("chapter_index", "ascending")])
+        return vt, ct
 
 
 @dataclass
@@ -90,8 +142,7 @@ class DatasetBuilder:
         rejected: Counter = Counter()
         adjusted: Counter = Counter()
         scanned = 0
-        kept: dict[tuple[str, str], dict] = {}
-        duplicates: set[tuple[str, str]] = set()
+        kept = KeptStore()
         workers = resolve_workers(self.workers)
         log.info("building %s with %d worker(s) into %s", self.name, workers, out)
         results = bounded_map(process_task, self.settings.reader.tasks(), workers, init_worker, (self.settings,))
@@ -101,56 +152,45 @@ class DatasetBuilder:
             adjusted.update(result.adjusted)
             for f in result.failures:
                 failures.record(f.item, f.reason, f.path)
-            self._collect(result, kept, duplicates, rejected)
-        if self.settings.filters.duplicate_ids == "reject_all" and duplicates:
-            for key in duplicates:
-                del kept[key]
-                rejected[REJECT_DUPLICATE] += 1
-        return self._write(out, kept, scanned, rejected, adjusted, failures, workers, time.time() - started)
+            for video in result.videos:
+                if not kept.add(video):
+                    rejected[REJECT_DUPLICATE] += 1
+        drop = set()
+        if self.settings.filters.duplicate_ids == "reject_all":
+            drop = kept.duplicates
+            rejected[REJECT_DUPLICATE] += len(drop)  # the first copies go too
+        return self._write(out, kept, drop, scanned, rejected, adjusted, failures, workers, time.time() - started)
 
-    @staticmethod
-    def _collect(result: BatchResult, kept: dict, duplicates: set, rejected: Counter) -> None:
-        for video in result.videos:
-            key = (video["split"], video["video_id"])
-            if key in kept:
-                duplicates.add(key)
-                rejected[REJECT_DUPLICATE] += 1
-                continue
-            kept[key] = video
-
-    def _write(self, out: Path, kept: dict, scanned: int, rejected: Counter, adjusted: Counter,
+    def _write(self, out: Path, kept: KeptStore, drop: set, scanned: int, rejected: Counter, adjusted: Counter,
                failures: FailureLog, workers: int, seconds: float) -> dict[str, Any]:
-        videos = list(kept.values())
-        chapters: list[dict] = []
-        extra: dict[str, list[dict]] = {}
-        for v in videos:
-            chapters.extend(v.pop("_chapters"))
-            for table, rows in v.pop("_extra").items():
-                extra.setdefault(table, []).extend(rows)
-            v["video_path"] = self.media.lookup(v["file_stem"])
-        videos.sort(key=lambda v: (v["split"], v["video_id"]))
-        tables = {"videos.parquet": _write_table(out / "videos.parquet", videos, VIDEO_COLUMNS),
-                  "chapters.parquet": _write_table(out / "chapters.parquet", chapters, CHAPTER_COLUMNS)}
+        video_table, chapter_table = kept.tables(self.media, drop)
+        extra = {t: [r for r in rows if (r["split"], r["video_id"]) not in drop] for t, rows in kept.extra.items()}
+        del kept
+        tables = {"videos.parquet": _write_parquet(out / "videos.parquet", video_table),
+                  "chapters.parquet": _write_parquet(out / "chapters.parquet", chapter_table)}
         for table, rows in sorted(extra.items()):
-            tables[f"{table}.parquet"] = _write_table(out / f"{table}.parquet", rows)
-        splits = sorted({v["split"] for v in videos} | set(self._configured_splits()))
+            tables[f"{table}.parquet"] = _write_parquet(out / f"{table}.parquet", pa.Table.from_pylist(rows))
         task_files: dict[str, int] = {}
-        for split in splits:
-            sv = [v for v in videos if v["split"] == split]
-            sc = [c for c in chapters if c["split"] == split]
+        present = set(video_table.column("split").unique().to_pylist())
+        for split in sorted(present | set(self._configured_splits())):
+            sv = _columns(video_table.filter(pc.equal(video_table["split"], split)))
+            sc = _columns(chapter_table.filter(pc.equal(chapter_table["split"], split)))
             se = {t: [r for r in rows if r["split"] == split] for t, rows in extra.items()}
             task_files.update(write_tasks(out, split, sv, sc, se, self.tasks, self.max_window_fraction))
-        warnings = self._warnings(videos)
-        counts = {"scanned": scanned, "read_failures": len(failures), "kept": len(videos),
-                  "rejected": sum(rejected.values()), "chapters": len(chapters)}
+        videos = _columns(video_table.select(["split", "num_chapters", "duration", "language", "file_stem",
+                                              "media_id"]))
+        chapters = _columns(chapter_table.select(["start", "end", "title"]))
+        counts = {"scanned": scanned, "read_failures": len(failures), "kept": video_table.num_rows,
+                  "rejected": sum(rejected.values()), "chapters": chapter_table.num_rows}
         report = build_report(name=self.name, settings=self._settings_summary(workers, seconds), counts=counts,
                               rejected=rejected, adjusted=adjusted, videos=videos, chapters=chapters,
-                              failures=failures.as_rows(), warnings=warnings, tables=tables, task_files=task_files)
+                              failures=failures.as_rows(), warnings=self._warnings(videos), tables=tables,
+                              task_files=task_files)
         write_report(out, report, videos, chapters)
         if failures:
             log.warning(failures.summary())
-        log.info("%s: scanned %d, kept %d videos / %d chapters in %.1f s -> %s", self.name, scanned, len(videos),
-                 len(chapters), seconds, out)
+        log.info("%s: scanned %d, kept %d videos / %d chapters in %.1f s -> %s", self.name, scanned,
+                 counts["kept"], counts["chapters"], seconds, out)
         return {"dataset": self.name, "out_dir": str(out), **counts, "splits": report["splits"],
                 "task_files": sorted(task_files), "failed_inputs": len(failures)}
 
@@ -162,14 +202,14 @@ class DatasetBuilder:
         return names + [splits.default]
 
     @staticmethod
-    def _warnings(videos: list[dict]) -> list[str]:
+    def _warnings(videos: dict[str, list]) -> list[str]:
         warnings = []
-        by_folded = Counter(v["file_stem"].lower() for v in videos)
+        by_folded = Counter(stem.lower() for stem in set(videos["file_stem"]))
         clashes = sum(1 for n in by_folded.values() if n > 1)
         if clashes:
             warnings.append(f"{clashes} file stem(s) differ only by letter case: distinct on Linux, but they would "
                             "collide on case-insensitive file systems (macOS, Windows)")
-        encoded = sum(1 for v in videos if v["file_stem"] != v["media_id"])
+        encoded = sum(1 for stem, media in zip(videos["file_stem"], videos["media_id"]) if stem != media)
         if encoded:
             warnings.append(f"{encoded} id(s) are not plain ids and are stored under encoded file stems "
                             "(`~` + base32, see videolang.core.ids)")

@@ -48,7 +48,8 @@ class BatchResult:
     failures: list[Failure] = field(default_factory=list)
     rejected: Counter = field(default_factory=Counter)
     adjusted: Counter = field(default_factory=Counter)
-    # kept videos; each row carries its chapters ("_chapters") and extra-table rows ("_extra")
+    # kept videos; each row carries its chapters ("_chapters": (start, end, title) tuples) and
+    # extra-table rows ("_extra")
     videos: list[dict] = field(default_factory=list)
 
 
@@ -142,9 +143,7 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
             "upload_date": str(meta["upload_date"]) if meta.get("upload_date") is not None else None,
             "source": rec.source,
         })
-        out.videos[-1]["_chapters"] = [
-            {"video_id": vid, "split": split, "chapter_index": i, "start": float(c.start), "end": float(c.end),
-             "title": c.title} for i, c in enumerate(chapters)]
+        out.videos[-1]["_chapters"] = [(float(c.start), float(c.end), c.title) for c in chapters]
         out.videos[-1]["_extra"] = {table: [dict(row, video_id=vid, split=split) for row in rows]
                                     for table, rows in rec.extra.items()}
     return out

@@ -239,7 +239,7 @@ class TableReader:
         mapping = self._mapping()
         wanted = {ours: theirs for ours, theirs in mapping.items()}
         if file.name.endswith(".parquet"):
-            pf = pq.ParquetFile(file)
+            pf = pq.ParquetFile(file, pre_buffer=False, buffer_size=1 << 20)  # stream: bounded memory
             names = pf.schema_arrow.names
             self._check_columns(names, wanted, file)
             cols = [c for c in wanted.values() if c in names]

@@ -21,27 +21,31 @@ def _summary(values: list[float] | np.ndarray) -> dict[str, float] | None:
             "min": round(float(arr.min()), 3), "max": round(float(arr.max()), 3)}
 
 
-def dataset_stats(videos: list[dict], chapters: list[dict]) -> dict[str, Any]:
-    lengths = [c["end"] - c["start"] for c in chapters]
-    titles = [c["title"] for c in chapters]
+def _lengths(chapters: dict[str, list]) -> np.ndarray:
+    return np.asarray(chapters["end"], dtype=np.float64) - np.asarray(chapters["start"], dtype=np.float64)
+
+
+def dataset_stats(videos: dict[str, list], chapters: dict[str, list]) -> dict[str, Any]:
+    titles = chapters["title"]
     return {
-        "chapters_per_video": _summary([v["num_chapters"] for v in videos]),
-        "chapter_seconds": _summary(lengths),
-        "video_seconds": _summary([v["duration"] for v in videos]),
+        "chapters_per_video": _summary(videos["num_chapters"]),
+        "chapter_seconds": _summary(_lengths(chapters)),
+        "video_seconds": _summary(videos["duration"]),
         "title_words": _summary([len(t.split()) for t in titles]),
         "title_chars": _summary([len(t) for t in titles]),
     }
 
 
 def build_report(*, name: str, settings: dict[str, Any], counts: dict[str, int], rejected: Counter, adjusted: Counter,
-                 videos: list[dict], chapters: list[dict], failures: list[dict], warnings: list[str],
+                 videos: dict[str, list], chapters: dict[str, list], failures: list[dict], warnings: list[str],
                  tables: dict[str, int], task_files: dict[str, int]) -> dict[str, Any]:
+    """videos / chapters: the tables as columns {column: [values]}."""
     splits: dict[str, dict[str, int]] = {}
-    for v in videos:
-        s = splits.setdefault(v["split"], {"videos": 0, "chapters": 0})
+    for split, num in zip(videos["split"], videos["num_chapters"]):
+        s = splits.setdefault(split, {"videos": 0, "chapters": 0})
         s["videos"] += 1
-        s["chapters"] += v["num_chapters"]
-    languages = Counter(v["language"] for v in videos if v.get("language"))
+        s["chapters"] += num
+    languages = Counter(x for x in videos["language"] if x)
     return {
         "dataset": name,
         "settings": settings,
@@ -51,7 +55,7 @@ def build_report(*, name: str, settings: dict[str, Any], counts: dict[str, int],
         "splits": dict(sorted(splits.items())),
         "stats": dataset_stats(videos, chapters),
         "languages": dict(languages.most_common()),
-        "top_titles": [[t, n] for t, n in Counter(c["title"] for c in chapters).most_common(20)],
+        "top_titles": [[t, n] for t, n in Counter(chapters["title"]).most_common(20)],
         "tables": tables,
         "task_files": task_files,
         "warnings": warnings,
@@ -73,7 +77,7 @@ def _bar(ax, labels, values, title):
     ax.set_xlabel("videos")
 
 
-def write_plots(out_dir: Path, report: dict[str, Any], videos: list[dict], chapters: list[dict]) -> None:
+def write_plots(out_dir: Path, report: dict[str, Any], videos: dict[str, list], chapters: dict[str, list]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -86,13 +90,13 @@ def write_plots(out_dir: Path, report: dict[str, Any], videos: list[dict], chapt
         plt.close(fig)
 
     series = {
-        "chapters_per_video": ([v["num_chapters"] for v in videos], "chapters per video", 30),
-        "chapter_length": ([c["end"] - c["start"] for c in chapters], "chapter length (s)", 40),
-        "title_length": ([len(c["title"].split()) for c in chapters], "title length (words)", 30),
+        "chapters_per_video": (videos["num_chapters"], "chapters per video", 30),
+        "chapter_length": (_lengths(chapters), "chapter length (s)", 40),
+        "title_length": ([len(t.split()) for t in chapters["title"]], "title length (words)", 30),
     }
     for stem, (values, label, bins) in series.items():
         fig, ax = plt.subplots(figsize=(5, 3))
-        if values:
+        if len(values):
             ax.hist(values, bins=bins, color="#4c72b0")
         ax.set_xlabel(label)
         ax.set_ylabel("count")
@@ -138,7 +142,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(out_dir: Path, report: dict[str, Any], videos: list[dict], chapters: list[dict]) -> None:
+def write_report(out_dir: Path, report: dict[str, Any], videos: dict[str, list], chapters: dict[str, list]) -> None:
     write_plots(out_dir, report, videos, chapters)
     atomic_write_json(out_dir / "report.json", report)
     atomic_write_text(out_dir / "report.md", render_markdown(report))

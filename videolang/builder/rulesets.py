@@ -40,7 +40,7 @@ _ALNUM_SPAN = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
 # or colons ("16:9", "1:2:3:4" and "100:00" are not times; "10:30 pm" is, as on YouTube).
 _YT_TIME = re.compile(r"(?<![\d:])(?:(\d{1,2}):)?(\d{1,2}):([0-5]\d)(?![\d:])", re.ASCII)
 _YT_RANGE_END = re.compile(r"\s*(?:-|–|—|to)\s*(?:\d{1,2}:)?\d{1,2}:\d{2}(?![\d:])", re.ASCII)
-_LIST_MARKER = re.compile(r"[\W_]*(?:\d{1,3}[.)]|#\d{1,3})?[\W_]*")
+_NON_WORD = re.compile(r"[\W_]+")
 YOUTUBE_MIN_CHAPTERS = 3
 YOUTUBE_MIN_SECONDS = 10
 
@@ -51,7 +51,8 @@ def _youtube_title(line: str, m: re.Match) -> str:
     end = _YT_RANGE_END.match(after)  # "0:00 - 1:30 Intro": the range end is not part of the title
     if end:
         after = after[end.end():]
-    if _LIST_MARKER.fullmatch(before):
+    marker = _NON_WORD.sub("", before)  # only punctuation and a short number ("1.", "#2", "-") before it
+    if not marker or (marker.isdigit() and len(marker) <= 3):
         before = ""
     text = f"{before} {after}" if before and after.strip() else before or after
     found = _ALNUM_SPAN.search(text)

@@ -7,7 +7,9 @@
   (VidChapters uses 0.9);
 - chapter captioning with given boundaries: `{"<vid>#<i>": {"vid", "duration", "segment", "sentence", "chapter_index"}}`;
 - video QA (TVQA): JSON Lines, one question per line.
-Entries are sorted by video id and chapter index, so files are reproducible.
+Entries follow the tables' order (video id, chapter index), so files are reproducible. The
+tables come in as columns (lists of values), which at VidChapters scale take a fraction of the
+memory of one dict per row.
 """
 from __future__ import annotations
 
@@ -25,12 +27,19 @@ def _round(x: float) -> float:
     return round(float(x), 3)
 
 
-def _grouped(videos: list[dict], chapters: list[dict]) -> Iterator[tuple[dict, list[dict]]]:
-    by_video: dict[str, list[dict]] = {}
-    for ch in chapters:
-        by_video.setdefault(ch["video_id"], []).append(ch)
-    for video in sorted(videos, key=lambda v: v["video_id"]):
-        yield video, sorted(by_video.get(video["video_id"], []), key=lambda c: c["chapter_index"])
+Columns = dict[str, list]
+
+
+def _grouped(videos: Columns, chapters: Columns) -> Iterator[tuple[str, float, list[tuple[int, float, float, str]]]]:
+    """(video_id, duration, [(index, start, end, title)]) per video; both tables sorted by video id."""
+    cv, ci, cs, ce, ct = (chapters[k] for k in ("video_id", "chapter_index", "start", "end", "title"))
+    j, n = 0, len(cv)
+    for vid, duration in zip(videos["video_id"], videos["duration"]):
+        chs = []
+        while j < n and cv[j] == vid:
+            chs.append((ci[j], cs[j], ce[j], ct[j]))
+            j += 1
+        yield vid, duration, chs
 
 
 def _write_json_object(path: Path, items: Iterable[tuple[str, object]]) -> int:
@@ -55,30 +64,27 @@ def _write_jsonl(path: Path, rows: Iterable[dict]) -> int:
     return count
 
 
-def dense_captioning(videos: list[dict], chapters: list[dict]) -> Iterator[tuple[str, dict]]:
-    for video, chs in _grouped(videos, chapters):
+def dense_captioning(videos: Columns, chapters: Columns) -> Iterator[tuple[str, dict]]:
+    for vid, duration, chs in _grouped(videos, chapters):
         if chs:
-            yield video["video_id"], {"duration": _round(video["duration"]),
-                                      "timestamps": [[_round(c["start"]), _round(c["end"])] for c in chs],
-                                      "sentences": [c["title"] for c in chs]}
+            yield vid, {"duration": _round(duration), "timestamps": [[_round(s), _round(e)] for _, s, e, _ in chs],
+                        "sentences": [t for _, _, _, t in chs]}
 
 
-def grounding(videos: list[dict], chapters: list[dict], max_window_fraction: float = 0.9) -> Iterator[dict]:
-    for video, chs in _grouped(videos, chapters):
-        duration = float(video["duration"])
-        for c in chs:
-            if c["end"] - c["start"] >= max_window_fraction * duration:
+def grounding(videos: Columns, chapters: Columns, max_window_fraction: float = 0.9) -> Iterator[dict]:
+    for vid, duration, chs in _grouped(videos, chapters):
+        for i, s, e, t in chs:
+            if e - s >= max_window_fraction * duration:
                 continue
-            yield {"qid": f"{video['video_id']}#{c['chapter_index']}", "query": c["title"], "vid": video["video_id"],
-                   "duration": _round(duration), "relevant_windows": [[_round(c["start"]), _round(c["end"])]]}
+            yield {"qid": f"{vid}#{i}", "query": t, "vid": vid, "duration": _round(duration),
+                   "relevant_windows": [[_round(s), _round(e)]]}
 
 
-def chapter_captioning(videos: list[dict], chapters: list[dict]) -> Iterator[tuple[str, dict]]:
-    for video, chs in _grouped(videos, chapters):
-        for c in chs:
-            yield f"{video['video_id']}#{c['chapter_index']}", {
-                "vid": video["video_id"], "duration": _round(video["duration"]), "chapter_index": c["chapter_index"],
-                "segment": [_round(c["start"]), _round(c["end"])], "sentence": c["title"]}
+def chapter_captioning(videos: Columns, chapters: Columns) -> Iterator[tuple[str, dict]]:
+    for vid, duration, chs in _grouped(videos, chapters):
+        for i, s, e, t in chs:
+            yield f"{vid}#{i}", {"vid": vid, "duration": _round(duration), "chapter_index": i,
+                                 "segment": [_round(s), _round(e)], "sentence": t}
 
 
 def videoqa(questions: list[dict]) -> Iterator[dict]:
@@ -87,7 +93,7 @@ def videoqa(questions: list[dict]) -> Iterator[dict]:
         yield {k: (q["video_id"] if k == "vid" else q.get(k)) for k in keys}
 
 
-def write_tasks(out_dir: Path, split: str, videos: list[dict], chapters: list[dict], extra: dict[str, list[dict]],
+def write_tasks(out_dir: Path, split: str, videos: Columns, chapters: Columns, extra: dict[str, list[dict]],
                 tasks: Iterable[str], max_window_fraction: float = 0.9) -> dict[str, int]:
     """Write the chosen task files of one split into `out_dir/tasks/`; returns {file name: entries}."""
     folder = ensure_dir(out_dir / "tasks")
