@@ -110,10 +110,17 @@ class KeptStore:
         return True
 
     def tables(self, media: "MediaIndex", drop: set) -> tuple[pa.Table, pa.Table]:
-        """(videos, chapters) as Arrow tables sorted by split and id, without the `drop` keys."""
+        """(videos, chapters) as Arrow tables sorted by split and id, without the `drop` keys.
+
+        Consumes the columns: the Python lists are released once Arrow holds the data.
+        """
         videos = dict(self.videos, video_path=[media.lookup(s) for s in self.videos["file_stem"]])
         vt = pa.table(videos, schema=_schema(VIDEO_COLUMNS))
         ct = pa.table(self.chapters, schema=_schema(CHAPTER_COLUMNS))
+        del videos
+        for columns in (self.videos, self.chapters):
+            for values in columns.values():
+                values.clear()
         if drop:
             def keep(t):
                 key = pc.binary_join_element_wise(t["split"], t["video_id"], "\x00")
@@ -165,7 +172,7 @@ class DatasetBuilder:
                failures: FailureLog, workers: int, seconds: float) -> dict[str, Any]:
         video_table, chapter_table = kept.tables(self.media, drop)
         extra = {t: [r for r in rows if (r["split"], r["video_id"]) not in drop] for t, rows in kept.extra.items()}
-        del kept
+        kept.extra.clear()
         tables = {"videos.parquet": _write_parquet(out / "videos.parquet", video_table),
                   "chapters.parquet": _write_parquet(out / "chapters.parquet", chapter_table)}
         for table, rows in sorted(extra.items()):
