@@ -1,6 +1,7 @@
 """ASR speed on the real Whisper-base (CTranslate2, CPU int8): real-time factor, batched VAD pipeline vs sequential.
 
     python benchmarks/bench_asr.py [--minutes 3] [--batch-size 8] [--repeats 1]
+    python benchmarks/bench_asr.py --device cuda --compute-type float16 --batch-size 16   # on a GPU
 
 The audio is espeak-ng narration (sentences separated by 0.5-3 s pauses, like a
 talking-head video with gaps), made once and cached in $TMPDIR/videolang-bench.
@@ -78,6 +79,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compute-type", default="int8")
     args = parser.parse_args()
     from faster_whisper import BatchedInferencePipeline, WhisperModel
 
@@ -86,7 +89,8 @@ def main() -> None:
     model_dir = assemble_whisper_base(BENCH / "zoo")
     audio, said = narration(args.minutes)
     seconds = len(audio) / 16000
-    model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=os.cpu_count() or 1)
+    model = WhisperModel(str(model_dir), device=args.device, compute_type=args.compute_type,
+                         cpu_threads=os.cpu_count() or 1)
     batched = BatchedInferencePipeline(model)
 
     def run_batched() -> str:
@@ -104,7 +108,8 @@ def main() -> None:
             start = time.perf_counter()
             heard[name] = fn()
             best[name] = min(best[name], time.perf_counter() - start)
-    print(f"Whisper-base CTranslate2 int8 on {os.cpu_count()} CPU cores; {seconds:.0f} s of narration with pauses; "
+    where = "a GPU" if args.device == "cuda" else f"{os.cpu_count()} CPU cores"
+    print(f"Whisper-base CTranslate2 {args.compute_type} on {where}; {seconds:.0f} s of narration with pauses; "
           f"beam 5, word timestamps; best of {args.repeats}")
     for name, t in best.items():
         print(f"  {name:24s} {t:6.1f} s  RTF {t / seconds:.3f} ({seconds / t:5.1f}x real time)  "

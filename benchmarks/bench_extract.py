@@ -1,6 +1,6 @@
 """End-to-end extraction with the tiny models on CPU: do decoding and model compute overlap?
 
-    python benchmarks/bench_extract.py [--videos 6] [--seconds 30] [--workers 2] [--repeats 2]
+    python benchmarks/bench_extract.py [--videos 12] [--seconds 30] [--workers 2] [--repeats 2]
 
 Three timings on the same files (640x360 H.264 + AAC, made once with ffmpeg and cached in
 $TMPDIR/videolang-bench), best of `--repeats`, models loaded beforehand:
@@ -14,6 +14,12 @@ $TMPDIR/videolang-bench), best of `--repeats`, models loaded beforehand:
 
 Target: end to end <= 1.2x the slower of the other two. Speech is left out (Whisper-base is
 not a tiny model; `bench_asr.py` measures it).
+
+    python benchmarks/bench_extract.py --clip-l14 [--device cuda] [--frames 2048] [--batch 256]
+
+measures instead the visual extractor's throughput (frames/s) with a randomly initialised
+model of CLIP ViT-L/14's exact shape (224 px, patch 14, 24 layers, width 1024, 768-d
+projection): the same `HFImageEncoder.embed` as extraction, bf16 autocast on GPU.
 """
 from __future__ import annotations
 
@@ -67,6 +73,34 @@ def tiny_zoo() -> Path:
     return root
 
 
+def clip_l14_throughput(device: str, frames: int, batch: int) -> None:
+    """Frames/s of `HFImageEncoder.embed` on a random model of CLIP ViT-L/14's shape."""
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    folder = BENCH / "clip-l14-random"
+    if not (folder / "config.json").exists():
+        config = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+                                  patch_size=14, image_size=224, projection_dim=768)
+        CLIPVisionModelWithProjection(config).half().save_pretrained(folder)
+        CLIPImageProcessor(crop_size={"height": 224, "width": 224}).save_pretrained(folder)
+    ext = HFImageEncoder(model=str(folder), model_class="transformers.CLIPVisionModelWithProjection",
+                         output="image_embeds", batch_size=batch)
+    ext.load(torch.device(device))
+    ext.net.float()  # saved in half to keep the file small; the real checkpoint is float32
+    pixels = torch.randint(0, 255, (batch, 224, 224, 3), dtype=torch.uint8)
+    ext.embed(pixels[: min(batch, 8)])  # warm-up
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start, done = time.perf_counter(), 0
+    while done < frames:
+        out = ext.embed(pixels)
+        done += len(out)
+    seconds = time.perf_counter() - start
+    name = torch.cuda.get_device_name() if device.startswith("cuda") else f"{os.cpu_count()} CPU cores"
+    print(f"CLIP ViT-L/14-shaped visual extractor on {name}: {done / seconds:.1f} frames/s "
+          f"(batch {batch}, {done} frames, output {out.shape[1]}-d; autocast {'bf16/fp16' if device != 'cpu' else 'off'})")
+
+
 def best_of(repeats: int, fn) -> float:
     best = float("inf")
     for _ in range(repeats):
@@ -78,11 +112,17 @@ def best_of(repeats: int, fn) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--videos", type=int, default=6)
+    parser.add_argument("--videos", type=int, default=12)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--clip-l14", action="store_true", help="measure CLIP ViT-L/14-shaped throughput instead")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--frames", type=int, default=2048)
+    parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args()
+    if args.clip_l14:
+        return clip_l14_throughput(args.device, args.frames, args.batch)
     items = list_videos(make_videos(args.videos, args.seconds))
     zoo = tiny_zoo()
     # The cores are split as the stage splits them: `workers` decoding processes (one decoder thread

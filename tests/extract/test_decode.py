@@ -112,3 +112,34 @@ def test_missing_streams_are_reasons(tmp_path):
         load_audio(probe(silent_video))
     with pytest.raises(BadInputError, match="file not found"):
         probe(tmp_path / "nope.mp4")
+
+
+LONG_VIDEO_SCRIPT = """
+import resource, sys
+from videolang.extract.decode import make_decoder
+from videolang.extract.media import probe
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+frames, first = 0, None
+for chunk in make_decoder("pyav").frames(probe(sys.argv[1])):
+    frames += len(chunk.times)
+    first = first or peak()
+print(frames, first, peak())
+"""
+
+
+@pytest.mark.slow
+def test_three_hour_video_in_bounded_memory(tmp_path):
+    """10,800 sampled frames would be 1.6 GB at 224 px; streaming in chunks keeps the peak where it started."""
+    import subprocess
+    import sys
+
+    from tests.extract.media import ffmpeg
+
+    path = tmp_path / "long.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=1", "-t", "10800", "-c:v", "libx264", "-preset", "ultrafast",
+           "-g", "600", "-pix_fmt", "yuv420p", str(path))
+    out = subprocess.run([sys.executable, "-c", LONG_VIDEO_SCRIPT, str(path)], capture_output=True, text=True,
+                         check=True, timeout=600).stdout.split()
+    frames, first_chunk_mb, end_mb = map(int, out)
+    assert frames == 3 * 3600
+    assert end_mb - first_chunk_mb < 100, (first_chunk_mb, end_mb)

@@ -24,6 +24,12 @@ from videolang.extract.base import Extractor, autocast_dtype, quiet_transformers
 _FBANK_SHIFT, _FBANK_WIN = 0.010, 0.025  # seconds: kaldi fbank as the AST feature extractor computes it
 
 
+def grid_record(ext: Extractor, array: np.ndarray):
+    """Row t covers [t * hop_s, (t + 1) * hop_s): timestamps are the cell starts."""
+    hop = ext.config["hop_s"]
+    return ext.record(array, np.arange(len(array)) * hop, 1.0 / hop, meta={"cell_seconds": hop})
+
+
 def grid_cells(num_samples: int, hop_s: float) -> int:
     """Cells of `hop_s` covering the audio; a last partial cell counts when it holds at least 0.1 s."""
     return max(1, math.ceil(num_samples / SAMPLE_RATE / hop_s - 0.1 / hop_s))
@@ -92,9 +98,7 @@ class ASTAudioEncoder(Extractor):
 
     def finish(self, state):
         array = np.concatenate(state) if state else np.zeros((0, self.net.config.hidden_size), np.float32)
-        hop = self.config["hop_s"]
-        return self.record(array.astype(self.config["dtype"]), np.arange(len(array)) * hop, 1.0 / hop,
-                           meta={"cell_seconds": hop})
+        return grid_record(self, array.astype(self.config["dtype"]))
 
 
 class LogMelStats(Extractor):
@@ -127,8 +131,7 @@ class LogMelStats(Extractor):
 
     def finish(self, state):
         array = np.concatenate(state) if state else np.zeros((0, 2 * self.config["n_mels"]), np.float32)
-        hop = self.config["hop_s"]
-        return self.record(array.astype(np.float32), np.arange(len(array)) * hop, 1.0 / hop, meta={"cell_seconds": hop})
+        return grid_record(self, array.astype(np.float32))
 
 
 def _nanstd(x: torch.Tensor) -> torch.Tensor:

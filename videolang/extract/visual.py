@@ -20,6 +20,8 @@ class HFImageEncoder(Extractor):
     the projected embedding), any other value names a field of the forward output (e.g. `pooler_output`)."""
 
     input = "frames"
+    #: set by the Encoder from the frame sampling (None for num_frames sampling)
+    sampling_fps: float | None = None
 
     def __init__(self, model: str = "openai/clip-vit-large-patch14",
                  model_class: str = "transformers.AutoModel", output: str = "image_features",
@@ -34,16 +36,15 @@ class HFImageEncoder(Extractor):
         from transformers import AutoImageProcessor
 
         super().load(device)
-        if self.net is not None:
-            self.net.to(device)
-            return
-        cls = hydra.utils.get_class(self.config["model_class"])
-        with quiet_transformers():
-            self.net = cls.from_pretrained(self.config["model"]).eval().to(device)
-        proc = AutoImageProcessor.from_pretrained(self.config["model"])
-        self.image_size = processor_image_size(proc)
-        self.mean = torch.tensor(proc.image_mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(proc.image_std, device=device).view(1, 3, 1, 1)
+        if self.net is None:
+            cls = hydra.utils.get_class(self.config["model_class"])
+            with quiet_transformers():
+                self.net = cls.from_pretrained(self.config["model"]).eval()
+            proc = AutoImageProcessor.from_pretrained(self.config["model"])
+            self.image_size = processor_image_size(proc)
+            self.mean, self.std = (torch.tensor(v).view(1, 3, 1, 1) for v in (proc.image_mean, proc.image_std))
+        self.net.to(device)
+        self.mean, self.std = self.mean.to(device), self.std.to(device)
 
     @torch.inference_mode()
     def embed(self, frames: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -66,7 +67,7 @@ class HFImageEncoder(Extractor):
         return emb.cpu().numpy()
 
     def begin(self, item, info):
-        return {"times": [], "emb": []}
+        return {"times": [], "emb": [], "duration": info.video_duration if info else None}
 
     def update(self, state, chunk: FrameChunk) -> None:
         for lo in range(0, len(chunk.times), self.batch_size):
@@ -77,11 +78,8 @@ class HFImageEncoder(Extractor):
         times = np.concatenate(state["times"]) if state["times"] else np.zeros(0)
         dim = state["emb"][0].shape[1] if state["emb"] else 0
         array = np.concatenate(state["emb"]) if state["emb"] else np.zeros((0, dim), np.float32)
-        fps = self.sampling_fps
-        return self.record(array.astype(self.config["dtype"]), times, fps)
-
-    #: set by the Encoder from the frame sampling (None for num_frames sampling)
-    sampling_fps: float | None = None
+        return self.record(array.astype(self.config["dtype"]), times, self.sampling_fps,
+                           meta={"duration": state["duration"]})
 
 
 def processor_image_size(proc) -> int:

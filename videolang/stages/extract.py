@@ -64,6 +64,9 @@ def run(cfg: DictConfig) -> StageResult:
     return StageResult(report, failed=report["failed"])
 
 
+MAX_LISTED = 1000  # failures listed in summary.json; the manifest has them all
+
+
 def build_report(store: FeatureStore, items, keys: list[str], run_id: str) -> dict:
     """done / skipped / failed videos of this shard, from the journals (so every rank agrees)."""
     manifest = store.manifest()
@@ -74,9 +77,9 @@ def build_report(store: FeatureStore, items, keys: list[str], run_id: str) -> di
     failed_ids = set(failed_rows["video_id"]) if len(failed_rows) else set()
     done_ids = (set(this_run["video_id"]) - failed_ids) if len(this_run) else set()
     failures = [{"video_id": r.video_id, "key": r.key, "reason": r.reason, "path": r.path}
-                for r in failed_rows.itertuples()] if len(failed_rows) else []
+                for r in failed_rows.head(MAX_LISTED).itertuples()] if len(failed_rows) else []
     return {"videos": len(items), "done": len(done_ids), "skipped": len(ids - done_ids - failed_ids),
-            "failed": len(failed_ids), "failures": failures}
+            "failed": len(failed_ids), "failed_keys": len(failed_rows), "failures": failures}
 
 
 def format_report(report: dict) -> str:
@@ -84,6 +87,6 @@ def format_report(report: dict) -> str:
              f"(already complete), {report['failed']} failed; store {report.get('store')}"]
     for f in report["failures"][:100]:
         lines.append(f"  failed {f['video_id']} [{f['key']}]: {f['reason']}")
-    if len(report["failures"]) > 100:
-        lines.append(f"  ... {len(report['failures']) - 100} more in {Path(report.get('store', '.')) / 'manifest.parquet'}")
+    if report["failed_keys"] > 100:
+        lines.append(f"  ... {report['failed_keys'] - 100} more in {Path(report['store']) / 'manifest.parquet'}")
     return "\n".join(lines)

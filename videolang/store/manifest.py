@@ -1,14 +1,14 @@
 """The manifest: what is done and what failed, with reasons.
 
-Each writer (one shard on one rank) appends to its own JSON Lines journal, one
-flushed line per video and key, so a killed run loses at most the line being
-written (a torn last line is ignored on read). The Parquet manifest is the merge
+Each writer (one shard on one rank) appends to its own JSON Lines journal, the
+lines of one video in one write, so a killed run loses at most the lines being
+written (a torn last line is ignored on read; the features themselves are the
+truth about what is done). The Parquet manifest is the merge
 of all journals: the latest row per (video_id, key, fingerprint).
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,6 @@ class Journal:
         ensure_dir(self.path.parent)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write("".join(json.dumps({c: r.get(c) for c in COLUMNS}, ensure_ascii=False) + "\n" for r in rows))
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

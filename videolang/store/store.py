@@ -27,7 +27,7 @@ import numpy as np
 
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import filename_to_id, id_to_filename
-from videolang.core.io import atomic_save_npy, atomic_write_json, ensure_dir
+from videolang.core.io import atomic_path, atomic_save_npy, atomic_write_json, ensure_dir
 from videolang.store.manifest import Journal, merge_journals
 from videolang.store.record import FeatureRecord
 
@@ -113,7 +113,12 @@ class FeatureStore:
             array = np.ascontiguousarray(record.array)
             sidecar["shape"], sidecar["dtype"] = list(array.shape), str(array.dtype)
             atomic_save_npy(folder / f"{stem}.npy", array)
-        return atomic_write_json(folder / f"{stem}.json", sidecar, indent=None)
+        # no fsync here: a kill cannot tear a renamed file, and after a power loss the
+        # validity check finds a damaged sidecar and the video is redone (fsync cost ~20 ms a file)
+        path = folder / f"{stem}.json"
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(sidecar, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+        return path
 
     # ----- reading
     def read(self, video_id: str, key: str, fingerprint: str | None = None, mmap: bool = False) -> FeatureRecord:
