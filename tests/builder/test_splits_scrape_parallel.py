@@ -8,7 +8,7 @@ import pytest
 
 from tests.builder.conftest import read_table
 from videolang.builder.parallel import bounded_map
-from videolang.builder.scrape import SavedInfoFetcher, Scraper, ScrapeReader, read_inputs, video_id_from
+from videolang.builder.scrape import SavedInfoFetcher, Scraper, read_inputs, video_id_from
 from videolang.builder.splits import SplitAssigner, hash_unit
 from videolang.core.errors import BadInputError, ConfigError
 

@@ -18,7 +18,6 @@ from videolang.builder.records import REJECT_FEW_TIMESTAMP_LINES, VideoRecord
 from videolang.builder.rulesets import get_ruleset
 from videolang.builder.splits import SplitAssigner
 from videolang.core.failures import Failure
-from videolang.core.ids import id_to_filename
 from videolang.core.spans import Chapter, chapters_from_starts
 
 
@@ -104,10 +103,10 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
         if outcome is not None and outcome.chapters is None:  # most of a scraped corpus stops here
             out.rejected[outcome.reason] += 1
             continue
-        vid, _, reason = check_id(rec.video_id, settings.filters.unsafe_ids)
+        vid, stem, reason = check_id(rec.video_id, settings.filters.unsafe_ids)
         media_id = rec.media_id if rec.media_id is not None else vid
         if reason is None and media_id is not vid:
-            media_id, _, reason = check_id(media_id, settings.filters.unsafe_ids)
+            media_id, stem, reason = check_id(media_id, settings.filters.unsafe_ids)
         reason = reason or rec.rejected
         if reason is not None:
             out.rejected[reason] += 1
@@ -135,7 +134,7 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
         split = rec.split or settings.splits.assign(media_id)
         meta = rec.metadata
         out.videos.append({
-            "video_id": vid, "media_id": media_id, "file_stem": id_to_filename(media_id), "split": split,
+            "video_id": vid, "media_id": media_id, "file_stem": stem, "split": split,
             "duration": float(rec.duration), "title": rec.title, "num_chapters": len(chapters),
             "language": language, "language_confidence": confidence,
             "source_language": meta.get("language") if isinstance(meta.get("language"), str) else None,

@@ -16,7 +16,7 @@ from videolang.builder.converters import AnnotationReader
 from videolang.builder.converters.srt import read_srt
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
-from videolang.core.errors import BadInputError, ConfigError, VideolangError
+from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.failures import Failure
 from videolang.core.io import read_jsonl
 
