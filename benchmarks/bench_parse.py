@@ -1,6 +1,6 @@
 """Chapter parsing speed: the fast `vidchapters` parser against a straightforward per-line regex baseline.
 
-    python benchmarks/bench_parse.py [--n 100000] [--repeats 3] [--workers N]
+    python benchmarks/bench_parse.py [--n 40000] [--repeats 3] [--workers N] [--table-rows 10000000]
 
 The baseline is `videolang.builder.reference` (one regex call per line per rule,
 as the published VidChapters code does it); the fast path is
@@ -122,7 +122,7 @@ def _build_table(path: str, workers: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=60000, help="descriptions per corpus")
+    parser.add_argument("--n", type=int, default=40000, help="descriptions in the VidChapters-like corpus (the others get n/4)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", default="auto")
     parser.add_argument("--table-rows", type=int, default=0, help="also build an N-row Parquet dump end to end")
