@@ -116,36 +116,43 @@ def _ascii_docs(raws: list[bytes]) -> list[tuple[list[tuple[int, str]], int] | N
         return out
     newlines = np.flatnonzero(arr == 10)
     line_of = np.searchsorted(newlines, colons)  # line k runs from newlines[k-1] + 1 to newlines[k]
-    lines = np.unique(line_of[is_ddd])
+    lines = line_of[is_ddd]  # sorted: keep the first of each run
+    lines = lines[np.concatenate(([True], lines[1:] != lines[:-1]))]
     starts = newlines[lines - 1] + 1
     doc_of_line = np.searchsorted(doc_starts, starts, side="right") - 1
     counts = np.bincount(doc_of_line, minlength=n).tolist()
     # one-colon lines: their colon is the d:dd, and the rules reduce to its neighbours
     single = np.bincount(line_of, minlength=newlines.size + 1)[lines] == 1
     c = colons[np.searchsorted(line_of, lines)]  # the line's first colon
-    digits = np.frombuffer(buf, dtype=np.uint8).astype(np.int64) - 48
+    raw = np.frombuffer(buf, dtype=np.uint8)
+    d1, d2, d3, d4 = (raw[c + k].astype(np.int64) - 48 for k in (-2, -1, 1, 2))
     two = arr[c - 2] == _NINE
     ok = single & ~((two & (arr[c - 3] == _NINE)) | (arr[c + 3] == _NINE))
-    ts_start = np.where(two, c - 2, c - 1).tolist()
-    ts_end = (c + 3).tolist()
-    seconds = (np.where(two, digits[c - 2] * 600 + digits[c - 1] * 60, digits[c - 1] * 60)
-               + digits[c + 1] * 10 + digits[c + 2]).tolist()
-    ok = ok.tolist()
-    starts_l, ends_l = starts.tolist(), newlines[lines].tolist()
+    ts_start = np.where(two, c - 2, c - 1)
+    ts_end = c + 3
+    seconds = np.where(two, d1 * 600 + d2 * 60, d2 * 60) + d3 * 10 + d4
+    ends = newlines[lines]
     for i in np.flatnonzero(~single).tolist():  # several colons: the full priority rules
-        ls = starts_l[i]
-        span = line_timestamp(skel[ls:ends_l[i]], b"9", b":")
+        ls = int(starts[i])
+        span = line_timestamp(skel[ls:int(ends[i])], b"9", b":")
         if span is not None:
             ts_start[i], ts_end[i] = ls + span[0], ls + span[1]
-            seconds[i] = _seconds(buf[ts_start[i]:ts_end[i]])
+            seconds[i] = _seconds(buf[ls + span[0]:ls + span[1]])
             ok[i] = True
-    titles = [(buf[b:e] if a == s else buf[s:a] + buf[b:e]).decode("utf-8", "surrogatepass").strip(_TITLE_JUNK)
-              for s, a, b, e in compress(zip(starts_l, ts_start, ts_end, ends_l), ok)]
-    titles = [t if t[:1].isalnum() and t[-1:].isalnum() else _clean_title(t) for t in titles]
+    # Titles: the bytes of each kept line minus its timestamp, newline included, gathered
+    # with one fancy index and decoded at once.
+    ls, ts_start, ts_end, le = starts[ok], ts_start[ok], ts_end[ok], ends[ok] + 1
+    piece_starts = np.column_stack([ls, ts_end]).ravel()
+    piece_lengths = np.column_stack([ts_start - ls, le - ts_end]).ravel()
+    gather = np.repeat(piece_starts - np.cumsum(piece_lengths) + piece_lengths, piece_lengths) \
+        + np.arange(int(piece_lengths.sum()))
+    pieces = raw[gather].tobytes().decode("utf-8", "surrogatepass").split("\n")
+    titles = [t if (t := p.strip(_TITLE_JUNK))[:1].isalnum() and t[-1:].isalnum() else _clean_title(t)
+              for p in pieces[:-1]]
     keep = [bool(t) for t in titles]
     titles = list(compress(titles, keep))
-    seconds = list(compress(compress(seconds, ok), keep))
-    docs = np.fromiter(compress(compress(doc_of_line.tolist(), ok), keep), dtype=np.int64, count=len(titles))
+    seconds = list(compress(seconds[ok].tolist(), keep))
+    docs = np.fromiter(compress(doc_of_line[ok].tolist(), keep), dtype=np.int64, count=len(titles))
     bounds = np.searchsorted(docs, np.arange(n + 1)).tolist()
     for d in range(n):
         if out[d] is not None:
