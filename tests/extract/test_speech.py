@@ -12,7 +12,6 @@ from videolang.extract import Encoder, encode_video
 from videolang.extract.speech import FasterWhisperASR, OpenAIWhisperASR, transcript_from_words, words_to_sentences
 from videolang.run import run_stage
 from videolang.store import FeatureStore
-from tests.extract.conftest import NO_SPEECH
 from tests.extract.media import make_silent
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from videolang.extract.audio import SAMPLE_RATE
-from videolang.extract.base import Extractor, autocast_dtype, quiet_transformers
+from videolang.extract.base import Extractor, quiet_transformers
 
 _FBANK_SHIFT, _FBANK_WIN = 0.010, 0.025  # seconds: kaldi fbank as the AST feature extractor computes it
 
@@ -76,8 +76,7 @@ class ASTAudioEncoder(Extractor):
     def _embed_windows(self, windows: list[np.ndarray]) -> np.ndarray:
         inputs = self.features(windows, sampling_rate=SAMPLE_RATE, return_tensors="pt")
         x = inputs["input_values"].to(self.device)
-        use_amp = self.autocast and self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=use_amp):
+        with self.amp():
             hidden = self.net(input_values=x).last_hidden_state
         patches = hidden[:, -self.f_dim * self.pool.shape[0]:].float()
         patches = patches.reshape(len(windows), self.f_dim, self.pool.shape[0], -1).mean(1)  # (B, t_dim, D)

@@ -49,6 +49,11 @@ class Extractor:
     def finish(self, state: Any) -> FeatureRecord:
         raise NotImplementedError
 
+    def amp(self):
+        """bf16 autocast (fp16 where bf16 is missing) on GPU when the `autocast` option is on; off on CPU."""
+        enabled = bool(getattr(self, "autocast", False)) and self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=enabled)
+
     def record(self, array, timestamps, fps: float | None, **kwargs: Any) -> FeatureRecord:
         return FeatureRecord(key=self.key, array=array, timestamps=timestamps, fps=fps, model=self.model_name,
                              fingerprint=self.fingerprint, **kwargs)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from videolang.core.errors import BadInputError
@@ -30,9 +30,6 @@ class MediaInfo:
     video_codec: str | None = None
     audio_codec: str | None = None
     video_start: float = 0.0             # first presentation time of the video stream, seconds
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _seconds(value, time_base) -> float | None:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videolang.extract.base import Extractor, autocast_dtype, quiet_transformers
+from videolang.extract.base import Extractor, quiet_transformers
 from videolang.extract.decode import FrameChunk
 
 
@@ -54,8 +54,7 @@ class HFImageEncoder(Extractor):
         if x.shape[-1] != self.image_size or x.shape[-2] != self.image_size:
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bicubic", antialias=True)
         x = (x - self.mean) / self.std
-        use_amp = self.autocast and self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=autocast_dtype(self.device), enabled=use_amp):
+        with self.amp():
             if self.config["output"] == "image_features":
                 out = self.net.get_image_features(pixel_values=x)
                 emb = out if isinstance(out, torch.Tensor) else out.pooler_output  # transformers 4 / 5

@@ -44,14 +44,6 @@ class FeatureRecord:
     def __len__(self) -> int:
         return len(self.timestamps)
 
-    @property
-    def is_speech(self) -> bool:
-        return self.segments is not None
-
-    @property
-    def text(self) -> list[str]:
-        return list(self.segments["text"]) if self.segments else []
-
 
 def fingerprint_of(config: dict[str, Any]) -> str:
     """A short stable hash of a JSON-able config: equal configs, equal fingerprints."""

@@ -137,9 +137,6 @@ class FeatureStore:
                              fps=sidecar.get("fps"), model=sidecar["model"], fingerprint=sidecar["fingerprint"],
                              segments=sidecar.get("segments"), meta=sidecar.get("meta") or {})
 
-    def read_all(self, video_id: str, keys: Iterable[str] | None = None) -> dict[str, FeatureRecord]:
-        return {k: self.read(video_id, k) for k in (keys or self.keys())}
-
     def is_valid(self, video_id: str, key: str, fingerprint: str) -> bool:
         """Cheap check that a finished record is intact: sidecar parses and agrees with the array header/size."""
         path = self.root / key / fingerprint / f"{id_to_filename(video_id)}.json"
