@@ -93,6 +93,8 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench_learning")
     ap.add_argument("--epochs", type=int, default=100,
                     help="the schedule's length (cosine over all epochs); sized to end well inside --minutes")
+    ap.add_argument("--train-dir", type=Path, default=None,
+                    help="report on this finished stage=train run folder instead of training again")
     args = ap.parse_args()
 
     work = args.work / f"v{args.videos}-s{args.seed}"
@@ -114,10 +116,10 @@ def main() -> int:
               f"extractor.extractors.speech.source={asr}", log_dir=logs)
 
     seconds = int(args.minutes * 60)
-    train_dir = run_stage(
+    train_dir = args.train_dir or run_stage(
         "stage=train", *common, "experiment=sample_demo", f"trainer.max_epochs={args.epochs}",
         f"+trainer.max_time='00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'", "trainer.check_val_every_n_epoch=5",
-        "stage.datamodule.limit_videos={val: 16}", "callbacks.epoch_checkpoint.save_top_k=1",
+        "stage.datamodule.limit_videos={val: 16}", "stage.datamodule.batch_size=4", "callbacks.epoch_checkpoint.save_top_k=1",
         log_dir=logs)
     summary = json.loads((train_dir / "summary.json").read_text())
     return report(data / "built" / "sample" / "tasks", feats, train_dir, summary)

@@ -6,10 +6,26 @@ import pytest
 from videolang.run import run_stage
 
 
-@pytest.mark.parametrize("task", ["chapter_generation", "chapter_captioning", "dense_captioning"])
-def test_fast_dev_run_of_each_task(train_cfg, task):
-    cfg = train_cfg(f"task={task}", "debug=fdr")
+@pytest.mark.parametrize("task", ["chapter_generation", "dense_captioning",
+                                  pytest.param("chapter_captioning", marks=pytest.mark.slow)])
+def test_fast_dev_run_of_each_task(train_cfg, synthetic_dataset, task):
+    import json
+    from pathlib import Path
+
+    cfg = train_cfg(f"task={task}", "debug=fdr", "stage.datamodule.eval_batch_size=64")  # fdr: 1 batch
     assert run_stage(cfg) == 0
+    out = Path(cfg.paths.output_dir)
+    summary = json.loads((out / "summary.json").read_text())
+    monitor = "test/" + cfg.model.monitor.split("/", 1)[1]
+    assert monitor in summary["test"]  # scored by videolang.evaluate
+    assert "test/malformed_events" in summary["test"]
+    preds = json.loads((out / "predictions_test.json").read_text())
+    test = synthetic_dataset["splits"]["test"]
+    if task == "chapter_captioning":  # one title per reference chapter
+        assert sorted(preds) == sorted(f"{v}#{k}" for v, a in test.items() for k in range(len(a["sentences"])))
+    else:  # one event list per video
+        assert sorted(preds) == sorted(test) and all(isinstance(p, list) for p in preds.values())
+    assert (out / "tokenizer" / "tokenizer_config.json").is_file() and (out / "model_options.json").is_file()
 
 
 def _run_into(cfg, out_dir):

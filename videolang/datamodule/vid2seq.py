@@ -28,12 +28,11 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
 from videolang.core.io import read_json
 from videolang.datamodule.sources import FeatureSource, StoreFeatures, VideoFeatures
-from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer
+from videolang.model.sequences import TASK_MODES, Segment, SequenceBuilder, load_tokenizer
 from videolang.model.visual import subsample_frames
 
 log = logging.getLogger(__name__)
 
-TASK_MODES = {"chapter_generation": "events", "dense_captioning": "events", "chapter_captioning": "titles"}
 
 
 def events_of(annotation: dict[str, Any]) -> list[Segment]:

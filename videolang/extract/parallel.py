@@ -19,6 +19,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from videolang.core.failures import FailureLog
 from videolang.core.ids import id_to_filename
 from videolang.extract.encoder import Encoder, Piece, VideoResult
 from videolang.extract.sources import VideoItem, shard
@@ -64,9 +65,10 @@ class ExtractModule(L.LightningModule):
     def predict_dataloader(self) -> DataLoader:
         rank, world = self.trainer.global_rank, self.trainer.world_size
         mine = shard(self.items, rank, world)
+        # this rank owns `mine`: their crash debris is its to clean (a killed overwrite run can leave some
+        # beside complete features), nobody else's
+        self.store.remove_temp_files(self.encoder.fingerprints.items(), {id_to_filename(it.video_id) for it in mine})
         self.todo = pending_items(self.store, self.encoder, mine, self.overwrite)
-        stems = {id_to_filename(it.video_id) for it in self.todo}
-        self.store.remove_temp_files(self.encoder.fingerprints.items(), stems)
         workers = min(self.num_workers, len(self.todo))
         return DataLoader(VideoStream(self.encoder, self.todo), batch_size=None, num_workers=workers,
                           collate_fn=_as_is, prefetch_factor=4 if workers else None)
@@ -100,7 +102,8 @@ class StoreWriter(BasePredictionWriter):
         self.journal = pl_module.store.journal(f"{pl_module.writer_name}-rank{trainer.global_rank}of{trainer.world_size}")
         self.bar = tqdm(total=len(pl_module.todo), unit="video", desc=f"extract{rank}", disable=not self.progress,
                         dynamic_ncols=True, smoothing=0.1)
-        self.failed = 0
+        self.failures = FailureLog("extract")  # logs each failure as it happens; the report lists them again
+        self.failed_videos = 0
         for key in pl_module.encoder.extractors:
             pl_module.store.write_extractor_info(key, pl_module.encoder.extractors[key].fingerprint,
                                                  pl_module.encoder.describe(key))
@@ -120,11 +123,12 @@ class StoreWriter(BasePredictionWriter):
             rows.append(self._row(result, key, "done", None, len(record), now, encoder))
         for key, reason in result.failures.items():
             rows.append(self._row(result, key, "failed", reason, 0, now, encoder))
+            self.failures.record(f"{result.item.video_id} [{key}]", reason, result.item.path)
         self.journal.append(rows)
-        self.failed += bool(result.failures)
+        self.failed_videos += bool(result.failures)
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(failed=self.failed, refresh=False)
+            self.bar.set_postfix(failed=self.failed_videos, refresh=False)
 
     def _row(self, result: VideoResult, key: str, status: str, reason: str | None, n: int, now: str,
              encoder: Encoder) -> dict[str, Any]:

@@ -1,8 +1,6 @@
 """Training objectives: label-smoothed cross-entropy and T5 span corruption of the transcript."""
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -51,6 +49,3 @@ def span_corrupt(ids: list[int], sentinel_ids: list[int], gen: torch.Generator, 
         pos += noise
     return inp, tgt
 
-
-def expected_noise_tokens(n: int, noise_density: float) -> int:
-    return 0 if n < 2 else min(max(int(math.floor(n * noise_density + 0.5)), 1), n - 1)

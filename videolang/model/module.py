@@ -21,25 +21,24 @@ from typing import Any
 
 import lightning as L
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.errors import BadInputError
 from videolang.model.losses import IGNORE, label_smoothed_ce, span_corrupt
 from videolang.model.metrics import score_predictions
 from videolang.model.parsing import parse_events
-from videolang.model.sequences import SequenceBuilder, load_tokenizer
+from videolang.model.sequences import TASK_MODES, SequenceBuilder, load_tokenizer
 from videolang.model.vid2seq import Vid2Seq
 
 log = logging.getLogger(__name__)
 
 DEFAULT_GENERATION = {"num_beams": 4, "no_repeat_ngram_size": 0, "repetition_penalty": 1.0, "length_penalty": 1.0}
 DEFAULT_DENOISING = {"enabled": False, "weight": 1.0, "noise_density": 0.25, "mean_span": 5.0}
-TASK_MODES = {"chapter_generation": "events", "dense_captioning": "events", "chapter_captioning": "titles"}
 
 
 def _plain(value: Any) -> Any:
     """DictConfig / ListConfig -> plain containers (checkpoints must load with weights_only=True)."""
-    if isinstance(value, (DictConfig,)) or type(value).__name__ == "ListConfig":
+    if isinstance(value, (DictConfig, ListConfig)):
         return OmegaConf.to_container(value, resolve=True)
     return value
 
@@ -85,8 +84,12 @@ class Vid2SeqModule(L.LightningModule):
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(backbone, num_time_tokens)
         self.builder = SequenceBuilder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens,
                                        use_time_tokens=self.mode == "events")
-        t5 = Vid2Seq.load_t5(None if t5_config else backbone, len(self.tokenizer), t5_config) if (
-            pretrained or t5_config) else Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(backbone))
+        if t5_config:  # rebuilding from a checkpoint: architecture only, the weights follow
+            t5 = Vid2Seq.load_t5(None, len(self.tokenizer), t5_config)
+        elif pretrained:
+            t5 = Vid2Seq.load_t5(backbone, len(self.tokenizer))
+        else:
+            t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(backbone))
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video)
         self.sentinel_ids = _sentinels(self.tokenizer)
         self.best_score: float | None = None
@@ -214,7 +217,7 @@ class Vid2SeqModule(L.LightningModule):
             dropped.update(item.get("dropped", {}))
         metrics["malformed_events"] = float(sum(dropped.values()))
         metrics = {f"{prefix}/{k}": float(v) for k, v in metrics.items()}
-        self.log_dict(metrics, rank_zero_only=True, sync_dist=False)
+        self.log_dict(metrics)  # every rank scored the same gathered outputs: identical values
         self.last_outputs = outputs
         return metrics
 
@@ -226,7 +229,7 @@ class Vid2SeqModule(L.LightningModule):
         if key in metrics:
             if self.best_score is None or metrics[key] > self.best_score:
                 self.best_score = metrics[key]
-            self.log(f"{key}_best", float(self.best_score), rank_zero_only=True)
+            self.log(f"{key}_best", float(self.best_score))
 
     def on_test_epoch_end(self) -> None:
         self._score("test")

@@ -33,6 +33,10 @@ from videolang.core.errors import ConfigError
 from videolang.core.time_tokens import TimeTokenCodec
 
 
+# Item layout of each task: "events" (time tokens, the whole video) or "titles" (one chapter, no time tokens).
+TASK_MODES = {"chapter_generation": "events", "dense_captioning": "events", "chapter_captioning": "titles"}
+
+
 def add_time_tokens(tokenizer: Any, codec: TimeTokenCodec) -> list[int]:
     """Add the codec's `<time_K>` tokens to `tokenizer` (idempotent); return their ids in bin order."""
     vocab = tokenizer.get_vocab()
