@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,6 +62,8 @@ def steps() -> list[Step]:
 
 def run_step(step: Step) -> None:
     args = list(step.args)
+    if step.stage == "train" and step.run_dir.exists():
+        shutil.rmtree(step.run_dir)  # a fresh short training; Lightning would version clashing checkpoints
     if step.stage == "predict":
         args.append(f"video={first_test_video()}")
     cmd = [sys.executable, "-m", "videolang.run", f"stage={step.stage}", f"hydra.run.dir={step.run_dir}", *args]
