@@ -28,11 +28,8 @@ from videolang.builder.records import (
     ParseOutcome,
     VideoRecord,
 )
+from videolang.builder.fastparse import _ALNUM_SPAN, _HAS_TIMESTAMP, _URL
 from videolang.core.errors import ConfigError
-
-_HAS_TIMESTAMP = re.compile(r"\d:\d\d")
-_URL = re.compile(r"http\S+")
-_ALNUM_SPAN = re.compile(r"[^\W_](?:.*[^\W_])?", re.DOTALL)
 
 
 # --- YouTube's display rules -------------------------------------------------------------
