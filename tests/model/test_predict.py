@@ -86,3 +86,19 @@ def test_predict_rejects_unreadable_input(make_cfg, trained_on_sample, sample_co
     bad_ckpt.write_bytes(b"not a checkpoint")
     cfg = make_cfg("stage=predict", f"video={sample_corpus / 'awkward' / 'video_only.mp4'}", f"ckpt={bad_ckpt}")
     assert run_stage(cfg) == EXIT_ERROR
+
+
+@pytest.mark.slow
+def test_inference_notebook_runs(trained_on_sample, sample_corpus, monkeypatch):
+    """notebooks/predict_chapters.ipynb executes top to bottom and prints YouTube chapter lines."""
+    import nbclient
+    import nbformat
+
+    monkeypatch.setenv("VIDEOLANG_CKPT", str(trained_on_sample["ckpt"]))
+    monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
+    path = Path(__file__).resolve().parents[2] / "notebooks" / "predict_chapters.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3").execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert "(True," in "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
