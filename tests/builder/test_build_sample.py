@@ -78,3 +78,4 @@ def test_cli_builds_sample_and_reports_through_the_runner(builder_sample, tmp_pa
 def test_missing_input_folder_is_one_clear_error(build, tmp_path):
     summary, out, code = build("data=sample", f"paths.sample_dir={tmp_path / 'nowhere'}")
     assert code == 1 and summary is None
+    assert not out.exists(), "a failed build must not leave an empty dataset folder behind"

@@ -143,8 +143,17 @@ class DatasetBuilder:
     describe: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> dict[str, Any]:
-        started = time.time()
+        existed = Path(self.out_dir).exists()
         out = ensure_writable_dir(self.out_dir)
+        try:
+            return self._build(out)
+        except BaseException:
+            if not existed and not any(out.iterdir()):
+                out.rmdir()  # a bad input leaves no empty dataset folder behind
+            raise
+
+    def _build(self, out: Path) -> dict[str, Any]:
+        started = time.time()
         failures = FailureLog(f"build_dataset[{self.name}]")
         rejected: Counter = Counter()
         adjusted: Counter = Counter()

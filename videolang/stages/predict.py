@@ -8,7 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from videolang.core.errors import ConfigError
+from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.timefmt import format_timestamp
 from videolang.stages import StageResult
 
@@ -57,6 +57,9 @@ def run(cfg: DictConfig) -> StageResult:
     extractor_cfg = cfg.get("extractor") if opts.extractor == "config" else None
     if opts.extractor == "config" and extractor_cfg is None:
         raise ConfigError("stage.extractor=config but no extractor group is selected (e.g. extractor=tiny)")
+    for path, what in ((video, "video"), (ckpt, "checkpoint")):  # before seconds of model loading
+        if not path.is_file():
+            raise BadInputError(f"{what} not found" if not path.exists() else f"{what} is not a file", path)
     generation = OmegaConf.to_container(opts.generation, resolve=True) if opts.get("generation") else {}
     predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
     prediction = predictor.predict_video(video, **{k: v for k, v in generation.items() if v is not None})
