@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from videolang.builder.readers import INFO_SUFFIX, InfoJsonFolder
-from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
 from videolang.core.ids import id_to_filename, is_youtube_id
-from videolang.core.io import atomic_write_json, ensure_writable_dir
+from videolang.core.io import atomic_write_json, ensure_writable_dir, read_text
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +52,7 @@ def url_for(text: str) -> str:
 
 def read_inputs(path: str | Path) -> list[str]:
     """Ids or URLs, one per line; blank lines and `#` comments skipped; duplicates removed in order."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise BadInputError("id list not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInputError(f"cannot read id list: {e}", path) from None
+    lines = read_text(path, "id list").splitlines()
     seen, out = set(), []
     for line in lines:
         item = line.split("#", 1)[0].strip() if not line.lstrip().startswith("http") else line.strip()

@@ -78,15 +78,20 @@ def atomic_save_npy(path: str | Path, array: "numpy.ndarray") -> Path:  # noqa: 
     return Path(path)
 
 
+def read_text(path: str | Path, what: str = "file") -> str:
+    """Read UTF-8 text, turning every failure into an error that names the file (`what` names its role)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInputError(f"{what} not found", path) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInputError(f"cannot read {what}: {e}", path) from None
+
+
 def read_json(path: str | Path) -> Any:
     """Read JSON, turning every failure into an error that names the file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInputError("file not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInputError(f"cannot read file: {e}", path) from None
+    text = read_text(path)
     if not text.strip():
         raise BadInputError("file is empty, expected JSON", path)
     try:
@@ -98,12 +103,7 @@ def read_json(path: str | Path) -> Any:
 def read_jsonl(path: str | Path) -> list[Any]:
     """Read JSON Lines (blank lines allowed), naming the file and line of the first bad row."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise BadInputError("file not found", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInputError(f"cannot read file: {e}", path) from None
+    lines = read_text(path).splitlines()
     rows = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
