@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The torch build that installs here (a local wheel); override for other machines.
-TORCH_SPEC ?= torch==2.14.1 torchaudio==2.11.0
+TORCH_SPEC ?= torch==2.14.1 torchaudio==2.11.0 torchvision==0.29.1
 STAMP := $(VENV)/.videolang-installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

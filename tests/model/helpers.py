@@ -13,3 +13,24 @@ class StopAfterEpochs(L.Callback):
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch + 1 >= self.epochs:
             trainer.should_stop = True
+
+
+# ---- stand-in extractors: what `stage=predict` rebuilds from a checkpoint's feature descriptions
+from videolang.extract.base import Extractor  # noqa: E402
+
+
+class FakeFrames(Extractor):
+    """A frames extractor that is never run (build_encoder tests only build the Encoder)."""
+
+    input = "frames"
+
+
+class FakeRegions(FakeFrames):
+    pass
+
+
+class FakeCommonsense(Extractor):
+    """Reads the `regions` state, like the real common-sense extractor."""
+
+    input = None
+    requires = ("regions",)

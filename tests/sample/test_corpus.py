@@ -24,7 +24,7 @@ def videos(manifest):
 def test_layout_and_file_records(sample_corpus, sample_manifest):
     assert sample_manifest["generator"]["params"] == SAMPLE_FIXTURE_PARAMS
     for video in videos(sample_manifest):
-        assert set(video["files"]) == {"video", "info_json", "description"}
+        assert set(video["files"]) == {"video", "info_json", "description", "boxes"}
         assert video["files"]["video"] == f"videos/{video['id']}.mp4"
     listed = set(sample_manifest["files"])
     on_disk = {p.relative_to(sample_corpus).as_posix() for p in sample_corpus.rglob("*") if p.is_file()}

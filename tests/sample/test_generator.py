@@ -15,7 +15,7 @@ import pytest
 from tests.sample.media import vidchapters_oracle
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.sample import make_sample_corpus, synthesize_speech
-from videolang.sample.corpus import IN_PROGRESS, MANIFEST
+from videolang.sample.corpus import IN_PROGRESS, MANIFEST, OBJECT_CLASSES_FILE
 from videolang.sample.metadata import describe, repeated_title_words
 from videolang.sample.plan import (DESCRIPTION_STYLES, MIN_CHAPTER_SECONDS, NARRATION_MARGIN, NARRATION_OFFSET,
                                    SampleParams, estimate_speech_seconds, plan_corpus)
@@ -118,17 +118,21 @@ def test_same_seed_gives_the_same_corpus(tmp_path):
     a, b = (json.loads((tmp_path / x / MANIFEST).read_text()) for x in "ab")
     assert without_file_records(a) == without_file_records(b)
     assert a["files"].keys() == b["files"].keys()
+    metadata = [rel for rel in a["files"] if rel.startswith("metadata/") or rel == OBJECT_CLASSES_FILE]
+    assert any(rel.endswith(".boxes.jsonl") for rel in metadata)
+    for rel in metadata:  # byte-identical metadata, boxes included
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
 
 
 def test_changed_parameters_regenerate_without_mixing(tmp_path):
     make_sample_corpus(tmp_path, **TINY)
     old = set(mtimes(tmp_path))
     report = make_sample_corpus(tmp_path, **{**TINY, "seed": 8, "num_videos": 1})
-    assert report.made == 1 and report.removed == 6  # 2 videos x (mp4, info.json, description)
+    assert report.made == 1 and report.removed == 8  # 2 videos x (mp4, info.json, description, boxes.jsonl)
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["generator"]["params"]["seed"] == 8
     assert set(mtimes(tmp_path)) == set(manifest["files"]) | {MANIFEST}
-    assert not (old - {MANIFEST}) & set(manifest["files"])
+    assert not (old - {MANIFEST, OBJECT_CLASSES_FILE}) & set(manifest["files"])  # the vocabulary is the same
 
 
 def test_damaged_or_missing_files_are_remade_alone(tmp_path):
@@ -141,6 +145,26 @@ def test_damaged_or_missing_files_are_remade_alone(tmp_path):
     assert (report.made, report.skipped, report.nothing_to_do) == (1, 1, False)
     assert intact.stat().st_mtime_ns == intact_mtime
     assert json.loads((tmp_path / MANIFEST).read_text()) == manifest
+
+
+def test_changed_or_missing_box_files_and_vocabulary_are_rewritten(tmp_path):
+    make_sample_corpus(tmp_path, **TINY)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    missing, changed = (tmp_path / v["files"]["boxes"] for v in manifest["videos"])
+    missing_bytes, changed_bytes = missing.read_bytes(), changed.read_bytes()
+    video_mtime = (tmp_path / manifest["videos"][0]["files"]["video"]).stat().st_mtime_ns
+    missing.unlink()
+    changed.write_text('{"time": 0.0, "boxes": [], "labels": []}\n')
+    classes = tmp_path / OBJECT_CLASSES_FILE
+    classes_bytes = classes.read_bytes()
+    classes.write_text("[]\n")
+    report = make_sample_corpus(tmp_path, **TINY)
+    assert (report.made, report.skipped, report.nothing_to_do) == (0, 2, False)
+    assert (missing.read_bytes(), changed.read_bytes(), classes.read_bytes()) == \
+        (missing_bytes, changed_bytes, classes_bytes)
+    assert (tmp_path / manifest["videos"][0]["files"]["video"]).stat().st_mtime_ns == video_mtime
+    assert json.loads((tmp_path / MANIFEST).read_text()) == manifest
+    assert make_sample_corpus(tmp_path, **TINY).nothing_to_do
 
 
 def test_a_killed_run_resumes_and_never_shows_partial_files(tmp_path):

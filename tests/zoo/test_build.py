@@ -42,8 +42,9 @@ def test_a_broken_model_is_rebuilt(tmp_path):
 
 
 def test_weights_and_tokenizers_are_deterministic(tmp_path):
-    a = build_zoo(tmp_path / "a", only=["tiny-whisper.pt", "tiny-audio", "tiny-t5"])
-    b = build_zoo(tmp_path / "b", only=["tiny-whisper.pt", "tiny-audio", "tiny-t5"])
+    names = ["tiny-whisper.pt", "tiny-audio", "tiny-t5", "tiny-detr", "tiny-backbone"]
+    a = build_zoo(tmp_path / "a", only=names)
+    b = build_zoo(tmp_path / "b", only=names)
     for name in a:
         assert _digest(a[name]) == _digest(b[name]), name
     texts = training_texts(None)

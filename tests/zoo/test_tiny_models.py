@@ -9,7 +9,7 @@ from PIL import Image
 
 from videolang.zoo import ZOO
 
-EXPECTED = {"tiny-clip", "tiny-t5", "tiny-whisper.pt", "tiny-audio", "whisper-base-ct2"}
+EXPECTED = {"tiny-clip", "tiny-t5", "tiny-whisper.pt", "tiny-audio", "tiny-detr", "tiny-backbone", "whisper-base-ct2"}
 
 
 def test_zoo_has_the_documented_layout(zoo):
@@ -124,9 +124,49 @@ def test_tiny_audio_is_an_ast_model_for_16khz_audio(zoo):
     assert out.last_hidden_state.shape[0] == 1 and torch.isfinite(out.last_hidden_state).all()
 
 
+def test_tiny_detr_is_an_offline_object_detector_with_detrs_processing(zoo):
+    from transformers import AutoImageProcessor, AutoModelForObjectDetection, DetrForObjectDetection
+
+    from videolang.zoo.tiny import TINY_DETR_CLASSES
+
+    model = AutoModelForObjectDetection.from_pretrained(zoo["tiny-detr"]).eval()
+    processor = AutoImageProcessor.from_pretrained(zoo["tiny-detr"])
+    assert isinstance(model, DetrForObjectDetection)
+    assert model.config.backbone_config.model_type == "resnet", "a transformers ResNet, not timm"
+    assert [model.config.id2label[i] for i in range(model.config.num_labels)] == TINY_DETR_CLASSES
+    assert processor.size["shortest_edge"] == 800 and processor.do_pad
+
+    frames = [np.full((224, 224, 3), v, dtype=np.uint8) for v in (0, 128, 255)]
+    inputs = processor(images=frames, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**inputs)
+    queries = model.config.num_queries
+    assert out.logits.shape == (3, queries, model.config.num_labels + 1) and out.pred_boxes.shape == (3, queries, 4)
+    results = processor.post_process_object_detection(out, threshold=0.0, target_sizes=[(224, 224)] * 3)
+    assert len(results) == 3 and results[0]["boxes"].shape == (queries, 4)
+    assert int(results[0]["labels"].max()) < model.config.num_labels
+
+
+def test_tiny_backbone_gives_one_stride_16_feature_map(zoo):
+    from transformers import AutoImageProcessor, ResNetBackbone
+
+    from videolang.commonsense.roi import load_backbone
+
+    # transformers.AutoBackbone.from_pretrained asks the hub first (fails offline / for folders): see load_backbone
+    backbone = load_backbone(zoo["tiny-backbone"]).eval()
+    processor = AutoImageProcessor.from_pretrained(zoo["tiny-backbone"])
+    assert isinstance(backbone, ResNetBackbone) and backbone.out_features == ["stage3"]
+    pixels = processor(images=[np.zeros((240, 320, 3), np.uint8)], return_tensors="pt")["pixel_values"]
+    assert pixels.shape == (1, 3, 224, 224)
+    with torch.no_grad():
+        (features,) = backbone(pixel_values=torch.randn(2, 3, 224, 320)).feature_maps
+    assert features.shape == (2, backbone.channels[0], 14, 20), "stride 16"
+    assert load_backbone(zoo["tiny-backbone"], out_features=["stage2"]).channels == [16]
+
+
 def test_saved_files_name_neither_the_staging_folder_nor_the_hub(zoo):
     """Models are built in a staging folder and renamed: no saved file may point back at it (or at the hub)."""
-    for name in ("tiny-clip", "tiny-t5", "tiny-audio"):
+    for name in ("tiny-clip", "tiny-t5", "tiny-audio", "tiny-detr", "tiny-backbone"):
         for f in zoo[name].glob("*.json"):
             text = f.read_text()
             json.loads(text)

@@ -26,6 +26,8 @@ from videolang.store.record import FeatureRecord
 class Extractor:
     #: what the extractor consumes: "frames" (FrameChunk), "audio" (16 kHz mono float32) or None (no media)
     input: str | None = None
+    #: keys whose per-video state this extractor reads (computed first, in the same process; see `link`)
+    requires: tuple[str, ...] = ()
 
     def __init__(self, **config: Any):
         self.config = config
@@ -41,6 +43,14 @@ class Extractor:
         self.device = device
 
     def begin(self, item: VideoItem, info: MediaInfo | None) -> Any:
+        return []
+
+    def link(self, state: Any, required: dict[str, Any]) -> None:
+        """Called once per video after every `begin`, with the states of the `requires` keys, which are
+        always updated before this extractor on each chunk."""
+
+    def check_items(self, items: list[VideoItem]) -> list[str]:
+        """Warnings about the run's video list as a whole (e.g. input files that match no video); none here."""
         return []
 
     def update(self, state: Any, data: Any) -> None:

@@ -66,12 +66,13 @@ class Encoder:
         audio = dict(audio or {})
         self.audio_backend = audio.get("backend", "auto")
         self.tolerance = tolerance
-        self.extractors = extractors
-        for key, ext in extractors.items():
+        self.extractors = order_by_requirements(extractors)
+        for key, ext in self.extractors.items():  # requirements first: their fingerprints feed the dependants'
             ext.key = key
             ext.fingerprint = fingerprint_of(self.fingerprint_config(ext))
             if ext.input == "frames":
                 ext.sampling_fps = None if self.sampling.num_frames else self.sampling.fps
+                ext.sampling = self.sampling  # frame extractors that map pixels (regions) need the scale and crop
         self.device: torch.device | None = None
 
     @classmethod
@@ -84,8 +85,7 @@ class Encoder:
             cfg = cfg.extractor
         if isinstance(cfg, DictConfig):
             cfg = OmegaConf.to_container(cfg, resolve=True)
-        built = {k: hydra.utils.instantiate(v) for k, v in (cfg.get("extractors") or {}).items() if v}
-        return cls(built, decode=cfg.get("decode"), audio=cfg.get("audio"))
+        return cls(build_extractors(cfg.get("extractors") or {}), decode=cfg.get("decode"), audio=cfg.get("audio"))
 
     # ----- identity of the features
     def fingerprint_config(self, ext: Extractor) -> dict[str, Any]:
@@ -94,7 +94,11 @@ class Encoder:
             inputs = {"backend": self.backend, **vars(self.sampling)}
         elif ext.input == "audio":
             inputs = {"sample_rate": SAMPLE_RATE}
-        return {"class": f"{type(ext).__module__}.{type(ext).__qualname__}", "config": ext.config, "input": inputs}
+        described = {"class": f"{type(ext).__module__}.{type(ext).__qualname__}", "config": ext.config,
+                     "input": inputs}
+        if ext.requires:  # features computed from another key's output change when that key's do
+            described["requires"] = {dep: self.extractors[dep].fingerprint for dep in ext.requires}
+        return described
 
     @property
     def fingerprints(self) -> dict[str, str]:
@@ -104,9 +108,21 @@ class Encoder:
         ext = self.extractors[key]
         return {"key": key, "model": ext.model_name, "fingerprint": ext.fingerprint, **self.fingerprint_config(ext)}
 
+    def with_requirements(self, keys: tuple[str, ...] | None) -> tuple[str, ...]:
+        """`keys` plus every key they need (transitively), in computing order (all keys for None)."""
+        if not keys:
+            return tuple(self.extractors)
+        needed, stack = set(), list(keys)
+        while stack:
+            key = stack.pop()
+            if key not in needed:
+                needed.add(key)
+                stack.extend(self.extractors[key].requires)
+        return tuple(k for k in self.extractors if k in needed)
+
     # ----- the decoding half (no models; runs in DataLoader workers)
     def stream(self, item: VideoItem) -> Iterator[Piece]:
-        keys = item.keys or tuple(self.extractors)
+        keys = self.with_requirements(item.keys)
         inputs = {self.extractors[k].input for k in keys}
         if not inputs - {None}:  # e.g. imported transcripts only: the media file is not needed
             yield Piece("start", item)
@@ -178,13 +194,18 @@ class Assembler:
 
     def consume(self, piece: Piece) -> VideoResult | None:
         vid = piece.item.video_id
-        keys = piece.item.keys or tuple(self.encoder.extractors)
+        wanted = piece.item.keys or tuple(self.encoder.extractors)
+        keys = self.encoder.with_requirements(piece.item.keys)  # requirements before their dependants
         if piece.kind == "error" and piece.input is None:  # the file cannot be opened at all
-            return VideoResult(piece.item, failures={k: piece.reason for k in keys})
+            return VideoResult(piece.item, failures={k: piece.reason for k in wanted})
         if piece.kind == "start":
             result, states = VideoResult(piece.item), {}
             for key in keys:
                 self._guard(result, key, lambda k=key: states.__setitem__(k, self.ext(k).begin(piece.item, piece.info)))
+            for key in keys:
+                if key not in result.failures and self.ext(key).requires and self._requirements_ok(result, key):
+                    deps = {d: states[d] for d in self.ext(key).requires}
+                    self._guard(result, key, lambda k=key, deps=deps: self.ext(k).link(states[k], deps))
             self.open[vid] = (result, states, time.perf_counter())
             return None
         result, states, started = self.open[vid]
@@ -195,16 +216,28 @@ class Assembler:
         elif piece.kind in ("frames", "audio"):
             data = piece.data if piece.kind == "frames" else piece.data.numpy()
             for key in keys:
-                if self.ext(key).input == piece.kind and key not in result.failures:
+                if self.ext(key).input == piece.kind and key not in result.failures and \
+                        self._requirements_ok(result, key):
                     self._guard(result, key, lambda k=key: self.ext(k).update(states[k], data))
         elif piece.kind == "end":
             for key in keys:
-                if key not in result.failures:
+                if key not in result.failures and self._requirements_ok(result, key):
                     self._guard(result, key, lambda k=key: result.records.__setitem__(k, self.ext(k).finish(states[k])))
             del self.open[vid]
+            # keys computed only because another key needs them are not reported (they are already stored)
+            result.records = {k: r for k, r in result.records.items() if k in wanted}
+            result.failures = {k: r for k, r in result.failures.items() if k in wanted}
             result.seconds = time.perf_counter() - started
             return result
         return None
+
+    def _requirements_ok(self, result: VideoResult, key: str) -> bool:
+        """False (and `key` recorded as failed) when a key it needs has failed."""
+        for dep in self.ext(key).requires:
+            if dep in result.failures:
+                result.failures.setdefault(key, f"needs '{dep}', which failed: {result.failures[dep]}")
+                return False
+        return True
 
     def ext(self, key: str) -> Extractor:
         return self.encoder.extractors[key]
@@ -218,6 +251,50 @@ class Assembler:
         except Exception as e:  # noqa: BLE001 - one video's model failure must not end a week-long run
             log.exception("extractor %s failed on %s", key, result.item.path)
             result.failures[key] = f"extractor error: {describe_error(e)}"
+
+
+def build_extractors(specs: dict[str, Any]) -> dict[str, Extractor]:
+    """{key: config with _target_} -> built extractors; an extractor's own config error stays one paragraph."""
+    import hydra.utils
+    from hydra.errors import InstantiationException
+
+    from videolang.core.errors import VideolangError
+
+    built = {}
+    for key, spec in specs.items():
+        if not spec:
+            continue
+        try:
+            built[key] = hydra.utils.instantiate(spec)
+        except InstantiationException as e:
+            if isinstance(e.__cause__, VideolangError):  # hydra wraps it; the user needs the message, not a trace
+                raise e.__cause__ from None
+            raise
+    return built
+
+
+def order_by_requirements(extractors: dict[str, Extractor]) -> dict[str, Extractor]:
+    """The extractors with every key after the keys it `requires` (config order otherwise kept)."""
+    ordered: dict[str, Extractor] = {}
+    visiting: set[str] = set()
+
+    def visit(key: str, needed_by: str | None) -> None:
+        if key in ordered:
+            return
+        if key not in extractors:
+            raise ConfigError(f"extractor '{needed_by}' needs the '{key}' extractor, which is not configured "
+                              f"(configured: {', '.join(extractors)})")
+        if key in visiting:
+            raise ConfigError(f"extractors require each other in a cycle through '{key}'")
+        visiting.add(key)
+        for dep in extractors[key].requires:
+            visit(dep, key)
+        visiting.discard(key)
+        ordered[key] = extractors[key]
+
+    for key in extractors:
+        visit(key, None)
+    return ordered
 
 
 def encode_video(path: str | Path, cfg_or_encoder, strict: bool = True) -> dict[str, FeatureRecord]:

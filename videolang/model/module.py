@@ -28,6 +28,7 @@ from videolang.model.losses import IGNORE, label_smoothed_ce, span_corrupt
 from videolang.model.metrics import score_predictions
 from videolang.model.parsing import parse_events
 from videolang.model.sequences import TASK_MODES, SequenceBuilder, load_tokenizer
+from videolang.model.streams import CommonsenseOptions
 from videolang.model.vid2seq import Vid2Seq
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,17 @@ class Vid2SeqModule(L.LightningModule):
                  label_smoothing: float = 0.1, denoising: dict | None = None, generation: dict | None = None,
                  dedup_titles: bool = True, monitor: str = "val/cider", seed: int = 0,
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
-                 tokenizer: Any = None, compat_metrics: bool = False):
+                 tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
+                 commonsense_dim: int | None = None):
         super().__init__()
         denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
+        # None (a checkpoint made before the switch existed) = disabled; stored normalised in hparams
+        cs = CommonsenseOptions.parse(_plain(commonsense))
+        commonsense = cs.as_dict()
+        if cs.enabled and commonsense_dim is None:
+            raise ValueError("commonsense_dim is unknown: set model.commonsense_dim or let stage=train read it "
+                             "from the data")
+        commonsense_dim = int(commonsense_dim) if cs.enabled else None
         generation = {**DEFAULT_GENERATION, **(_plain(generation) or {})}
         t5_config = _plain(t5_config)
         backbone = str(backbone)
@@ -90,7 +99,9 @@ class Vid2SeqModule(L.LightningModule):
             t5 = Vid2Seq.load_t5(backbone, len(self.tokenizer))
         else:
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(backbone))
-        self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video)
+        self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
+                           commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
+                           commonsense_layers=cs.layers)
         self.sentinel_ids = _sentinels(self.tokenizer)
         self.best_score: float | None = None
         # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.
@@ -100,6 +111,11 @@ class Vid2SeqModule(L.LightningModule):
         self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
 
     # ------------------------------------------------------------- options
+    @property
+    def commonsense(self) -> CommonsenseOptions:
+        """The common-sense switch this model was built with (disabled for checkpoints made before it)."""
+        return CommonsenseOptions.parse(self.hparams.get("commonsense"))
+
     @property
     def generation_kwargs(self) -> dict[str, Any]:
         gen = dict(self.hparams.generation)

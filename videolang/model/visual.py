@@ -32,12 +32,14 @@ class VisualEncoder(nn.Module):
 
     Vid2Seq uses 12 layers of width 768 over CLIP ViT-L/14 features; the width
     is projected to the T5 model width so the two streams can be concatenated.
+    The common-sense stream (`fusion: stream`) reuses it over its own rows
+    (`name` only changes the error messages).
     """
 
     def __init__(self, input_dim: int, d_model: int, num_layers: int = 12, num_heads: int = 12,
-                 ff_dim: int | None = None, max_frames: int = 100, dropout: float = 0.1):
+                 ff_dim: int | None = None, max_frames: int = 100, dropout: float = 0.1, name: str = "visual"):
         super().__init__()
-        self.input_dim, self.max_frames = int(input_dim), int(max_frames)
+        self.input_dim, self.max_frames, self.name = int(input_dim), int(max_frames), name
         self.proj = nn.Linear(input_dim, d_model)
         self.pos = nn.Embedding(max_frames, d_model)
         layer = nn.TransformerEncoderLayer(d_model, num_heads, ff_dim or 4 * d_model, dropout,
@@ -49,9 +51,9 @@ class VisualEncoder(nn.Module):
     def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """frames (B, K, D_in), mask (B, K) true/1 on real frames -> (B, K, d_model), zeros on padding."""
         if frames.shape[1] > self.max_frames:
-            raise ValueError(f"{frames.shape[1]} frames > max_frames {self.max_frames}: subsample first")
+            raise ValueError(f"{frames.shape[1]} {self.name} rows > max_frames {self.max_frames}: subsample first")
         if frames.shape[-1] != self.input_dim:
-            raise ValueError(f"visual features have width {frames.shape[-1]}, the model expects {self.input_dim}")
+            raise ValueError(f"{self.name} features have width {frames.shape[-1]}, the model expects {self.input_dim}")
         keep = mask.bool()
         pos = torch.arange(frames.shape[1], device=frames.device)
         x = self.dropout(self.proj(frames.to(self.proj.weight.dtype)) + self.pos(pos)[None])

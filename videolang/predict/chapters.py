@@ -4,12 +4,14 @@ The video goes through `videolang.extract`'s own `Encoder` (the code path of
 `stage=extract`), rebuilt from the extractor descriptions stored in the
 checkpoint, so a raw video is featurised exactly as the training videos were.
 Videos without speech get an empty transcript; videos longer than the model's
-frame budget are uniformly subsampled like in training.
+frame budget are uniformly subsampled like in training. A model that reads the
+common-sense stream gets its extractor (and the keys it requires) in the encoder,
+and its rows go through the data module's own item and collate code (same fusion).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,8 @@ import torch
 
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.datamodule.sources import VideoFeatures, segments_from_transcript
-from videolang.datamodule.vid2seq import Vid2SeqCollator, build_item
+from videolang.datamodule.streams import RowStream
+from videolang.datamodule.vid2seq import build_item, collator_for
 from videolang.model.module import Vid2SeqModule
 from videolang.model.sequences import Segment
 
@@ -88,26 +91,46 @@ class ChapterPredictor:
             raise BadInputError("video file not found", path)
         info = probe(str(path))
         result = self.encoder.try_encode(path)
+        return self.features_from_records(result.records, result.failures, info.video_duration or info.duration,
+                                          path)
+
+    def features_from_records(self, records: dict[str, Any], failures: dict[str, str],
+                              duration: float | None = None, path: str | Path = "video"
+                              ) -> tuple[VideoFeatures, list[str]]:
+        """The encoder's records of one video -> the model's `VideoFeatures`, plus notes on what was missing."""
         notes = []
-        visual = result.records.get("visual")
+        visual = records.get("visual")
         if visual is None or visual.array is None or len(visual.array) == 0:
-            reason = result.failures.get("visual", "no frames decoded")
+            reason = failures.get("visual", "no frames decoded")
             raise BadInputError(f"cannot read frames: {reason}", path)
         speech: list[Segment] = []
         if self.module.net.use_speech:
-            rec = result.records.get("speech")
+            rec = records.get("speech")
             if rec is None:
-                notes.append(f"no transcript ({result.failures.get('speech', 'speech not extracted')}): "
+                notes.append(f"no transcript ({failures.get('speech', 'speech not extracted')}): "
                              "predicting from the frames alone")
             else:
                 speech = segments_from_transcript(rec.segments)
                 if not speech:
                     notes.append("no speech in this video: empty transcript")
+        commonsense = None
+        cs = self.module.commonsense
+        if cs.enabled:
+            rec = records.get(cs.key)
+            try:
+                commonsense = RowStream.from_record(rec) if rec is not None else None
+            except BadInputError as e:
+                failures = {**failures, cs.key: e.problem}
+            if commonsense is None:
+                notes.append(f"no common-sense features ({failures.get(cs.key, 'not extracted')}): "
+                             "every frame's common-sense row is masked")
+                commonsense = RowStream.empty(int(self.module.hparams.commonsense_dim))
         ts = np.asarray(visual.timestamps, dtype=np.float64)
-        duration = info.video_duration or info.duration or (float(ts[-1]) + 1.0 if len(ts) else 0.0)
+        duration = duration or (float(ts[-1]) + 1.0 if len(ts) else 0.0)
         if len(ts) > self.module.hparams.max_frames:
             notes.append(f"{len(ts)} frames > the model's {self.module.hparams.max_frames}: uniformly subsampled")
-        return VideoFeatures(np.asarray(visual.array, dtype=np.float32), ts, speech, float(duration)), notes
+        return VideoFeatures(np.asarray(visual.array, dtype=np.float32), ts, speech, float(duration),
+                             commonsense), notes
 
     # ---------------------------------------------------------- the model
     @torch.no_grad()
@@ -116,10 +139,16 @@ class ChapterPredictor:
         if feats.frames.shape[1] != m.hparams.visual_dim:
             raise BadInputError(f"features have width {feats.frames.shape[1]}, the model expects "
                                 f"{m.hparams.visual_dim}: extracted with a different visual model?", video)
+        fusion, cs_dim = m.commonsense.active_fusion, m.hparams.get("commonsense_dim")
+        if fusion and feats.commonsense is not None and feats.commonsense.dim != cs_dim:
+            raise BadInputError(f"common-sense features have width {feats.commonsense.dim}, the model expects "
+                                f"{cs_dim}: extracted with a different common-sense model?", video)
         duration = float(feats.duration or (feats.timestamps[-1] + 1.0))
+        if fusion and feats.commonsense is None:  # same as a video whose stream could not be made
+            feats = replace(feats, commonsense=RowStream.empty(int(cs_dim)))
         item = build_item(video, video, feats, duration, [], m.builder, "events", m.hparams.max_frames,
-                          m.net.use_speech)
-        batch = Vid2SeqCollator(m.builder.pad_id, m.hparams.visual_dim)([item])
+                          m.net.use_speech, commonsense=fusion)
+        batch = collator_for(m.builder.pad_id, m.hparams.visual_dim, cs_dim, fusion)([item])
         batch = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         out = m.decode_batch(batch, **generation)[0]
         return ChapterPrediction(video, duration, out["events"], out.get("dropped", {}))
@@ -133,8 +162,15 @@ class ChapterPredictor:
         return pred
 
 
+def model_feature_keys(module: Vid2SeqModule) -> list[str]:
+    """The feature keys the model reads: visual, speech unless ablated, the common-sense key when on."""
+    keys = ["visual"] + (["speech"] if module.net.use_speech else [])
+    return keys + ([module.commonsense.key] if module.commonsense.enabled else [])
+
+
 def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
-    """The `videolang.extract.Encoder` for the keys the model reads (visual, and speech unless ablated).
+    """The `videolang.extract.Encoder` for the keys the model reads (visual, speech unless ablated, the
+    common-sense key when the model reads it) plus every key those extractors `require` (transitively).
 
     Without `extractor_cfg`, each extractor is rebuilt from the description the training
     features' store recorded (class, options, frame sampling) and its fingerprint is checked
@@ -146,12 +182,15 @@ def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
 
     from videolang.extract.encoder import Encoder
 
-    keys = ["visual"] + (["speech"] if module.net.use_speech else [])
+    keys = model_feature_keys(module)
+    required = set(keys) - {"speech"}   # without these the model cannot predict; speech may be missing
     info = module.feature_info or {}
     if extractor_cfg is not None:
         cfg = OmegaConf.to_container(extractor_cfg, resolve=True) if isinstance(extractor_cfg, DictConfig) \
             else dict(extractor_cfg)
-        built = {k: hydra.utils.instantiate(v) for k, v in (cfg.get("extractors") or {}).items() if v and k in keys}
+        configured = {k: v for k, v in (cfg.get("extractors") or {}).items() if v}
+        built = _build_closure(keys, lambda k: hydra.utils.instantiate(configured[k]) if k in configured else None,
+                               lambda k, ext: getattr(ext, "requires", ()) or (), required, "the extractor config")
         encoder = Encoder(built, decode=cfg.get("decode"), audio=cfg.get("audio"))
         for key, fp in encoder.fingerprints.items():
             trained = (info.get(key) or {}).get("fingerprint")
@@ -159,22 +198,45 @@ def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
                 log.warning("'%s' extractor differs from the one the model was trained on (%s vs %s)",
                             key, fp, trained)
         return encoder
-    missing = [k for k in keys if not (info.get(k) or {}).get("class")]
-    if "visual" in missing:
+    if not (info.get("visual") or {}).get("class"):
         raise ConfigError("the checkpoint does not record how its visual features were extracted: "
                           "pass an extractor config (e.g. extractor=tiny)")
-    built, decode = {}, None
-    for key in keys:
-        if key in missing:
-            log.warning("the checkpoint does not record the '%s' extractor: predicting without it", key)
-            continue
-        desc = info[key]
-        built[key] = hydra.utils.instantiate({"_target_": desc["class"], **desc.get("config", {})})
-        if desc.get("input") and "backend" in desc["input"]:
-            decode = dict(desc["input"])
+
+    def rebuild(key: str):
+        desc = info.get(key) or {}
+        if not desc.get("class"):
+            return None
+        return hydra.utils.instantiate({"_target_": desc["class"], **desc.get("config", {})})
+
+    built = _build_closure(keys, rebuild, lambda k, ext: (info.get(k) or {}).get("requires") or (), required,
+                           "the checkpoint")
+    decode = next((dict(info[k]["input"]) for k in built
+                   if (info[k].get("input") or {}).get("backend")), None)
     encoder = Encoder(built, decode=decode)
     for key, fp in encoder.fingerprints.items():
         if fp != info[key].get("fingerprint"):
             log.warning("rebuilt '%s' extractor has fingerprint %s, the training features %s",
                         key, fp, info[key].get("fingerprint"))
     return encoder
+
+
+def _build_closure(keys: list[str], build, requires, required: set[str], where: str) -> dict[str, Any]:
+    """Build `keys` and, transitively, the keys each built extractor requires (a requirement is required)."""
+    built: dict[str, Any] = {}
+    todo = list(keys)
+    while todo:
+        key = todo.pop(0)
+        if key in built:
+            continue
+        ext = build(key)
+        if ext is None:
+            if key in required:
+                raise ConfigError(f"the model needs the '{key}' features but {where} does not describe how to "
+                                  "extract them: pass an extractor config that has it (stage.extractor=config)")
+            log.warning("%s does not describe the '%s' extractor: predicting without it", where, key)
+            continue
+        built[key] = ext
+        deps = [str(d) for d in requires(key, ext)]
+        required.update(deps)
+        todo += deps
+    return built

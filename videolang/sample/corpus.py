@@ -7,7 +7,9 @@ manifest is removed first (a half-made corpus never looks finished), a
 `.in-progress.json` marker records the fingerprint being made, files that are
 already right are kept (so a killed run resumes), and everything else in the
 generator's folders (`videos/`, `metadata/`, `awkward/`) is deleted: old and new
-parameter sets never mix. Every file is written to a temporary name and renamed.
+parameter sets never mix. `object_classes.json` (the object vocabulary, the same
+for every parameter set) sits at the top level and is rewritten whenever it differs.
+Every file is written to a temporary name and renamed.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from videolang.core.errors import VideolangError
 from videolang.core.ids import id_to_filename
 from videolang.core.io import atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
 from videolang.sample.awkward import AWKWARD_FILES, make_awkward_files
-from videolang.sample.metadata import describe, info_json, repeated_title_words
+from videolang.sample.metadata import boxes_jsonl, describe, info_json, repeated_title_words
+from videolang.sample.objects import CLASS_NAMES
 from videolang.sample.plan import GENERATOR_VERSION, SampleParams, VideoPlan, corpus_fingerprint, plan_corpus
 from videolang.sample.render import narration_spans, render_video
 
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 IN_PROGRESS = ".in-progress.json"
 OWNED_FOLDERS = ("videos", "metadata", "awkward")
+OBJECT_CLASSES_FILE = "object_classes.json"  # the object vocabulary; list order = class index
 MANIFEST_FORMAT = "videolang-sample-corpus/1"
 
 
@@ -114,7 +118,7 @@ def _owned_files(out_dir: Path) -> list[Path]:
 def _video_files(plan: VideoPlan) -> dict[str, str]:
     stem = id_to_filename(plan.id)
     return {"video": f"videos/{stem}.mp4", "info_json": f"metadata/{stem}.info.json",
-            "description": f"metadata/{stem}.description"}
+            "description": f"metadata/{stem}.description", "boxes": f"metadata/{stem}.boxes.jsonl"}
 
 
 def _video_entry(plan: VideoPlan, spans: list[tuple[float, float]]) -> dict:
@@ -126,6 +130,7 @@ def _video_entry(plan: VideoPlan, spans: list[tuple[float, float]]) -> dict:
             "narration_start": round(first, 4), "narration_end": round(last, 4),
             "scene": {"background": chapter.background, "shape": chapter.shape,
                       "shape_colour": chapter.shape_colour, "motion": chapter.motion},
+            "objects": [o.name for o in chapter.objects],
         })
     return {
         "id": plan.id, "index": plan.index, "title": plan.title, "domain": plan.domain, "subject": plan.subject,
@@ -179,6 +184,7 @@ def make_sample_corpus(
     atomic_write_json(out_dir / IN_PROGRESS, {"generator": {"fingerprint": fingerprint, "params": asdict(params)}})
     wanted = {rel for p in plans for rel in _video_files(p).values()}
     wanted |= {f"awkward/{a.name}" for a in AWKWARD_FILES} if with_awkward else set()
+    wanted.add(OBJECT_CLASSES_FILE)  # top level: outside the folders cleaned below, always rewritten
     for path in _owned_files(out_dir):
         rel = path.relative_to(out_dir).as_posix()
         if rel in intact or (resuming and rel in wanted):
@@ -211,6 +217,8 @@ def make_sample_corpus(
         info = json.dumps(info_json(plan), indent=2, ensure_ascii=False) + "\n"
         _write_if_changed(out_dir / files["info_json"], info)
         _write_if_changed(out_dir / files["description"], describe(plan))
+        _write_if_changed(out_dir / files["boxes"], boxes_jsonl(plan))
+    _write_if_changed(out_dir / OBJECT_CLASSES_FILE, json.dumps(list(CLASS_NAMES), indent=2) + "\n")
 
     missing = {a.name for a in AWKWARD_FILES if with_awkward and not (out_dir / "awkward" / a.name).exists()}
     made = make_awkward_files(out_dir / "awkward", width=width, height=height, fps=fps, names=missing)
@@ -224,6 +232,7 @@ def make_sample_corpus(
         "generator": {"version": GENERATOR_VERSION, "fingerprint": fingerprint, "params": asdict(params)},
         "totals": {"videos": len(videos), "chapters": sum(len(v["chapters"]) for v in videos),
                    "duration_seconds": report.total_duration, "awkward_files": len(awkward)},
+        "object_classes": list(CLASS_NAMES),
         "videos": videos,
         "awkward": awkward,
         "files": {rel: file_record(out_dir / rel) for rel in sorted(wanted)},

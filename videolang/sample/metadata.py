@@ -10,9 +10,11 @@ manifest, the description and the info.json agree.
 """
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 
+from videolang.sample.objects import box_rows
 from videolang.sample.plan import VideoPlan
 
 _SMALL_WORDS = {"the", "a", "an", "of", "for", "to", "and", "in", "on", "with"}
@@ -80,6 +82,12 @@ def info_json(plan: VideoPlan) -> dict:
         "vcodec": "avc1",
         "acodec": "mp4a.40.2",
     }
+
+
+def boxes_jsonl(plan: VideoPlan) -> str:
+    """The `<id>.boxes.jsonl` text: per second of video, the objects' boxes (xyxy pixels) and labels."""
+    return "".join(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n"
+                   for row in box_rows(plan.duration, plan.chapters))
 
 
 def repeated_title_words(titles: list[str]) -> list[str]:

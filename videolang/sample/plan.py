@@ -1,6 +1,6 @@
 """Deterministic plans: everything about a sample video that is decided before any media exists.
 
-A plan (id, title, chapter times, titles, narration text, scene looks,
+A plan (id, title, chapter times, titles, narration text, scene looks, objects and their boxes,
 description) depends only on the generator parameters and the video's index,
 so planning is cheap, a fingerprint of the parameters names a corpus, and video
 i of a seed is the same whether 4 or 400 videos are made.
@@ -15,11 +15,13 @@ import string
 from dataclasses import asdict, dataclass, field
 
 from videolang.core.errors import ConfigError
-from videolang.sample import topics
+from videolang.sample import objects, topics
+from videolang.sample.objects import PlacedObject
 from videolang.sample.topics import Domain, Special
 
 # Bump when rendering changes (plans are part of the fingerprint anyway): invalidates existing corpora.
-GENERATOR_VERSION = 1
+# 2: objects with ground-truth boxes (metadata/<id>.boxes.jsonl, object_classes.json).
+GENERATOR_VERSION = 2
 MIN_CHAPTER_SECONDS = 10  # YouTube's own minimum chapter length
 MAX_CHAPTERS = 6
 NARRATION_OFFSET = 0.5  # narration starts this long after its chapter starts
@@ -76,6 +78,7 @@ class ChapterPlan:
     action: str | None = None
     thing: str | None = None
     action_index: int | None = None  # position in the domain's action list (sets the ambient tone)
+    objects: list[PlacedObject] = field(default_factory=list)  # drawn on top, still for the whole chapter
 
     @property
     def narration_start(self) -> float:
@@ -162,6 +165,20 @@ def _special_chapter(rng: random.Random, kind: str, subject: str, start: int, en
                        background, shape, colour, motion)
 
 
+def _furnish(params: SampleParams, index: int, domain: Domain, chapters: list[ChapterPlan]) -> None:
+    """Choose and place each chapter's objects. Their own random stream keeps every other
+    planned value (ids, titles, times, narration) what it was before objects existed."""
+    rng = random.Random(f"videolang-sample-objects:{params.seed}:{index}")
+    for chapter in chapters:
+        if chapter.kind == "topic":
+            action = next(a for a in domain.actions if a.ing == chapter.action)
+            thing = next(t for t in domain.things if t.phrase == chapter.thing)
+            names = objects.choose_topic_objects(rng, objects.topic_pool(action.objects, thing.objects))
+        else:
+            names = objects.choose_special_objects(rng, domain)
+        chapter.objects = objects.place_objects(rng, names, params.width, params.height)
+
+
 def plan_video(params: SampleParams, index: int) -> VideoPlan:
     """The complete plan of video `index` of the corpus defined by `params` (no media)."""
     rng = random.Random(f"videolang-sample:{params.seed}:{index}")
@@ -199,6 +216,7 @@ def plan_video(params: SampleParams, index: int) -> VideoPlan:
         background, colour = topics.topic_colours(domain, a, thing, hue_jitter, value_jitter)
         chapters.append(ChapterPlan(start, end, topics.title_of(action, thing), "topic", narration, background,
                                     action.shape, colour, action.motion, action.ing, thing.phrase, a))
+    _furnish(params, index, domain, chapters)
 
     return VideoPlan(
         index=index, id=video_id, domain=domain.name, category=domain.category, subject=subject,

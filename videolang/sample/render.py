@@ -1,11 +1,12 @@
 """Turning a video plan into a real H.264 + AAC mp4 with ffmpeg.
 
 Each chapter is a lavfi `color` background with a shape tile (a `geq` alpha
-mask) moving over it via `overlay`'s per-frame x/y expressions; the chapters
-are joined with `concat`, so every chapter has exactly (end - start) * fps
-frames. The soundtrack is assembled in numpy at 16 kHz (a quiet ambient tone
-per action, the espeak-ng narration at the start of each chapter) and encoded
-to AAC at 44.1 kHz, as on YouTube.
+mask) moving over it via `overlay`'s per-frame x/y expressions, and the
+chapter's objects drawn on top with `drawbox` (cheap, and exact to the pixel:
+see videolang.sample.objects); the chapters are joined with `concat`, so every
+chapter has exactly (end - start) * fps frames. The soundtrack is assembled in
+numpy at 16 kHz (a quiet ambient tone per action, the espeak-ng narration at
+the start of each chapter) and encoded to AAC at 44.1 kHz, as on YouTube.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from videolang.core.errors import VideolangError
 from videolang.core.io import atomic_path
 from videolang.sample import topics
 from videolang.sample.narration import require_tool, run_tool, synthesize_speech
+from videolang.sample.objects import draw_rects
 from videolang.sample.plan import ChapterPlan, VideoPlan
 
 TRACK_RATE = 16000  # narration and soundtrack sample rate before AAC
@@ -42,8 +44,19 @@ def scene_filter(plan: VideoPlan, chapter: ChapterPlan, label: str) -> str:
         # the shape tile is drawn once (geq is slow) and repeated; overlay stops with the background
         f"color=c={_ffcolor(chapter.shape_colour)}:s={size}x{size}:r={plan.fps},trim=end_frame=1,format=rgba,"
         f"geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='255*gt({mask},0)',loop=loop=-1:size=1[{label}sh];"
-        f"[{label}bg][{label}sh]overlay=x='{x}':y='{y}':eval=frame:shortest=1,format=yuv420p[{label}]"
+        f"[{label}bg][{label}sh]overlay=x='{x}':y='{y}':eval=frame:shortest=1,format=yuv420p"
+        f"{objects_filter(chapter)}[{label}]"
     )
+
+
+def objects_filter(chapter: ChapterPlan) -> str:
+    """`,drawbox=...` for every rectangle of the chapter's objects (empty without objects).
+
+    Drawn after the conversion to yuv420p with fully opaque colours and even
+    coordinates, so the luma and chroma planes hold exactly the planned boxes.
+    """
+    return "".join(f",drawbox=x={x}:y={y}:w={w}:h={h}:color={_ffcolor(colour)}@1:t=fill"
+                   for obj in chapter.objects for x, y, w, h, colour in draw_rects(obj))
 
 
 def video_filtergraph(plan: VideoPlan) -> str:

@@ -8,7 +8,10 @@ compositional, so it is learnable but not a lookup of whole scenes:
 - the object sets the background hue and the shape's colour (its complement);
 - the action sets the background brightness, the shape and how it moves;
 - the narration names both (in varying sentences, sometimes mentioning the
-  previous step too), and the title is "<Action> <object>".
+  previous step too), and the title is "<Action> <object>";
+- the action and the thing each bring a weighted pool of object classes
+  (`objects`), from which the chapter's 2-5 drawn objects are sampled (see
+  videolang.sample.objects), so which objects co-occur depends on the topic.
 
 Intro and outro chapters have their own dark looks; their title ("Intro",
 "Welcome", "Final thoughts", ...) follows from the wording of their narration.
@@ -48,6 +51,7 @@ class Action:
     shape: str
     motion: str
     details: tuple[str, ...]  # sentences that only this action says
+    objects: tuple[tuple[str, float], ...] = ()  # (object class, weight): what its chapters tend to show
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Thing:
     phrase: str  # "the dough": ends the title
     hue: float  # degrees
     details: tuple[str, ...]
+    objects: tuple[tuple[str, float], ...] = ()  # added to the action's pool (weights add up)
 
 
 @dataclass(frozen=True)
@@ -80,22 +85,32 @@ DOMAINS: tuple[Domain, ...] = (
         "cooking", "Howto & Style",
         actions=(
             Action("Preparing", "prepare", "square", "sweep",
-                   ("Get everything ready on the board first.", "A clean workspace makes this easier.")),
+                   ("Get everything ready on the board first.", "A clean workspace makes this easier."),
+                   objects=(("knife", 1.0), ("board", 1.0), ("bowl", 0.3))),
             Action("Mixing", "mix", "circle", "orbit",
-                   ("Stir slowly so nothing spills over.", "Keep the bowl steady while you stir.")),
+                   ("Stir slowly so nothing spills over.", "Keep the bowl steady while you stir."),
+                   objects=(("bowl", 1.0), ("spoon", 0.9))),
             Action("Cooking", "cook", "triangle", "bounce",
-                   ("Keep the heat at a medium level.", "Watch the pan so nothing burns.")),
+                   ("Keep the heat at a medium level.", "Watch the pan so nothing burns."),
+                   objects=(("pot", 1.0), ("spoon", 0.6))),
             Action("Tasting", "taste", "diamond", "diagonal",
-                   ("Add a pinch of salt if it needs it.", "Use a clean spoon every time.")),
+                   ("Add a pinch of salt if it needs it.", "Use a clean spoon every time."),
+                   objects=(("spoon", 1.0), ("bowl", 0.5))),
             Action("Serving", "serve", "bar", "sweep",
-                   ("Use warm plates if you have them.", "A little garnish on top looks nice.")),
+                   ("Use warm plates if you have them.", "A little garnish on top looks nice."),
+                   objects=(("plate", 1.0), ("spoon", 0.3))),
         ),
         things=(
-            Thing("the dough", 60, ("It should feel soft and a little sticky.",)),
-            Thing("the sauce", 0, ("It should be thick and glossy.",)),
-            Thing("the soup", 200, ("The soup smells wonderful already.",)),
-            Thing("the salad", 130, ("Fresh leaves make all the difference.",)),
-            Thing("the filling", 280, ("Spread the filling evenly.",)),
+            Thing("the dough", 60, ("It should feel soft and a little sticky.",),
+                  objects=(("board", 0.6), ("bowl", 0.4))),
+            Thing("the sauce", 0, ("It should be thick and glossy.",),
+                  objects=(("tomato", 1.0), ("pot", 0.5))),
+            Thing("the soup", 200, ("The soup smells wonderful already.",),
+                  objects=(("onion", 0.8), ("pot", 0.8))),
+            Thing("the salad", 130, ("Fresh leaves make all the difference.",),
+                  objects=(("tomato", 0.8), ("onion", 0.6), ("bowl", 0.5))),
+            Thing("the filling", 280, ("Spread the filling evenly.",),
+                  objects=(("onion", 0.6), ("knife", 0.4))),
         ),
         subjects=("a pizza", "a vegetable soup", "an apple pie", "fresh pasta"),
         video_titles=("How to make {subject} at home", "Easy recipe: {subject} for beginners",
@@ -105,19 +120,27 @@ DOMAINS: tuple[Domain, ...] = (
         "gardening", "Howto & Style",
         actions=(
             Action("Planting", "plant", "triangle", "orbit",
-                   ("Dig a small hole and press the soil down.", "Leave enough space between each one.")),
+                   ("Dig a small hole and press the soil down.", "Leave enough space between each one."),
+                   objects=(("seedling", 1.0), ("trowel", 1.0))),
             Action("Watering", "water", "ring", "bounce",
-                   ("Water early in the morning when it is cool.", "Aim at the roots, not the leaves.")),
+                   ("Water early in the morning when it is cool.", "Aim at the roots, not the leaves."),
+                   objects=(("watering_can", 1.0),)),
             Action("Pruning", "prune", "cross", "sweep",
-                   ("Cut just above a healthy bud.", "Sharp shears make a clean cut.")),
+                   ("Cut just above a healthy bud.", "Sharp shears make a clean cut."),
+                   objects=(("shears", 1.0),)),
             Action("Harvesting", "harvest", "circle", "diagonal",
-                   ("Pick only what is ripe today.", "Put everything in a shallow basket.")),
+                   ("Pick only what is ripe today.", "Put everything in a shallow basket."),
+                   objects=(("basket", 1.0), ("shears", 0.4))),
         ),
         things=(
-            Thing("the tomatoes", 5, ("Tomatoes love plenty of sun.",)),
-            Thing("the roses", 300, ("Roses need a little extra care.",)),
-            Thing("the herbs", 135, ("Herbs grow quickly in warm weather.",)),
-            Thing("the beans", 65, ("Beans climb up the canes by themselves.",)),
+            Thing("the tomatoes", 5, ("Tomatoes love plenty of sun.",),
+                  objects=(("tomato", 1.0), ("seedling", 0.3))),
+            Thing("the roses", 300, ("Roses need a little extra care.",),
+                  objects=(("shears", 0.6), ("watering_can", 0.3))),
+            Thing("the herbs", 135, ("Herbs grow quickly in warm weather.",),
+                  objects=(("seedling", 0.8), ("basket", 0.3))),
+            Thing("the beans", 65, ("Beans climb up the canes by themselves.",),
+                  objects=(("seedling", 0.6), ("basket", 0.4))),
         ),
         subjects=("the vegetable garden", "the greenhouse", "a small balcony garden"),
         video_titles=("A weekend in {subject}", "Spring jobs in {subject}", "A busy day in {subject}"),
@@ -126,19 +149,27 @@ DOMAINS: tuple[Domain, ...] = (
         "workshop", "Howto & Style",
         actions=(
             Action("Cleaning", "clean", "bar", "bounce",
-                   ("Wipe off all the dust with a damp cloth.", "Let it dry completely before the next step.")),
+                   ("Wipe off all the dust with a damp cloth.", "Let it dry completely before the next step."),
+                   objects=(("cloth", 1.0),)),
             Action("Sanding", "sand", "square", "diagonal",
-                   ("Start with coarse paper and finish with fine paper.", "Always sand along the grain.")),
+                   ("Start with coarse paper and finish with fine paper.", "Always sand along the grain."),
+                   objects=(("sandpaper", 1.0), ("cloth", 0.3))),
             Action("Repairing", "repair", "cross", "orbit",
-                   ("A little wood glue fixes the loose joint.", "Clamp it tight and wait an hour.")),
+                   ("A little wood glue fixes the loose joint.", "Clamp it tight and wait an hour."),
+                   objects=(("hammer", 1.0), ("drill", 0.6), ("saw", 0.4))),
             Action("Painting", "paint", "ring", "sweep",
-                   ("Thin coats look much better than thick ones.", "Keep a wet edge while you paint.")),
+                   ("Thin coats look much better than thick ones.", "Keep a wet edge while you paint."),
+                   objects=(("paintbrush", 1.0),)),
         ),
         things=(
-            Thing("the chair", 30, ("This old chair came from a flea market.",)),
-            Thing("the table", 100, ("The table top has a few deep scratches.",)),
-            Thing("the shelf", 190, ("The shelf is made of solid pine.",)),
-            Thing("the door", 260, ("The door sticks a little at the bottom.",)),
+            Thing("the chair", 30, ("This old chair came from a flea market.",),
+                  objects=(("plank", 0.5), ("hammer", 0.3))),
+            Thing("the table", 100, ("The table top has a few deep scratches.",),
+                  objects=(("plank", 0.8), ("saw", 0.4))),
+            Thing("the shelf", 190, ("The shelf is made of solid pine.",),
+                  objects=(("plank", 0.7), ("drill", 0.5))),
+            Thing("the door", 260, ("The door sticks a little at the bottom.",),
+                  objects=(("drill", 0.6), ("saw", 0.3))),
         ),
         subjects=("an old chair", "a kitchen table", "some old furniture"),
         video_titles=("Restoring {subject}", "Workshop day: fixing {subject}", "Bringing {subject} back to life"),

@@ -19,6 +19,7 @@ import hydra.utils
 import torch
 from omegaconf import DictConfig
 
+from videolang.core.errors import VideolangError
 from videolang.core.io import ensure_writable_dir
 from videolang.extract.encoder import Encoder
 from videolang.extract.parallel import ExtractModule, StoreWriter
@@ -36,8 +37,13 @@ QUIET = ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpe
 def run(cfg: DictConfig) -> StageResult:
     started = time.time()
     st = cfg.stage
-    items = shard(list_videos(cfg.videos, tuple(st.extensions)), int(cfg.shard), int(cfg.num_shards))
+    listed = list_videos(cfg.videos, tuple(st.extensions))
+    items = shard(listed, int(cfg.shard), int(cfg.num_shards))
     encoder = Encoder.from_config(cfg.extractor)
+    # checks over the whole list, not this shard's part (a box file of another shard's video is no orphan)
+    notes = [note for ext in encoder.extractors.values() for note in ext.check_items(listed)]
+    for note in notes:
+        log.warning(note)
     store = FeatureStore(ensure_writable_dir(st.store), encoder.fingerprints)
     run_id = str(cfg.paths.output_dir)
     log.info("extract: %d video(s) in shard %d/%d -> %s (%s)", len(items), cfg.shard, cfg.num_shards, store.root,
@@ -56,10 +62,13 @@ def run(cfg: DictConfig) -> StageResult:
         torch.distributed.barrier()  # every rank's journal is complete before anyone reports
 
     report = build_report(store, items, list(encoder.extractors), run_id)
+    counted = [k for k, e in encoder.extractors.items() if getattr(e, "summarize_counts", False)]
+    if counted:
+        report["counts"] = sum_counts(store, counted, run_id)
     if trainer.global_rank == 0:
         store.write_manifest()
     report.update(store=str(store.root), fingerprints=encoder.fingerprints, seconds=round(time.time() - started, 2),
-                  shard=int(cfg.shard), num_shards=int(cfg.num_shards))
+                  shard=int(cfg.shard), num_shards=int(cfg.num_shards), warnings=notes)
     log.info(format_report(report))
     return StageResult(report, failed=report["failed"])
 
@@ -82,9 +91,30 @@ def build_report(store: FeatureStore, items, keys: list[str], run_id: str) -> di
             "failed": len(failed_ids), "failed_keys": len(failed_rows), "failures": failures}
 
 
+def sum_counts(store: FeatureStore, keys: list[str], run_id: str) -> dict[str, dict[str, int]]:
+    """Per key, the sum of the `meta["counts"]` of the videos this run wrote (e.g. reused frames, clipped boxes)."""
+    manifest = store.manifest()
+    if not len(manifest):
+        return {}
+    done = manifest[(manifest["run"] == run_id) & (manifest["status"] == "done") & manifest["key"].isin(keys)]
+    totals: dict[str, dict[str, int]] = {}
+    for row in done.itertuples():
+        try:
+            counts = store.read(row.video_id, row.key, mmap=True).meta.get("counts") or {}
+        except VideolangError:  # removed since: nothing to add
+            continue
+        bucket = totals.setdefault(row.key, {})
+        for name, value in counts.items():
+            if isinstance(value, (int, float)):
+                bucket[name] = bucket.get(name, 0) + int(value)
+    return totals
+
+
 def format_report(report: dict) -> str:
     lines = [f"extract: {report['videos']} video(s): {report['done']} done, {report['skipped']} skipped "
              f"(already complete), {report['failed']} failed; store {report.get('store')}"]
+    for key, counts in (report.get("counts") or {}).items():
+        lines.append(f"  {key}: " + ", ".join(f"{name} {value}" for name, value in counts.items()))
     for f in report["failures"][:100]:
         lines.append(f"  failed {f['video_id']} [{f['key']}]: {f['reason']}")
     if report["failed_keys"] > 100:

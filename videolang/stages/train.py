@@ -1,7 +1,9 @@
-"""`stage=train`: fit a Vid2Seq head, select it on the validation metric, decode and score the test split.
+"""`stage=train`: fit a model, select it on the validation metric, score the test split.
 
 The stage only instantiates and wires (data module, model, callbacks, loggers,
-trainer); everything else lives in `videolang.datamodule` and `videolang.model`.
+trainer); everything else lives in `videolang.datamodule`, `videolang.model` and
+`videolang.commonsense`. The data module is `stage.datamodule` (the Vid2Seq heads) unless
+the task config brings its own (`task.datamodule`, e.g. the common-sense proxy task).
 """
 from __future__ import annotations
 
@@ -28,30 +30,42 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
 
 
 def build_datamodule(cfg: DictConfig):
-    return hydra.utils.instantiate(cfg.stage.datamodule, _convert_="all")
+    task = cfg.get("task")
+    spec = task.get("datamodule") if task is not None else None
+    return hydra.utils.instantiate(spec or cfg.stage.datamodule, _convert_="all")
 
 
-def build_module(cfg: DictConfig, visual_dim: int | None):
-    """The LightningModule from `cfg.model`; `visual_dim: null` takes the width of the features."""
+def inferred_options(datamodule) -> dict[str, Any]:
+    """Model options read from the data (feature widths, class vocabulary)."""
+    if hasattr(datamodule, "inferred_model_options"):
+        return dict(datamodule.inferred_model_options())
+    width = getattr(datamodule, "visual_dim", None)
+    return {} if width is None else {"visual_dim": int(width)}
+
+
+def build_module(cfg: DictConfig, inferred: dict[str, Any]):
+    """The LightningModule from `cfg.model`; options left null there take the values read from the data."""
     model_cfg = cfg.model
-    if model_cfg.get("visual_dim") is None:
-        if visual_dim is None:
-            raise ConfigError("model.visual_dim is null and no features were read to infer it")
-        model_cfg = OmegaConf.merge(model_cfg, {"visual_dim": int(visual_dim)})
+    fill = {k: v for k, v in inferred.items() if k in model_cfg and model_cfg.get(k) is None}
+    if fill:
+        model_cfg = OmegaConf.merge(model_cfg, fill)
+    if "visual_dim" in model_cfg and model_cfg.get("visual_dim") is None:
+        raise ConfigError("model.visual_dim is null and no features were read to infer it")
     return hydra.utils.instantiate(model_cfg, _convert_="all")
 
 
 def save_model_options(module, out_dir: Path) -> None:
-    """The tokenizer and the model options in the run folder (every checkpoint also carries both)."""
+    """The tokenizer (if the model has one) and the model options in the run folder (checkpoints carry both)."""
     ensure_dir(out_dir)
-    module.tokenizer.save_pretrained(out_dir / "tokenizer")
+    if getattr(module, "tokenizer", None) is not None:
+        module.tokenizer.save_pretrained(out_dir / "tokenizer")
     atomic_write_json(out_dir / "model_options.json", {k: v for k, v in dict(module.hparams).items()})
 
 
 def write_outputs(module, split: str, out_dir: Path, metrics: dict[str, float]) -> dict[str, str]:
     outputs = getattr(module, "last_outputs", None) or []
     files = {}
-    if outputs and module.mode == "events":
+    if outputs and getattr(module, "mode", None) == "events":
         files["predictions"] = str(atomic_write_json(out_dir / f"predictions_{split}.json", dvc_predictions(outputs)))
     elif outputs:
         files["predictions"] = str(atomic_write_json(out_dir / f"predictions_{split}.json",
@@ -80,7 +94,7 @@ def _train(cfg: DictConfig) -> StageResult:
     out_dir = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
-    module = build_module(cfg, datamodule.visual_dim)
+    module = build_module(cfg, inferred_options(datamodule))
     module.feature_info = datamodule.feature_info()
     callbacks = _instantiate_all(cfg.get("callbacks"))
     loggers = _instantiate_all(cfg.get("logger"))
@@ -103,6 +117,10 @@ def _train(cfg: DictConfig) -> StageResult:
         "skipped_videos": datamodule.failures.as_rows(),
         "val": {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
     }
+    if hasattr(datamodule, "summary"):
+        summary["data"] = datamodule.summary()
+    if trainer.is_global_zero and hasattr(module, "write_artifacts"):
+        summary["files"] = module.write_artifacts(out_dir)
     if cfg.stage.get("test_after_fit") and trainer.is_global_zero and datamodule.splits.get("test"):
         datamodule.setup("test")
         if trainer.world_size > 1:  # decode the test split on one process, with the selected weights

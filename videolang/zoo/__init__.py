@@ -5,6 +5,8 @@
 - `tiny-t5/`         T5ForConditionalGeneration + a T5 tokenizer trained on the given texts
 - `tiny-whisper.pt`  an openai-whisper checkpoint (`whisper.load_model(path)`)
 - `tiny-audio/`      ASTModel + ASTFeatureExtractor (`AutoModel` / `AutoFeatureExtractor`)
+- `tiny-detr/`       DetrForObjectDetection + DetrImageProcessor (`AutoModelForObjectDetection` / `AutoImageProcessor`)
+- `tiny-backbone/`   ResNetBackbone (one stride-16 map) + image processor (`commonsense.roi.load_backbone` / `AutoImageProcessor`)
 - `whisper-base-ct2/` the real Whisper-base, CTranslate2 format (`faster_whisper.WhisperModel(path)`)
 See docs/zoo.md.
 """

@@ -14,7 +14,8 @@ from pathlib import Path
 from videolang.zoo.registry import register_zoo_model
 from videolang.zoo.text import train_clip_tokenizer, train_t5_tokenizer
 
-__all__ = ["load_tiny_clip", "load_tiny_t5", "load_tiny_whisper", "load_tiny_audio"]
+__all__ = ["load_tiny_clip", "load_tiny_t5", "load_tiny_whisper", "load_tiny_audio", "load_tiny_detr",
+           "load_tiny_backbone", "TINY_DETR_CLASSES"]
 
 # openai/clip-vit-large-patch14's pre-processing: shorter side to 224 (bicubic), centre crop 224.
 CLIP_IMAGE_PROCESSING = dict(
@@ -123,3 +124,71 @@ def build_tiny_audio(target: Path, texts: list[str]) -> None:
     )
     ASTModel(config).save_pretrained(target)
     extractor.save_pretrained(target)
+
+
+# DETR's COCO label map starts with an "N/A" placeholder (unused ids); the tiny vocabulary does too,
+# so code that keeps id2label indices as class indices is exercised on the same layout.
+TINY_DETR_CLASSES = ["N/A", "person", "bicycle", "car", "dog", "cup", "knife", "bowl", "chair", "book"]
+
+# facebook/detr-resnet-50's pre-processing: shorter side to 800 (at most 1333), ImageNet mean/std, padding.
+DETR_IMAGE_PROCESSING = dict(
+    do_resize=True, size={"shortest_edge": 800, "longest_edge": 1333}, resample=2, do_rescale=True,
+    rescale_factor=1 / 255, do_normalize=True, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225],
+    do_pad=True,
+)
+
+# microsoft/resnet-50's pre-processing: shorter side to 224 / 0.875, bicubic, centre crop 224, ImageNet mean/std.
+RESNET_IMAGE_PROCESSING = dict(
+    do_resize=True, size={"shortest_edge": 224}, crop_pct=0.875, resample=3, do_rescale=True,
+    rescale_factor=1 / 255, do_normalize=True, image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225],
+)
+
+
+def _tiny_resnet_config(out_features: list[str]):
+    """A 4-stage ResNet of basic blocks, widths 8-32: the strides of ResNet-50 (4, 4, 8, 16, 32), none of its size."""
+    from transformers import ResNetConfig
+
+    return ResNetConfig(embedding_size=8, hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 1, 1], layer_type="basic",
+                        out_features=out_features)
+
+
+def load_tiny_detr(path: Path):
+    from transformers import AutoImageProcessor, AutoModelForObjectDetection
+
+    return AutoModelForObjectDetection.from_pretrained(path), AutoImageProcessor.from_pretrained(path)
+
+
+@register_zoo_model("tiny-detr", load=load_tiny_detr)
+def build_tiny_detr(target: Path, texts: list[str]) -> None:
+    """DetrForObjectDetection (width 32, 1 + 1 layers, 10 queries) on a tiny non-timm ResNet, with
+    facebook/detr-resnet-50's image processor and a 10-name label map ("N/A" first, as DETR's COCO map)."""
+    from transformers import DetrConfig, DetrForObjectDetection
+    from transformers.models.detr.image_processing_detr import DetrImageProcessor
+
+    config = DetrConfig(
+        backbone_config=_tiny_resnet_config(["stage4"]), use_timm_backbone=False, use_pretrained_backbone=False,
+        d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+        encoder_ffn_dim=64, decoder_ffn_dim=64, num_queries=10,
+        id2label=dict(enumerate(TINY_DETR_CLASSES)), label2id={c: i for i, c in enumerate(TINY_DETR_CLASSES)},
+    )
+    DetrForObjectDetection(config).save_pretrained(target)
+    DetrImageProcessor(**DETR_IMAGE_PROCESSING).save_pretrained(target)
+
+
+def load_tiny_backbone(path: Path):
+    from transformers import AutoImageProcessor
+
+    from videolang.commonsense.roi import load_backbone
+
+    return load_backbone(path), AutoImageProcessor.from_pretrained(path)
+
+
+@register_zoo_model("tiny-backbone", load=load_tiny_backbone)
+def build_tiny_backbone(target: Path, texts: list[str]) -> None:
+    """ResNetBackbone (widths 8-32) returning one feature map, `stage3` at stride 16 (ResNet's C4, where
+    VC R-CNN pools RoI features), with microsoft/resnet-50's image processor."""
+    from transformers import ResNetBackbone
+    from transformers.models.convnext.image_processing_convnext import ConvNextImageProcessor
+
+    ResNetBackbone(_tiny_resnet_config(["stage3"])).save_pretrained(target)
+    ConvNextImageProcessor(**RESNET_IMAGE_PROCESSING).save_pretrained(target)
