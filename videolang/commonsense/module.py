@@ -28,6 +28,7 @@ from videolang.commonsense.causal import CausalPredictor, ConfounderDictionary, 
 from videolang.commonsense.pooling import AttentionPool, pool_regions
 from videolang.commonsense.roi import RoIFeatureNet
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
+from videolang.model.schedule import optimizers_for
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,7 @@ class CommonsenseModule(L.LightningModule):
 
     # ------------------------------------------------------------- optimisers
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = (self.optimizer_factory or (lambda ps: torch.optim.Adam(ps, lr=1e-3)))(params)
-        if self.scheduler_factory is None:
-            return optimizer
-        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1000
-        scheduler = self.scheduler_factory(optimizer, total_steps=max(1, total))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizers_for(self, self.optimizer_factory, self.scheduler_factory, default_lr=1e-3)
 
     # ---------------------------------------------------- confounder dictionary
     def on_fit_start(self) -> None:

@@ -35,18 +35,24 @@ class CommonsenseExtractor(Extractor):
                  regions_key: str = "regions", batch_size: int = 32, autocast: bool = True):
         if pooling not in POOLINGS:
             raise ConfigError(f"unknown pooling {pooling!r} for the commonsense extractor; one of {POOLINGS}")
-        super().__init__(model=str(checkpoint), pooling=pooling, reuse_unchanged=bool(reuse_unchanged), dtype=dtype)
+        # the config holds the constructor's own names: predict rebuilds the extractor from it
+        super().__init__(checkpoint=str(checkpoint), pooling=pooling, reuse_unchanged=bool(reuse_unchanged),
+                         dtype=dtype)
         self.requires = (regions_key,)
         self.regions_key = regions_key
         self.batch_size, self.autocast = int(batch_size), bool(autocast)
         self.module = None
+
+    @property
+    def model_name(self) -> str:
+        return self.config["checkpoint"]
 
     def load(self, device: torch.device) -> None:
         from videolang.commonsense.module import CommonsenseModule
 
         super().load(device)
         if self.module is None:
-            self.module = CommonsenseModule.from_checkpoint(self.config["model"])
+            self.module = CommonsenseModule.from_checkpoint(self.config["checkpoint"])
         self.module.to(device)
 
     @property

@@ -27,6 +27,7 @@ from videolang.core.errors import BadInputError
 from videolang.model.losses import IGNORE, label_smoothed_ce, span_corrupt
 from videolang.model.metrics import score_predictions
 from videolang.model.parsing import parse_events
+from videolang.model.schedule import optimizers_for
 from videolang.model.sequences import TASK_MODES, SequenceBuilder, load_tokenizer
 from videolang.model.streams import CommonsenseOptions
 from videolang.model.vid2seq import Vid2Seq
@@ -123,13 +124,7 @@ class Vid2SeqModule(L.LightningModule):
         return {k: v for k, v in gen.items() if v is not None}
 
     def configure_optimizers(self):
-        params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = (self.optimizer_factory or (lambda ps: torch.optim.Adam(ps, lr=3e-4)))(params)
-        if self.scheduler_factory is None:
-            return optimizer
-        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1000
-        scheduler = self.scheduler_factory(optimizer, total_steps=max(1, total))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return optimizers_for(self, self.optimizer_factory, self.scheduler_factory, default_lr=3e-4)
 
     # ------------------------------------------------------------ training
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:

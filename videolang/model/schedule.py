@@ -29,3 +29,17 @@ def cosine_with_warmup(optimizer: Optimizer, total_steps: int, warmup_fraction: 
     """A per-step LambdaLR; `warmup_steps` overrides `warmup_fraction * total_steps`."""
     warmup = int(warmup_steps) if warmup_steps is not None else int(round(warmup_fraction * total_steps))
     return LambdaLR(optimizer, WarmupCosine(total_steps, warmup, min_lr_ratio))
+
+
+def optimizers_for(module, optimizer_factory, scheduler_factory, default_lr: float):
+    """`configure_optimizers` of a module built with optimizer / scheduler partials (Adam at `default_lr`
+    without one); the schedule steps per optimiser step over the trainer's whole run."""
+    import torch
+
+    params = [p for p in module.parameters() if p.requires_grad]
+    optimizer = (optimizer_factory or (lambda ps: torch.optim.Adam(ps, lr=default_lr)))(params)
+    if scheduler_factory is None:
+        return optimizer
+    total = int(module.trainer.estimated_stepping_batches) if module._trainer is not None else 1000
+    scheduler = scheduler_factory(optimizer, total_steps=max(1, total))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
