@@ -172,7 +172,7 @@ def repetition_table(tasks: Path, feats: Path, train_dir: Path, summary: dict, t
 
     from videolang.datamodule import Vid2SeqDataModule
     from videolang.evaluate import Meteor, evaluate_dense_captioning
-    from videolang.model.metrics import dvc_predictions
+    from videolang.tasks.events import dvc_predictions
     from videolang.model.module import Vid2SeqModule
     from videolang.model.parsing import repeated_title_rate
 

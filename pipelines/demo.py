@@ -1,12 +1,16 @@
 """`make demo`: the whole chain on the built-in sample corpus, one `videolang.run` call per stage.
 
-make_sample -> make_zoo -> build_dataset -> extract -> train (short) -> evaluate -> predict.
-Each stage is resumable, so running the demo again redoes only what is missing (training and
-prediction run again, they are short). Every run folder lands under `logs/demo/<stage>/`.
+make_sample -> make_zoo -> build_dataset -> extract -> train (short) -> evaluate -> predict,
+then train_grounding (a small grounding head on the same features, shorter still) ->
+predict_grounding (one query, a true chapter title of the same held-out video, its windows
+printed next to the true span). Each stage is resumable, so running the demo again redoes only
+what is missing (training and prediction run again, they are short). Every run folder lands
+under `logs/demo/<step>/`.
 
-    python -m pipelines.demo                  # the default chain
-    python -m pipelines.demo --from train     # start at a later stage
-    python -m pipelines.demo --only extract   # one stage
+    python -m pipelines.demo                            # the default chain
+    python -m pipelines.demo --from train               # start at a later step
+    python -m pipelines.demo --only extract             # one step
+    python -m pipelines.demo --from train_grounding     # only the grounding part
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,10 +37,19 @@ class Step:
     args: list[str] = field(default_factory=list)
     # Exit code 3 ("finished, some items failed") is expected where the sample's awkward files are read.
     items_may_fail: bool = False
+    # The step's run folder `logs/demo/<name>/` and its --from/--only choice; the stage by default.
+    name: str = ""
+    # Arguments read from an earlier step's output (built task files), computed when the step runs.
+    late_args: Callable[[], list[str]] | None = None
+    # Printed after the step succeeded (e.g. the true span next to the predicted windows).
+    after: Callable[["Step"], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.stage
 
     @property
     def run_dir(self) -> Path:
-        return DEMO_LOGS / self.stage
+        return DEMO_LOGS / self.name
 
 
 def first_test_video() -> Path:
@@ -44,8 +58,42 @@ def first_test_video() -> Path:
     return SAMPLE_DIR / "videos" / f"{sorted(test)[0]}.mp4"
 
 
+def grounding_row() -> dict:
+    """The grounding query asked of that video: one of its true chapter titles (the middle one of the
+    built task file's rows, usually a topic chapter rather than the intro), with its true span."""
+    vid = first_test_video().stem
+    lines = (BUILT_DIR / "tasks" / "grounding_test.jsonl").read_text().splitlines()
+    rows = [row for row in map(json.loads, filter(str.strip, lines)) if row["vid"] == vid]
+    if not rows:
+        raise SystemExit(f"demo stopped: no grounding query for test video {vid} in {BUILT_DIR / 'tasks'}")
+    return rows[len(rows) // 2]
+
+
+def grounding_query_args() -> list[str]:
+    query = grounding_row()["query"].replace('"', '\\"')
+    return [f'query="{query}"']  # quoted for Hydra's override grammar (titles may hold commas or colons)
+
+
+def print_true_span(step: Step) -> None:
+    """The true span of the query under the predicted windows stage=predict printed, and the best one's tIoU."""
+    from videolang.core.spans import tiou
+    from videolang.core.timefmt import format_timestamp as ts
+
+    row, video = grounding_row(), first_test_video()
+    spans = [(float(s), float(e)) for s, e in row["relevant_windows"]]
+    print(f"true span: {', '.join(f'{ts(s)}-{ts(e)}' for s, e in spans)}  ({row['query']!r} in {video.name}, "
+          f"{row['duration']:.0f} s)")
+    found = step.run_dir / f"{video.stem}.grounding.json"
+    if found.is_file():
+        windows = json.loads(found.read_text())["queries"][0]["windows"]
+        if windows:
+            s, e, p = windows[0]
+            print(f"best window {ts(s)}-{ts(e)} (score {p:.3f}): tIoU {max(tiou((s, e), w) for w in spans):.2f} "
+                  f"with the true span")
+
+
 def steps() -> list[Step]:
-    train_dir = DEMO_LOGS / "train"
+    train_dir, grounding_dir = DEMO_LOGS / "train", DEMO_LOGS / "train_grounding"
     return [
         Step("make_sample"),
         Step("make_zoo"),
@@ -57,6 +105,10 @@ def steps() -> list[Step]:
                           f"references={BUILT_DIR / 'tasks' / 'dense_captioning_test.json'}"]),
         Step("predict", [f"ckpt={train_dir / 'checkpoints' / 'best.ckpt'}",
                          f"stage.references={SAMPLE_DIR / 'manifest.json'}"]),
+        # Grounding on the same features and task files (grounding_<split>.jsonl: chapter titles as queries).
+        Step("train", ["experiment=sample_demo_grounding"], name="train_grounding"),
+        Step("predict", ["task=grounding", f"ckpt={grounding_dir / 'checkpoints' / 'best.ckpt'}"],
+             name="predict_grounding", late_args=grounding_query_args, after=print_true_span),
     ]
 
 
@@ -66,26 +118,30 @@ def run_step(step: Step) -> None:
         shutil.rmtree(step.run_dir)  # a fresh short training; Lightning would version clashing checkpoints
     if step.stage == "predict":
         args.append(f"video={first_test_video()}")
+    if step.late_args:
+        args.extend(step.late_args())
     cmd = [sys.executable, "-m", "videolang.run", f"stage={step.stage}", f"hydra.run.dir={step.run_dir}", *args]
-    print(f"\n=== {step.stage}: {' '.join(cmd[2:])}", flush=True)
+    print(f"\n=== {step.name}: {' '.join(cmd[2:])}", flush=True)
     started = time.time()
     code = subprocess.call(cmd, cwd=ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1"))
-    print(f"=== {step.stage}: exit {code} after {time.time() - started:.0f} s", flush=True)
+    print(f"=== {step.name}: exit {code} after {time.time() - started:.0f} s", flush=True)
     if code == 3 and step.items_may_fail:
         print(f"    (expected: the sample's awkward/ files are broken on purpose; see {step.run_dir / 'summary.json'})")
     elif code != 0:
-        raise SystemExit(f"demo stopped: stage {step.stage} failed (exit {code}); its log is in {step.run_dir}")
+        raise SystemExit(f"demo stopped: step {step.name} failed (exit {code}); its log is in {step.run_dir}")
+    if step.after:
+        step.after(step)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    names = [s.stage for s in steps()]
+    names = [s.name for s in steps()]
     parser.add_argument("--from", dest="start", choices=names, default=names[0])
     parser.add_argument("--only", choices=names)
     opts = parser.parse_args(argv)
     chain = steps()
     if opts.only:
-        chain = [s for s in chain if s.stage == opts.only]
+        chain = [s for s in chain if s.name == opts.only]
     else:
         chain = chain[names.index(opts.start):]
     started = time.time()

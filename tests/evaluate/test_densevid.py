@@ -1,6 +1,7 @@
 """densevid_eval: tIoU edge cases, P/R and R@Ns by hand, and equality with the reference algorithm."""
 from __future__ import annotations
 
+import json
 import random
 
 import numpy as np
@@ -125,3 +126,82 @@ def test_equals_the_reference_densevid_eval(meteor, oracle_meteor):
         base, _, at = key.partition("@")
         mine = names[base] + (f"@{at}" if at else "")
         assert ours[mine] == pytest.approx(value, rel=1e-12, abs=1e-15), key
+
+
+# -- several reference files (ActivityNet val_1 + val_2) --------------------------------------------
+def _second_file(rng: random.Random, refs):
+    """Another annotation of most of the videos (other segments and words) plus one video of its own."""
+    words = "cut slice onion garlic the a pot oil heat water pepper mix stir serve bowl".split()
+    out = {}
+    for vid, r in refs.items():
+        if rng.random() < 0.2:
+            continue
+        d = r["duration"]
+        starts = sorted(rng.uniform(0, d - 5) for _ in range(rng.randint(1, 4)))
+        out[vid] = {"duration": d, "timestamps": [[s, min(d, s + rng.uniform(2, 40))] for s in starts],
+                    "sentences": [" ".join(rng.choices(words, k=rng.randint(2, 6))) for _ in starts]}
+    out["only_in_2"] = {"duration": 50.0, "timestamps": [[0, 20], [20, 50]], "sentences": ["mix the water", "serve"]}
+    return out
+
+
+NAMES = {"METEOR": "meteor", "CIDEr": "cider", "Rouge-L": "rouge_l", "Bleu_1": "bleu_1", "Bleu_2": "bleu_2",
+         "Bleu_3": "bleu_3", "Bleu_4": "bleu_4", "Recall": "recall", "Precision": "precision", "F1": "f1"}
+
+
+def _assert_equal_to(expected, ours):
+    for k, value in expected.items():
+        base, _, at = k.partition("@")
+        mine = NAMES[base] + (f"@{at}" if at else "")
+        assert ours[mine] == pytest.approx(value, rel=1e-12, abs=1e-15), k
+
+
+def test_several_reference_files_equal_the_reference_in_both_protocols(meteor, oracle_meteor):
+    from tests.evaluate.reference_tools import reference_eval_soda
+
+    rng = random.Random(11)
+    preds, refs1 = _random_set(rng, 10)
+    preds = {v: p for v, p in preds.items() if p}  # pycocoevalcap's METEOR dies on an empty SODA video
+    refs2 = _second_file(rng, refs1)
+    preds["only_in_2"] = [{"timestamp": [1, 19], "sentence": "mix water"}]
+    garbage = lambda vid: random_caption(0, vid)  # noqa: E731
+    result = DenseCaptioningEvaluator().evaluate({"results": preds}, [refs1, refs2], meteor=meteor)
+    # compat: videos without predictions skipped; pairs pooled over both files, best P / R per video,
+    # SODA_c per file (argument swap) averaged over the files
+    compat = result.metrics["compat"]
+    _assert_equal_to(reference_eval_dvc(preds, [refs1, refs2], oracle_meteor, garbage), compat)
+    soda = reference_eval_soda(preds, [refs1, refs2], oracle_meteor, swap=True)
+    assert [compat["soda_c_precision"], compat["soda_c_recall"], compat["soda_c"]] == pytest.approx(
+        list(soda), rel=1e-12, abs=1e-15)
+    assert compat["videos_evaluated"] == len([v for v in {**refs1, **refs2} if v in preds])
+    assert result.report.counts["reference_files"] == 2
+    # corrected, on a set where every video has predictions inside its duration: the same densevid numbers,
+    # SODA_c without the swap
+    full = {v: p for v, p in preds.items()}
+    for v in {**refs1, **refs2}:
+        full.setdefault(v, [{"timestamp": [0, 5], "sentence": "add salt"}])
+    corrected = DenseCaptioningEvaluator(protocols=["corrected"]).evaluate(
+        {"results": full}, [refs1, refs2], meteor=meteor).primary
+    _assert_equal_to(reference_eval_dvc(full, [refs1, refs2], oracle_meteor, garbage), corrected)
+    soda = reference_eval_soda(full, [refs1, refs2], oracle_meteor, swap=False)
+    assert corrected["soda_c"] == pytest.approx(soda[2], rel=1e-12, abs=1e-15)
+    # one file in a list is that file
+    single = DenseCaptioningEvaluator().evaluate({"results": preds}, [refs1], meteor=meteor).metrics
+    assert single == DenseCaptioningEvaluator().evaluate({"results": preds}, refs1, meteor=meteor).metrics
+
+
+def test_stage_takes_a_list_of_reference_files(make_cfg, tmp_path):
+    from pathlib import Path
+
+    from videolang.run import EXIT_OK, run_stage
+
+    rng = random.Random(3)
+    preds, refs1 = _random_set(rng, 4)
+    refs2 = _second_file(rng, refs1)
+    for name, data in (("preds", {"results": preds}), ("val_1", refs1), ("val_2", refs2)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    cfg = make_cfg("stage=evaluate", "task=dense_captioning", f"predictions={tmp_path / 'preds.json'}",
+                   f"references=[{tmp_path / 'val_1.json'},{tmp_path / 'val_2.json'}]", "stage.plots=1")
+    assert run_stage(cfg) == EXIT_OK
+    metrics = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert metrics["inputs"]["counts"]["reference_files"] == 2
+    assert metrics["metrics"]["corrected"]["videos_evaluated"] == len({**refs1, **refs2})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from videolang.datamodule.synthetic import synthetic_corpus
-from videolang.core.io import atomic_write_json
+from videolang.core.io import atomic_write_json, atomic_write_jsonl
 from videolang.store import FeatureRecord, FeatureStore
 
 VISUAL_DIM = 16
@@ -28,9 +28,16 @@ def tiny_t5(model_dir) -> Path:
     return model_dir / "tiny-t5"
 
 
+def grounding_rows(anns: dict[str, dict]) -> list[dict]:
+    """The builder's grounding layout from DVC annotations: one query (the event's title) per event."""
+    return [{"qid": f"{v}#{i}", "query": t, "vid": v, "duration": a["duration"], "relevant_windows": [list(w)]}
+            for v, a in anns.items() for i, (w, t) in enumerate(zip(a["timestamps"], a["sentences"]))]
+
+
 def write_synthetic_dataset(data_dir: Path, feature_dir: Path, name: str = "synthetic", num_videos: int = 12,
                             seed: int = 0, silent_ids: tuple[str, ...] = ()) -> dict[str, dict]:
-    """Task files `built/<name>/tasks/dense_captioning_{train,val,test}.json` and a feature store."""
+    """Task files `built/<name>/tasks/dense_captioning_{train,val,test}.json` and `grounding_<split>.jsonl`
+    (one query per event: its title, the builder's layout) and a feature store."""
     anns, feats = synthetic_corpus(num_videos, VISUAL_DIM, seed=seed)
     vids = sorted(anns)
     n_val = max(2, num_videos // 6)
@@ -38,6 +45,7 @@ def write_synthetic_dataset(data_dir: Path, feature_dir: Path, name: str = "synt
     tasks = data_dir / "built" / name / "tasks"
     for split, ids in splits.items():
         atomic_write_json(tasks / f"dense_captioning_{split}.json", {v: anns[v] for v in ids})
+        atomic_write_jsonl(tasks / f"grounding_{split}.jsonl", grounding_rows({v: anns[v] for v in ids}))
     store = FeatureStore(feature_dir)
     for vid in vids:
         f = feats.get(vid)
@@ -72,3 +80,44 @@ def train_cfg(make_cfg, model_dir, synthetic_dataset):
                         "+trainer.enable_progress_bar=false", *overrides)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def grounding_ckpt(sample_corpus, sample_manifest, zoo, tmp_path_factory):
+    """A grounding head trained (briefly) on two sample videos extracted with extractor=tiny.
+
+    Shared by tests/model/test_predict_grounding.py and test_grounding_notebook.py (trained once per session):
+    `ckpt`, `model_dir`, `videos` (their manifest entries), `references` (grounding_test.jsonl).
+    """
+    from omegaconf import open_dict
+
+    from tests.conftest import compose_config
+    from videolang.run import EXIT_OK, run_stage
+
+    root = tmp_path_factory.mktemp("predict_grounding")
+    model_dir = zoo["tiny-t5"].parent
+    videos = sample_manifest["videos"][:2]
+    listing = root / "videos.txt"
+    listing.write_text("".join(f"{sample_corpus / v['files']['video']}\n" for v in videos))
+    common = [f"paths.model_dir={model_dir}", f"paths.feature_dir={root / 'features'}",
+              f"paths.data_dir={root / 'data'}"]
+    cfg = compose_config(["stage=extract", "extractor=tiny", f"videos={listing}", "~extractor.extractors.audio",
+                          "~extractor.extractors.audio_mel", *common], root / "extract")
+    assert run_stage(cfg) == EXIT_OK
+    rows = [{"qid": f"{v['id']}#{k}", "query": c["title"], "vid": v["id"], "duration": float(v["duration"]),
+             "relevant_windows": [[c["start"], c["end"]]]} for v in videos for k, c in enumerate(v["chapters"])]
+    dvc = {v["id"]: {"duration": float(v["duration"]), "timestamps": [[c["start"], c["end"]] for c in v["chapters"]],
+                     "sentences": [c["title"] for c in v["chapters"]]} for v in videos}
+    tasks = root / "data" / "built" / "sample" / "tasks"
+    for split in ("train", "val", "test"):
+        atomic_write_jsonl(tasks / f"grounding_{split}.jsonl", rows)
+        atomic_write_json(tasks / f"dense_captioning_{split}.json", dvc)
+    cfg = compose_config(["stage=train", "experiment=sample_grounding", *common, "trainer.max_epochs=1",
+                          "trainer.check_val_every_n_epoch=1", "+trainer.limit_val_batches=1",
+                          "model.max_frames=8", "task.head.num_beams=4", "task.head.num_windows=3",
+                          "stage.test_after_fit=false", "+trainer.enable_progress_bar=false"], root / "train")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(root / "train")
+    assert run_stage(cfg) == EXIT_OK
+    return {"ckpt": root / "train" / "checkpoints" / "last.ckpt", "model_dir": model_dir, "videos": videos,
+            "references": tasks / "grounding_test.jsonl"}

@@ -231,7 +231,7 @@ def test_missing_commonsense_features_are_counted_and_skipped(tiny_t5, cs_store)
                            task="dense_captioning", max_frames=MAX_FRAMES, max_input_tokens=64,
                            max_output_tokens=32, commonsense={"enabled": True, "fusion": "stream"})
     dm.setup("fit")
-    assert MISSING not in dm.datasets["train"].annotations
+    assert MISSING not in dm.datasets["train"].video_ids
     assert [(r["item"], r["reason"]) for r in dm.failures.as_rows()] == \
         [(f"train/{MISSING}", "no 'commonsense' features in the store")]
     assert dm.inferred_model_options() == {"visual_dim": 16, "commonsense_dim": CDIM}

@@ -1,15 +1,12 @@
-"""Items, collate/masking and the Lightning data module for the Vid2Seq tasks.
+"""Items, collate/masking and the Lightning data module for the Vid2Seq task modules.
 
-Two item layouts cover the three task configs:
-- `events` (chapter generation, dense captioning): one item per video, the whole
-  video's frames (uniformly subsampled to `max_frames`) and transcript in, every
-  event `<start><end> title` out.
-- `titles` (chapter titles with ground-truth boundaries): one item per chapter,
-  only the frames and ASR sentences inside the chapter in, its title out, no time tokens.
-
-Both read the builder's DVC task files `tasks/dense_captioning_<split>.json`
-(`{video_id: {duration, timestamps, sentences}}`), so any dataset in that format
-(VidChapters, YouCook2, ViTT, ActivityNet) trains the same way.
+The data module is task-agnostic: the task modules (`videolang.tasks`, chosen by the
+`task` config group's `head:` block, or by the old `task: <name>`) say which task file
+of a built dataset they read, how its entries become items (inputs, targets, frames)
+and what an entry needs. Here: reading each task's split files, checking that every
+video has features in the store (the others are counted in `failures` and skipped),
+lazy feature loading with a small cache, collate/masking, and the samplers (one task:
+`EpochSeededSampler`; several: `MixedTaskSampler` with the mix's ratios).
 
 The optional common-sense stream (`commonsense={enabled, fusion, key}`, the model's
 own `model.commonsense` block) is read only when enabled; its rows are aligned to the
@@ -19,97 +16,67 @@ frame (`concat`) or batched as `commonsense` / `commonsense_mask` (`stream`).
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
-from videolang.core.io import read_json
+from videolang.datamodule.samplers import EpochSeededSampler, MixedTaskSampler
 from videolang.datamodule.sources import FeatureSource, StoreFeatures, VideoFeatures
-from videolang.datamodule.streams import align_to_frames
-from videolang.model.sequences import TASK_MODES, Segment, SequenceBuilder, load_tokenizer
+from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer
 from videolang.model.streams import CommonsenseOptions
-from videolang.model.visual import uniform_indices
+from videolang.tasks import DataReport, Entry, Seq2SeqTask, TaskMix, build_task, build_tasks
 
 log = logging.getLogger(__name__)
 
-
-
-def events_of(annotation: dict[str, Any]) -> list[Segment]:
-    """A DVC entry -> its events as Segments (in file order)."""
-    return [Segment(float(s), float(e), str(t)) for (s, e), t in zip(annotation["timestamps"], annotation["sentences"])]
+META_FIELDS = ("key", "video_id", "duration", "offset", "span", "references", "task", "query")
 
 
 def build_item(key: str, video_id: str, feats: VideoFeatures, duration: float, events: list[Segment],
-               builder: SequenceBuilder, mode: str, max_frames: int, use_speech: bool = True,
+               builder: SequenceBuilder, task: str | Seq2SeqTask, max_frames: int, use_speech: bool = True,
                segment_index: int | None = None, commonsense: str | None = None) -> dict[str, Any]:
-    """One model input/target pair. `events` are the references (empty at prediction time).
+    """One model input/target pair of an events / titles task (a task name, an old mode name or a task).
 
-    `commonsense` is the fusion (None, "concat" or "stream"): the rows are aligned to all
-    frames first, then the same frame indices (chapter, then uniform subsampling) pick both.
+    Kept for callers of the former API; the task modules' own `build_item(entry, ...)` is the
+    general form (a grounding item needs a query: `GroundingTask.query_entry`).
     """
-    if mode == "events":
-        rows = np.arange(len(feats.frames))
-        input_ids = builder.transcript_ids(feats.speech, duration) if use_speech else [builder.eos_id]
-        labels = builder.target_ids(events, duration)
-        offset, span = 0.0, (0.0, duration)
-    else:
-        seg = events[segment_index]
-        offset, span = seg.start, (seg.start, seg.end)
-        ts = np.asarray(feats.timestamps)
-        rows = np.flatnonzero((ts >= seg.start) & (ts < seg.end))
-        if len(rows) == 0 and len(ts):  # a chapter shorter than the frame spacing: its nearest frame
-            rows = np.array([int(np.argmin(np.abs(ts - (seg.start + seg.end) / 2)))])
-        speech = [s for s in feats.speech if s.end > seg.start and s.start < seg.end]
-        input_ids = builder.transcript_ids(speech, max(seg.end - seg.start, 1e-3), offset) if use_speech \
-            else [builder.eos_id]
-        labels = builder.title_ids(seg.text)
-    rows = rows[uniform_indices(len(rows), max_frames)]
-    frames = np.asarray(np.asarray(feats.frames)[rows], dtype=np.float32)
-    item = {"key": key, "video_id": video_id, "duration": float(duration), "offset": float(offset),
-            "span": span, "input_ids": input_ids, "labels": labels, "frames": frames,
-            "references": [(e.start, e.end, e.text) for e in events]}
-    if commonsense:
-        if feats.commonsense is None:
-            raise BadInputError(f"no common-sense rows for video {video_id!r} (the model reads them)")
-        cs_rows, cs_mask = align_to_frames(feats.commonsense, feats.timestamps)
-        cs_rows, cs_mask = cs_rows[rows], cs_mask[rows]
-        if commonsense == "concat":
-            item["frames"] = np.concatenate([frames, cs_rows], axis=1)
-        else:
-            item["commonsense"], item["commonsense_mask"] = cs_rows, cs_mask
-    return item
+    entry = Entry(key, video_id, float(duration), tuple(events), segment_index)
+    return build_task(task).build_item(entry, feats, builder, max_frames, use_speech, commonsense)
 
 
 class Vid2SeqDataset(Dataset):
-    """Items of one split; features are read lazily (in the workers) through a `FeatureSource`."""
+    """Items of one split, (task, entry) pairs; features are read lazily (in the workers) through a source."""
 
-    def __init__(self, annotations: dict[str, dict], features: FeatureSource, builder: SequenceBuilder,
-                 mode: str = "events", max_frames: int = 100, use_speech: bool = True, cache_size: int = 32,
-                 commonsense: str | None = None):
-        if mode not in ("events", "titles"):
-            raise ConfigError(f"unknown item mode {mode!r} (events or titles)")
-        self.annotations, self.features, self.builder = annotations, features, builder
-        self.mode, self.max_frames, self.use_speech = mode, int(max_frames), bool(use_speech)
+    def __init__(self, entries: list[tuple[Seq2SeqTask, Entry]], features: FeatureSource,
+                 builders: dict[str, SequenceBuilder], max_frames: int = 100, use_speech: bool = True,
+                 cache_size: int = 32, commonsense: str | None = None):
+        self.entries, self.features, self.builders = entries, features, builders
+        self.max_frames, self.use_speech = int(max_frames), bool(use_speech)
         self.commonsense = commonsense  # the fusion, or None
-        self.index: list[tuple[str, int | None]] = []
-        for vid, ann in annotations.items():
-            if mode == "events":
-                self.index.append((vid, None))
-            else:
-                self.index += [(vid, k) for k in range(len(ann["sentences"]))]
         self._cache: OrderedDict[str, VideoFeatures] = OrderedDict()
         self._cache_size = cache_size
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.entries)
+
+    @property
+    def video_ids(self) -> list[str]:
+        """The split's videos, in entry order."""
+        return list(dict.fromkeys(e.vid for _, e in self.entries))
+
+    def groups(self) -> dict[str, list[int]]:
+        """Dataset indices per task name (for the mixed-task sampler)."""
+        out: dict[str, list[int]] = {}
+        for i, (task, _) in enumerate(self.entries):
+            out.setdefault(task.name, []).append(i)
+        return out
 
     def _features(self, vid: str) -> VideoFeatures:
         if vid in self._cache:
@@ -122,11 +89,9 @@ class Vid2SeqDataset(Dataset):
         return feats
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        vid, k = self.index[i]
-        ann = self.annotations[vid]
-        key = vid if k is None else f"{vid}#{k}"
-        return build_item(key, vid, self._features(vid), float(ann["duration"]), events_of(ann), self.builder,
-                          self.mode, self.max_frames, self.use_speech, k, self.commonsense)
+        task, entry = self.entries[i]
+        return task.build_item(entry, self._features(entry.vid), self.builders[task.name], self.max_frames,
+                               self.use_speech, self.commonsense)
 
 
 class Vid2SeqCollator:
@@ -138,7 +103,7 @@ class Vid2SeqCollator:
       D includes the common-sense width in `concat` fusion;
     - `commonsense` (B, K, D_cs) and `commonsense_mask` (B, K), only when the items carry them
       (`stream` fusion): 0 on padding and on frames without regions;
-    - `meta`: the per-item keys, durations, offsets, spans and references, as lists.
+    - `meta`: the per-item keys, durations, offsets, spans, references, task names and queries, as lists.
 
     `visual_dim` / `commonsense_dim` are the widths used when no item of a batch has a row.
     """
@@ -168,8 +133,7 @@ class Vid2SeqCollator:
             if f:
                 frames[r, :f] = torch.from_numpy(np.ascontiguousarray(it["frames"]))
                 frame_mask[r, :f] = 1
-        meta = {name: [it[name] for it in items] for name in ("key", "video_id", "duration", "offset", "span",
-                                                              "references")}
+        meta = {name: [it.get(name) for it in items] for name in META_FIELDS}
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels, "frames": frames,
                  "frame_mask": frame_mask, "meta": meta}
         if any("commonsense" in it for it in items):
@@ -201,37 +165,19 @@ def collator_for(pad_id: int, visual_dim: int | None, commonsense_dim: int | Non
     return Vid2SeqCollator(pad_id, frame_dim, commonsense_dim if commonsense == "stream" else None)
 
 
-class EpochSeededSampler(Sampler[int]):
-    """Shuffles with a generator seeded by (seed, epoch): a resumed run sees the same order as an unbroken one.
-
-    Lightning calls `set_epoch` at the start of every training epoch.
-    """
-
-    def __init__(self, size: int, seed: int = 0, shuffle: bool = True):
-        self.size, self.seed, self.shuffle, self.epoch = size, int(seed), shuffle, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __iter__(self) -> Iterator[int]:
-        if not self.shuffle:
-            return iter(range(self.size))
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=gen).tolist())
-
-    def __len__(self) -> int:
-        return self.size
-
-
 class Vid2SeqDataModule(L.LightningDataModule):
-    """Train / val / test loaders over `<dataset_dir>/tasks/dense_captioning_<split>.json` and a feature store.
+    """Train / val / test loaders over a built dataset's task files and a feature store.
 
-    `tokenizer` is the backbone name or folder (the same one the model loads) or a
-    tokenizer object; time tokens are added to it here exactly as in the model.
-    `features` overrides the feature store with any `FeatureSource` (tests, benchmarks).
-    `commonsense` is the model's `model.commonsense` block (enabled, fusion, key, layers):
-    disabled (the default) reads no common-sense features at all; enabled, a video without
-    them is counted in `failures` and skipped, like a video without frames.
+    `task` is a task name (`chapter_generation`, `dense_captioning`, `chapter_captioning`,
+    `grounding`) or `head` a task head (the task config's `head:` block, a task object or a
+    `TaskMix`); each task reads its own files (`tasks/dense_captioning_<split>.json`,
+    `tasks/grounding_<split>.jsonl`, ...). `tokenizer` is the backbone name or folder (the
+    same one the model loads) or a tokenizer object; time tokens are added to it here exactly
+    as in the model. `features` overrides the feature store with any `FeatureSource` (tests,
+    benchmarks); `annotations` overrides a split's task-file content (`{split: data}`, or
+    `{split: {task name: data}}` for a mix). `commonsense` is the model's `model.commonsense`
+    block: disabled (the default) reads no common-sense features at all; enabled, a video
+    without them is counted in `failures` and skipped, like a video without frames.
     """
 
     def __init__(self, dataset_dir: str | Path | None = None, feature_dir: str | Path | None = None,
@@ -241,12 +187,11 @@ class Vid2SeqDataModule(L.LightningDataModule):
                  eval_batch_size: int | None = None, num_workers: int = 0, use_speech: bool = True,
                  visual_key: str = "visual", speech_key: str = "speech", fingerprints: dict | None = None,
                  seed: int = 0, limit_videos: dict[str, int] | None = None, features: FeatureSource | None = None,
-                 annotations: dict[str, dict] | None = None, pin_memory: bool = False,
-                 commonsense: dict | CommonsenseOptions | None = None):
+                 annotations: dict[str, Any] | None = None, pin_memory: bool = False,
+                 commonsense: dict | CommonsenseOptions | None = None, head: Any = None):
         super().__init__()
-        if task not in TASK_MODES:
-            raise ConfigError(f"unknown task {task!r}; one of {sorted(TASK_MODES)}")
-        self.task, self.mode = task, TASK_MODES[task]
+        self.tasks: TaskMix = build_tasks(head if head is not None else task)
+        self.task = str(task)
         self.dataset_dir = None if dataset_dir is None else Path(dataset_dir)
         self.feature_dir = None if feature_dir is None else Path(feature_dir)
         self.tokenizer_spec, self.tokenizer = tokenizer, None
@@ -261,24 +206,37 @@ class Vid2SeqDataModule(L.LightningDataModule):
         self.features, self.annotations = features, dict(annotations or {})
         self.datasets: dict[str, Vid2SeqDataset] = {}
         self.failures = FailureLog("datamodule")
-        self.builder: SequenceBuilder | None = None
+        self.counts: dict[str, Counter] = {}   # per "<split>/<task>": what reading the task files skipped or changed
+        self.builders: dict[str, SequenceBuilder] = {}
         self.commonsense = CommonsenseOptions.parse(commonsense)
         self.visual_dim: int | None = None
         self.commonsense_dim: int | None = None
 
+    @property
+    def builder(self) -> SequenceBuilder | None:
+        """The first task's sequence builder (after `setup`)."""
+        return self.builders.get(self.tasks.primary.name)
+
     # ------------------------------------------------------------------ setup
-    def task_file(self, split: str) -> Path:
+    def task_file(self, split: str, task: Seq2SeqTask | None = None) -> Path:
         if self.dataset_dir is None:
             raise ConfigError("no dataset_dir given for the task files")
-        return self.dataset_dir / "tasks" / f"dense_captioning_{split}.json"
+        return (task or self.tasks.primary).task_file(self.dataset_dir, split)
 
-    def load_split(self, split: str) -> dict[str, dict]:
-        if split in self.annotations:
-            return self.annotations[split]
-        data = read_json(self.task_file(split))
-        if not isinstance(data, dict):
-            raise BadInputError("expected {video_id: {duration, timestamps, sentences}}", self.task_file(split))
-        return data
+    def load_split(self, split: str) -> list[tuple[Seq2SeqTask, Entry]]:
+        """Every task's entries of `split` (bad ones skipped and counted), in task then file order."""
+        out = []
+        for task in self.tasks:
+            given = self.annotations.get(split)
+            if given is not None and self.tasks.multi:
+                given = given.get(task.name)
+            where = str(self.task_file(split, task)) if given is None else f"<{task.name} {split}>"
+            data = task.read_file(self.task_file(split, task)) if given is None else given
+            report = DataReport(self.failures, self.counts.setdefault(f"{split}/{task.name}", Counter()))
+            out += [(task, e) for e in task.read_entries(data, where, self.builders[task.name], report)]
+            for name, n in sorted(report.counts.items()):
+                log.warning("%s: %s: %d", where, name, n)
+        return out
 
     def _source(self) -> FeatureSource:
         if self.features is None:
@@ -297,37 +255,39 @@ class Vid2SeqDataModule(L.LightningDataModule):
             out["commonsense_dim"] = int(self.commonsense_dim)
         return out
 
-    def _usable(self, split: str, annotations: dict[str, dict]) -> dict[str, dict]:
-        """Videos with sane annotations and frames in the store; the rest are counted in `failures`.
+    def _usable(self, split: str, entries: list[tuple[Seq2SeqTask, Entry]]) -> list[tuple[Seq2SeqTask, Entry]]:
+        """Entries whose video has frames in the store; the other videos are counted in `failures`.
 
         Only the first video's features are read here (for the frame width); the others are
         checked against the store's listing, so setup stays fast on large corpora.
+        `limit_videos[split]` keeps the entries of the first that many videos.
         """
-        source, kept = self._source(), {}
+        source, kept, verdict = self._source(), [], {}
         available = source.available() if hasattr(source, "available") else None
         cs_key = self.commonsense.key if self.commonsense.enabled else None
         cs_available = source.available("commonsense") if cs_key and available is not None else None
         limit = self.limit_videos.get(split)
-        for vid, ann in annotations.items():
-            if limit is not None and len(kept) >= limit:
-                break
-            try:
-                if float(ann["duration"]) <= 0 or len(ann["timestamps"]) != len(ann["sentences"]):
-                    raise BadInputError("bad duration, or timestamps and sentences differ in length")
-                if not ann["sentences"]:
-                    raise BadInputError("no events")
-                if available is not None and vid not in available:
-                    raise BadInputError(f"no '{self.visual_key}' features in the store")
-                if cs_available is not None and vid not in cs_available:
-                    raise BadInputError(f"no '{cs_key}' features in the store")
-                if self.visual_dim is None or available is None:
-                    self._check_widths(source.get(vid))
-            except (BadInputError, KeyError, TypeError, ValueError) as e:
-                self.failures.record(f"{split}/{vid}", str(e))
-                continue
-            kept[vid] = ann
+        for task, entry in entries:
+            vid = entry.vid
+            if vid not in verdict:
+                if limit is not None and sum(verdict.values()) >= limit:
+                    verdict[vid] = False
+                    continue
+                try:
+                    if available is not None and vid not in available:
+                        raise BadInputError(f"no '{self.visual_key}' features in the store")
+                    if cs_available is not None and vid not in cs_available:
+                        raise BadInputError(f"no '{cs_key}' features in the store")
+                    if self.visual_dim is None or available is None:
+                        self._check_widths(source.get(vid))
+                    verdict[vid] = True
+                except (BadInputError, KeyError, TypeError, ValueError) as e:
+                    self.failures.record(f"{split}/{vid}", str(e))
+                    verdict[vid] = False
+            if verdict[vid]:
+                kept.append((task, entry))
         if not kept:
-            raise BadInputError(f"no usable video in split '{split}' ({len(annotations)} listed, "
+            raise BadInputError(f"no usable video in split '{split}' ({len(entries)} entries listed, "
                                 f"{len(self.failures)} skipped so far; see the log)",
                                 self.task_file(split) if self.dataset_dir else None)
         return kept
@@ -348,20 +308,27 @@ class Vid2SeqDataModule(L.LightningDataModule):
         self.commonsense_dim = cs_width if cs_width is not None else self.commonsense_dim
 
     def setup(self, stage: str | None = None) -> None:
-        if self.builder is None:
+        if not self.builders:
             self.tokenizer = load_tokenizer(self.tokenizer_spec, self.num_time_tokens) \
                 if isinstance(self.tokenizer_spec, (str, Path)) else self.tokenizer_spec
-            self.builder = SequenceBuilder(self.tokenizer, self.num_time_tokens, self.max_input_tokens,
-                                           self.max_output_tokens, use_time_tokens=self.mode == "events")
+            self.builders = {t.name: t.make_builder(self.tokenizer, self.num_time_tokens, self.max_input_tokens,
+                                                    self.max_output_tokens) for t in self.tasks}
         wanted = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["test"]}
         for part in wanted.get(stage, ["train", "val", "test"]) if stage else ["train", "val"]:
             split = self.splits.get(part)
             if not split or part in self.datasets:
                 continue
-            anns = self._usable(split, self.load_split(split))
-            self.datasets[part] = Vid2SeqDataset(anns, self._source(), self.builder, self.mode, self.max_frames,
+            entries = self._usable(split, self.load_split(split))
+            self.datasets[part] = Vid2SeqDataset(entries, self._source(), self.builders, self.max_frames,
                                                  self.use_speech, commonsense=self.commonsense.active_fusion)
-            log.info("%s split '%s': %d videos, %d items", part, split, len(anns), len(self.datasets[part]))
+            per_task = Counter(t.name for t, _ in entries)
+            log.info("%s split '%s': %d videos, %d items (%s)", part, split, len({e.vid for _, e in entries}),
+                     len(entries), ", ".join(f"{n}: {c}" for n, c in per_task.items()))
+
+    def summary(self) -> dict[str, Any]:
+        """What reading the task files skipped, clipped or truncated, per split and task."""
+        return {"entries": {k: dict(v) for k, v in self.counts.items() if v},
+                "items": {part: len(ds) for part, ds in self.datasets.items()}}
 
     def feature_info(self) -> dict[str, dict]:
         """The extractor description of each feature key used (empty for in-memory sources)."""
@@ -375,8 +342,11 @@ class Vid2SeqDataModule(L.LightningDataModule):
 
     def _loader(self, part: str, train: bool) -> DataLoader:
         ds = self.datasets[part]
-        return DataLoader(ds, batch_size=self.batch_size if train else self.eval_batch_size,
-                          sampler=EpochSeededSampler(len(ds), self.seed, shuffle=train),
+        if train and self.tasks.multi:
+            sampler = MixedTaskSampler(ds.groups(), self.tasks.ratio, self.seed, self.tasks.epoch_size)
+        else:
+            sampler = EpochSeededSampler(len(ds), self.seed, shuffle=train)
+        return DataLoader(ds, batch_size=self.batch_size if train else self.eval_batch_size, sampler=sampler,
                           num_workers=self.num_workers, collate_fn=self.collator(), pin_memory=self.pin_memory,
                           persistent_workers=self.num_workers > 0, drop_last=False)
 

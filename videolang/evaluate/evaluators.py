@@ -15,12 +15,13 @@ import pandas as pd
 
 from videolang.core.errors import ConfigError
 from videolang.evaluate.captions import caption_metrics, load_caption_predictions, load_caption_references
-from videolang.evaluate.densevid import (DISTANCES, TIOUS, dense_captioning_metrics, texts_needed,
-                                         videos_to_score)
+from videolang.evaluate.densevid import (DISTANCES, TIOUS, dense_captioning_metrics, merged_references,
+                                         soda_by_file, texts_needed, videos_to_score)
 from videolang.evaluate.grounding import (R1_DISTANCES, R1_TIOUS, count_grounding_inputs, grounding_metrics,
                                           load_grounding_predictions, load_grounding_references)
+from videolang.evaluate.grounding import length_buckets as grounding_length_buckets
 from videolang.evaluate.inputs import (InputReport, align_videos, check_durations,
-                                       load_dense_predictions, load_dense_references)
+                                       load_dense_predictions, load_dense_references, reference_sources)
 from videolang.evaluate.meteor import Meteor
 from videolang.evaluate.soda import soda_c_scores
 from videolang.evaluate.text import TextScorer
@@ -73,47 +74,58 @@ class DenseCaptioningEvaluator(Evaluator):
         self.tious, self.distances = [float(t) for t in tious], [float(d) for d in distances]
         self.max_proposals, self.soda, self.seed, self.java = int(max_proposals), bool(soda), int(seed), java
 
-    def load(self, predictions: Any, references: Any) -> tuple[dict, dict, InputReport]:
+    def load(self, predictions: Any, references: Any) -> tuple[dict, list[dict], InputReport]:
+        """Predictions, the reference sets (one per reference file; `references` may be a list of files,
+        as ActivityNet's val_1 + val_2) and the input report."""
         report = InputReport()
-        refs = load_dense_references(references)
+        files = [load_dense_references(source) for source in reference_sources(references)]
         preds = load_dense_predictions(predictions, report)
-        for vid, r in refs.items():
-            if not len(r):
-                report.add("reference_videos_without_segments_skipped", vid)
-            if any(not s.strip() for s in r.sentences):
-                report.add("reference_segments_with_empty_sentence", vid)
-        align_videos(preds, list(refs), report)
-        check_durations(preds, refs, report)
+        for k, refs in enumerate(files):
+            where = f" (reference file {k + 1})" if len(files) > 1 else ""
+            for vid, r in refs.items():
+                if not len(r):
+                    report.add("reference_videos_without_segments_skipped", vid + where)
+                if any(not s.strip() for s in r.sentences):
+                    report.add("reference_segments_with_empty_sentence", vid + where)
+        if len(files) > 1:
+            report.add("reference_files", n=len(files))
+        merged = merged_references(files)
+        align_videos(preds, list(merged), report)
+        check_durations(preds, merged, report)
         for vid, p in preds.items():
-            if vid in refs and not len(p):
+            if vid in merged and not len(p):
                 report.add("videos_with_empty_prediction_list", vid)
-            if vid in refs and len(p) > self.max_proposals:
+            if vid in merged and len(p) > self.max_proposals:
                 report.add(f"predicted_events_beyond_{self.max_proposals}_not_used_by_densevid",
                            vid, len(p) - self.max_proposals)
-        return preds, refs, report
+        return preds, files, report
 
     def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
-        preds, refs, report = self.load(predictions, references)
+        preds, files, report = self.load(predictions, references)
+        merged = merged_references(files)
         metrics, frames = {}, {}
         with TextScorer(meteor, java=self.java) as text:
-            text.tokenize(texts_needed({v: p for v, p in preds.items() if v in refs}, refs, self.seed))
+            text.tokenize(texts_needed({v: p for v, p in preds.items() if v in merged}, merged, self.seed))
             for protocol in self.protocols:
                 metrics[protocol], frames[protocol] = dense_captioning_metrics(
-                    preds, refs, text, compat=protocol == "compat", tious=self.tious, distances=self.distances,
+                    preds, files, text, compat=protocol == "compat", tious=self.tious, distances=self.distances,
                     max_proposals=self.max_proposals, soda=self.soda, seed=self.seed)
-        return EvaluationResult(self.task, metrics, frames[self.protocols[0]], report, preds, refs)
+        return EvaluationResult(self.task, metrics, frames[self.protocols[0]], report, preds, merged,
+                                extra={"reference_files": files} if len(files) > 1 else {})
 
     def soda_c(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> dict[str, dict[str, float]]:
-        """SODA_c alone, for each protocol."""
-        preds, refs, _ = self.load(predictions, references)
+        """SODA_c alone, for each protocol (averaged over the reference files when there are several)."""
+        preds, files, _ = self.load(predictions, references)
+        merged = merged_references(files)
         out = {}
         with TextScorer(meteor, java=self.java) as text:
-            text.tokenize(texts_needed({v: p for v, p in preds.items() if v in refs}, refs, self.seed))
+            text.tokenize(texts_needed({v: p for v, p in preds.items() if v in merged}, merged, self.seed))
             for protocol in self.protocols:
-                videos = [(p, r) for _, p, r in videos_to_score(preds, refs, protocol == "compat")]
-                p, r, f = soda_c_scores(videos, text, protocol == "compat")
-                out[protocol] = {"soda_c": float(f.mean()), "soda_c_precision": float(p.mean()),
-                                 "soda_c_recall": float(r.mean())}
+                items = [(k, p, r) for _, p, entries in videos_to_score(preds, files, protocol == "compat")
+                         for k, r in entries]
+                p, r, f = soda_c_scores([(p_, r_) for _, p_, r_ in items], text, protocol == "compat")
+                sp, sr, sf = soda_by_file([k for k, _, _ in items], p, r, f)
+                out[protocol] = {"soda_c": sf, "soda_c_precision": sp, "soda_c_recall": sr}
         return out
 
 
@@ -148,14 +160,21 @@ class ChapterCaptioningEvaluator(Evaluator):
 
 
 class GroundingEvaluator(Evaluator):
-    """Moment-DETR's R@1 (IoU and seconds) and mAP."""
+    """Moment-DETR's R@1 (IoU and seconds), mAP at each IoU, mAP by window length and, when the references
+    carry saliency scores, highlight detection (HIT@1 and mAP)."""
 
     task = "grounding"
 
     def __init__(self, r1_tious: Sequence[float] = R1_TIOUS, r1_distances: Sequence[float] = R1_DISTANCES,
-                 protocols: Sequence[str] = PROTOCOLS):
+                 protocols: Sequence[str] = PROTOCOLS,
+                 length_buckets: Mapping[str, Sequence[float | None]] | None = None):
         super().__init__(protocols)
         self.r1_tious, self.r1_distances = [float(t) for t in r1_tious], [float(d) for d in r1_distances]
+        try:
+            self.buckets = grounding_length_buckets(length_buckets)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"task.evaluator.length_buckets must map names to [lo, hi] seconds "
+                              f"(hi null for no bound), got {length_buckets}: {e}") from e
 
     def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
         report = InputReport()
@@ -166,7 +185,8 @@ class GroundingEvaluator(Evaluator):
         for protocol in self.protocols:
             metrics[protocol], frames[protocol] = grounding_metrics(
                 preds, refs, report, compat=protocol == "compat", r1_tious=self.r1_tious,
-                r1_distances=self.r1_distances)
+                r1_distances=self.r1_distances,
+                buckets={k: (lo, None if hi == float("inf") else hi) for k, (lo, hi) in self.buckets.items()})
         return EvaluationResult(self.task, metrics, frames[self.protocols[0]], report, preds, refs)
 
 
@@ -196,7 +216,8 @@ def evaluate_dense_captioning(predictions: Any, references: Any, *, tious: Seque
                               distances: Sequence[float] = DISTANCES, compat: bool = False,
                               max_proposals: int = 1000, soda: bool = True, seed: int = 0,
                               meteor: Meteor | None = None) -> dict[str, float]:
-    """densevid_eval + SODA_c metrics (fractions; CIDEr on its usual 0-10 scale)."""
+    """densevid_eval + SODA_c metrics (fractions; CIDEr on its usual 0-10 scale). `references` may be a list
+    of reference files (ActivityNet's val_1 + val_2), scored as densevid_eval scores several files."""
     return DenseCaptioningEvaluator(tious, distances, max_proposals, soda, seed, _protocol(compat)
                                     ).evaluate(predictions, references, meteor).primary
 
@@ -221,7 +242,9 @@ def evaluate_captions(predictions: Mapping[Hashable, str], references: Mapping[H
 def evaluate_grounding(predictions: Any, references: Any, *, compat: bool = False,
                        r1_tious: Sequence[float] = R1_TIOUS,
                        r1_distances: Sequence[float] = R1_DISTANCES) -> dict[str, float]:
-    """R@1 at IoU and within seconds, mAP@0.5, mAP@0.75 and mAP (0.5:0.05:0.95)."""
+    """R@1 at IoU and within seconds, mAP at each IoU in 0.5:0.05:0.95 and their mean `map`, the same by
+    ground-truth window length (`...@short` / `@middle` / `@long`), and highlight metrics when the references
+    carry saliency scores (see docs/evaluate.md for the names)."""
     return GroundingEvaluator(r1_tious, r1_distances, _protocol(compat)).evaluate(predictions, references).primary
 
 

@@ -75,6 +75,24 @@ def read_source(source: Any, what: str) -> tuple[Any, str]:
     return source, f"<{what}>"
 
 
+def reference_sources(source: Any) -> list[Any]:
+    """Dense-captioning references: one source, or several (ActivityNet's val_1 + val_2) as a list / tuple /
+    Hydra ListConfig of paths or loaded objects."""
+    if isinstance(source, (str, Path)):
+        return [source]
+    if isinstance(source, Mapping):
+        return [source]
+    try:
+        from omegaconf import ListConfig
+    except ImportError:  # pragma: no cover
+        ListConfig = ()  # noqa: N806
+    if isinstance(source, (list, tuple, ListConfig)):
+        if not len(source):
+            raise BadInputError("references: an empty list of reference files")
+        return list(source)
+    return [source]
+
+
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None

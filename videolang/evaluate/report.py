@@ -16,7 +16,7 @@ SCALE_NOTE = ("Scores are fractions in the files and x100 in this table, as pape
 
 
 def _is_count(name: str) -> bool:
-    return name.endswith(COUNT_SUFFIXES)
+    return name.split("@")[0].endswith(COUNT_SUFFIXES)  # `queries_evaluated@short` is a count too
 
 
 def markdown_report(result: EvaluationResult, sources: dict[str, str]) -> str:
@@ -32,7 +32,10 @@ def markdown_report(result: EvaluationResult, sources: dict[str, str]) -> str:
         cells = []
         for p in protocols:
             v = result.metrics[p].get(name)
-            cells.append("" if v is None else (f"{v:.0f}" if _is_count(name) else f"{100 * v:.2f}"))
+            if v is None:  # not computed by this protocol, or null: nothing to average (an empty length bucket)
+                cells.append("no queries" if name in result.metrics[p] else "")
+            else:
+                cells.append(f"{v:.0f}" if _is_count(name) else f"{100 * v:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Inputs", ""]
     lines += [f"- {line}" for line in result.report.lines()] or ["- nothing dropped, clipped or missing"]
@@ -80,6 +83,9 @@ def timeline_plots(result: EvaluationResult, folder: Path, k: int) -> list[Path]
         return out
     if result.task == "grounding":
         out = []
+        if "ap" not in frame:  # highlight metrics only
+            return []
+        frame = frame[frame["ap"].notna()].reset_index(drop=True)
         for i in pick_spread(frame["ap"].to_numpy(), k):
             qid = frame["qid"].iloc[i]
             ref, pred = result.references[qid], result.predictions.get(qid)

@@ -6,6 +6,11 @@ via `save_hyperparameters`), the backbone's T5 config and the tokenizer files
 `Vid2SeqModule.from_checkpoint(path)` rebuilds the model from that file alone,
 offline, with `torch.load(..., weights_only=True)`.
 
+The task (`task`: a registry name, kept for older checkpoints; or `head`: a
+`{_target_, options}` block from the task config, a task object or a `TaskMix`) owns
+items, decoding, scoring and prediction files (`videolang.tasks`); this module only
+routes each item of a batch to its task (`meta["task"]`).
+
 Resuming continues exactly: the optimizer, scheduler and loop state are
 Lightning's; the data order is seeded by (seed, epoch) in the data module; and
 dropout / span-noise randomness is re-seeded from (seed, global step, rank) at
@@ -25,12 +30,11 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.errors import BadInputError
 from videolang.model.losses import IGNORE, label_smoothed_ce, span_corrupt
-from videolang.model.metrics import score_predictions
-from videolang.model.parsing import parse_events
 from videolang.model.schedule import optimizers_for
-from videolang.model.sequences import TASK_MODES, SequenceBuilder, load_tokenizer
+from videolang.model.sequences import SequenceBuilder, load_tokenizer
 from videolang.model.streams import CommonsenseOptions
 from videolang.model.vid2seq import Vid2Seq
+from videolang.tasks import Seq2SeqTask, TaskMix, build_tasks
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ class Vid2SeqModule(L.LightningModule):
                  dedup_titles: bool = True, monitor: str = "val/cider", seed: int = 0,
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
                  tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
-                 commonsense_dim: int | None = None):
+                 commonsense_dim: int | None = None, head: Any = None):
         super().__init__()
         denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
         # None (a checkpoint made before the switch existed) = disabled; stored normalised in hparams
@@ -84,16 +88,22 @@ class Vid2SeqModule(L.LightningModule):
         generation = {**DEFAULT_GENERATION, **(_plain(generation) or {})}
         t5_config = _plain(t5_config)
         backbone = str(backbone)
-        if task not in TASK_MODES:
-            raise ValueError(f"unknown task {task!r}; one of {sorted(TASK_MODES)}")
+        tasks = build_tasks(_plain(head) if head is not None else task)
         if visual_dim is None:
             raise ValueError("visual_dim is unknown: set model.visual_dim or let stage=train read it from the data")
+        if not use_speech and any(t.needs_text_encoder for t in tasks):
+            raise ValueError("grounding reads its query through the T5 encoder: model.use_speech must be true "
+                             "(the task's own use_speech=false leaves the transcript out)")
+        head = tasks.spec()  # plain values (saved below): checkpoints rebuild the tasks from it
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer", "t5_config"])
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self.mode = TASK_MODES[task]
+        self.tasks: TaskMix = tasks
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(backbone, num_time_tokens)
-        self.builder = SequenceBuilder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens,
-                                       use_time_tokens=self.mode == "events")
+        self.builders: dict[str, SequenceBuilder] = {
+            t.name: t.make_builder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens)
+            for t in tasks}
+        for t in tasks:
+            t.bind(dict(self.hparams))
         if t5_config:  # rebuilding from a checkpoint: architecture only, the weights follow
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), t5_config)
         elif pretrained:
@@ -112,6 +122,16 @@ class Vid2SeqModule(L.LightningModule):
         self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
 
     # ------------------------------------------------------------- options
+    @property
+    def task(self) -> Seq2SeqTask:
+        """The (first) task of this model."""
+        return self.tasks.primary
+
+    @property
+    def builder(self) -> SequenceBuilder:
+        """The first task's sequence builder (pad / eos ids are the same for every task)."""
+        return self.builders[self.tasks.primary.name]
+
     @property
     def commonsense(self) -> CommonsenseOptions:
         """The common-sense switch this model was built with (disabled for checkpoints made before it)."""
@@ -167,20 +187,25 @@ class Vid2SeqModule(L.LightningModule):
 
     # ---------------------------------------------------- generation + eval
     def decode_batch(self, batch: dict[str, Any], **overrides: Any) -> list[dict[str, Any]]:
-        """Generate for a batch and parse each sequence into events (or a title), counting malformed ones."""
-        ids = self.net.generate(batch, **{**self.generation_kwargs, **overrides})
-        meta, out = batch["meta"], []
-        for r, seq in enumerate(ids.tolist()):
-            item = {k: meta[k][r] for k in ("key", "video_id", "duration", "offset", "span")}
-            if self.mode == "events":
-                parsed = parse_events(self.builder.pieces(seq), item["duration"], self.builder.codec,
-                                      dedup_titles=self.hparams.dedup_titles)
-                item["events"] = [(s + item["offset"], e + item["offset"], t) for s, e, t in parsed.events]
-                item["dropped"] = dict(parsed.dropped)
-            else:
-                item["title"] = self.tokenizer.decode(seq, skip_special_tokens=True).strip()
-            item["references"] = meta["references"][r]
-            out.append(item)
+        """Generate for a batch and decode each item with its own task (events, a title, ranked windows).
+
+        Items of different tasks (a multi-task batch) are generated separately, each with its
+        task's `generate` options; the outputs come back in batch order.
+        """
+        meta = batch["meta"]
+        n = len(meta["key"])
+        names = [self.tasks.get(t).name for t in (meta.get("task") or [None] * n)]
+        out: list[Any] = [None] * n
+        for name in dict.fromkeys(names):
+            rows = [r for r in range(n) if names[r] == name]
+            task, builder = self.tasks[name], self.builders[name]
+            sub = batch if len(rows) == n else select_rows(batch, rows)
+            generated = self.net.generate(sub, **task.generation_kwargs({**self.generation_kwargs, **overrides},
+                                                                        builder))
+            items = [{k: v[r] for k, v in meta.items()} for r in rows]
+            for r, item in zip(rows, task.decode(generated, items, builder)):
+                item["task"] = name
+                out[r] = item
         return out
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -208,26 +233,33 @@ class Vid2SeqModule(L.LightningModule):
             seen, outputs = set(), []
             for part in gathered:  # the distributed sampler may repeat items to even out ranks
                 for item in part:
-                    if item["key"] not in seen:
-                        seen.add(item["key"])
+                    if (item.get("task"), item["key"]) not in seen:
+                        seen.add((item.get("task"), item["key"]))
                         outputs.append(item)
         return outputs
 
     def _score(self, prefix: str) -> dict[str, float]:
+        """Each task's outputs scored by its own evaluator; names `<prefix>/<metric>` (one task) or
+        `<prefix>/<task>/<metric>` (a mix)."""
         outputs = self._gathered_outputs()
         if not outputs:
             return {}
-        if self._meteor is None:  # one METEOR process for the whole run, not one per validation
-            from videolang.evaluate import Meteor
+        metrics: dict[str, float] = {}
+        for task in self.tasks:
+            mine = [o for o in outputs if o.get("task") == task.name]
+            if not mine:
+                continue
+            if task.needs_meteor and self._meteor is None:  # one METEOR process per run, not per validation
+                from videolang.evaluate import Meteor
 
-            self._meteor = Meteor()
-        metrics = score_predictions(self.mode, outputs, compat=self.hparams.compat_metrics, full=prefix == "test",
-                                    meteor=self._meteor)
-        dropped = Counter()
-        for item in outputs:
-            dropped.update(item.get("dropped", {}))
-        metrics["malformed_events"] = float(sum(dropped.values()))
-        metrics = {f"{prefix}/{k}": float(v) for k, v in metrics.items()}
+                self._meteor = Meteor()
+            scores = task.score(mine, compat=self.hparams.compat_metrics, full=prefix == "test",
+                                meteor=self._meteor if task.needs_meteor else None)
+            dropped = Counter()
+            for item in mine:
+                dropped.update(item.get("dropped", {}))
+            scores[task.malformed_key] = float(sum(dropped.values()))
+            metrics.update({f"{self.tasks.prefix(prefix, task)}{k}": float(v) for k, v in scores.items()})
         self.log_dict(metrics)  # every rank scored the same gathered outputs: identical values
         self.last_outputs = outputs
         return metrics
@@ -285,6 +317,20 @@ class Vid2SeqModule(L.LightningModule):
         module.best_score = extra.get("best_score")
         module.feature_info = extra.get("features") or {}
         return module.eval()
+
+
+def select_rows(batch: dict[str, Any], rows: list[int]) -> dict[str, Any]:
+    """The sub-batch of `rows`: tensors indexed on their first dimension, meta lists picked."""
+    index = torch.as_tensor(rows, dtype=torch.long)
+    out = {}
+    for k, v in batch.items():
+        if isinstance(v, torch.Tensor):
+            out[k] = v.index_select(0, index.to(v.device))
+        elif k == "meta":
+            out[k] = {name: [values[r] for r in rows] for name, values in v.items()}
+        else:
+            out[k] = v
+    return out
 
 
 def _sentinels(tokenizer: Any) -> list[int]:

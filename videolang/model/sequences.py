@@ -33,10 +33,6 @@ from videolang.core.errors import ConfigError
 from videolang.core.time_tokens import TimeTokenCodec
 
 
-# Item layout of each task: "events" (time tokens, the whole video) or "titles" (one chapter, no time tokens).
-TASK_MODES = {"chapter_generation": "events", "dense_captioning": "events", "chapter_captioning": "titles"}
-
-
 def add_time_tokens(tokenizer: Any, codec: TimeTokenCodec) -> list[int]:
     """Add the codec's `<time_K>` tokens to `tokenizer` (idempotent); return their ids in bin order."""
     vocab = tokenizer.get_vocab()
@@ -103,12 +99,17 @@ class SequenceBuilder:
         return pieces
 
     # ----------------------------------------------------------------- inputs
-    def transcript_ids(self, segments: Sequence[Segment], duration: float, offset: float = 0.0) -> list[int]:
+    def transcript_ids(self, segments: Sequence[Segment], duration: float, offset: float = 0.0,
+                       max_tokens: int | None = None) -> list[int]:
         """The speech input: `<s><e> sentence` per sentence (truncated by the module policy), then `</s>`.
 
-        `offset` shifts times (a segment's frames and speech seen on their own clock).
+        `offset` shifts times (a segment's frames and speech seen on their own clock);
+        `max_tokens` (default `max_input_tokens`, `</s>` included) is the budget when the
+        transcript follows another input (a grounding query).
         """
-        budget = self.max_input_tokens - 1
+        budget = (self.max_input_tokens if max_tokens is None else int(max_tokens)) - 1
+        if budget <= 0:
+            return [self.eos_id]
         pieces = self._timed(sorted(segments, key=lambda s: (s.start, s.end)), duration, budget, offset)
         return [t for p in uniform_subset(pieces, budget) for t in p] + [self.eos_id]
 

@@ -1,12 +1,14 @@
-"""Raw video in, chapters out, through the extraction stage's own code path.
+"""Raw video in, chapters or grounded windows out, through the extraction stage's own code path.
 
     from videolang.predict import ChapterPredictor
     predictor = ChapterPredictor.from_checkpoint("best.ckpt")
     prediction = predictor.predict_video("talk.mp4")
     prediction.chapters   # [{"start": 0.0, "end": 41.0, "title": "Intro"}, ...]
 """
-from videolang.predict.chapters import ChapterPrediction, ChapterPredictor, events_to_chapters
+from videolang.predict.chapters import ChapterPrediction, ChapterPredictor, VideoPredictor, events_to_chapters
+from videolang.predict.grounding import GroundingPrediction, GroundingPredictor
 from videolang.predict.formats import webvtt_chapters, write_chapter_files, youtube_lines
 
-__all__ = ["ChapterPrediction", "ChapterPredictor", "events_to_chapters", "webvtt_chapters",
+__all__ = ["ChapterPrediction", "ChapterPredictor", "GroundingPrediction", "GroundingPredictor", "VideoPredictor",
+           "events_to_chapters", "webvtt_chapters",
            "write_chapter_files", "youtube_lines"]

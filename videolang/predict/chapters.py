@@ -21,7 +21,7 @@ import torch
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.datamodule.sources import VideoFeatures, segments_from_transcript
 from videolang.datamodule.streams import RowStream
-from videolang.datamodule.vid2seq import build_item, collator_for
+from videolang.datamodule.vid2seq import collator_for
 from videolang.model.module import Vid2SeqModule
 from videolang.model.sequences import Segment
 
@@ -60,8 +60,15 @@ def events_to_chapters(events: list[tuple[float, float, str]], duration: float) 
     return [{"start": round(s, 3), "end": round(e, 3), "title": t} for (s, t), e in zip(chosen, ends)]
 
 
-class ChapterPredictor:
-    """A trained Vid2Seq checkpoint plus the feature extractors it was trained on."""
+class VideoPredictor:
+    """A trained Vid2Seq checkpoint plus the feature extractors it was trained on.
+
+    Subclasses say which kind of output their task head produces (`produces`: "events",
+    "windows", ...) and decode with it; featurising a raw video is shared.
+    """
+
+    produces = "events"
+    what = "chapters"
 
     def __init__(self, module: Vid2SeqModule, encoder: Any | None = None, device: str = "auto"):
         self.module = module.eval()
@@ -75,11 +82,39 @@ class ChapterPredictor:
                         **overrides: Any) -> "ChapterPredictor":
         """`extractor_cfg=None`: the extractors described in the checkpoint; else an `extractor` config group."""
         module = Vid2SeqModule.from_checkpoint(ckpt, **overrides)
-        if module.mode != "events":
-            raise ConfigError(f"{ckpt} is a chapter-title model (task {module.hparams.task}): it needs chapter "
-                              "boundaries; predict on a raw video needs a chapter_generation or "
-                              "dense_captioning checkpoint")
+        if module.tasks.producing(cls.produces) is None:
+            raise ConfigError(f"{ckpt} has no head that predicts {cls.what} (its task: {module.hparams.task}); "
+                              f"use a checkpoint trained with a task that does")
         return cls(module, build_encoder(module, extractor_cfg), device)
+
+    @property
+    def task(self):
+        """The checkpoint's head for this predictor (a multi-task checkpoint has several)."""
+        return self.module.tasks.producing(self.produces)
+
+    def check_features(self, feats: VideoFeatures, video: str) -> VideoFeatures:
+        """Widths as trained; a missing common-sense stream becomes an all-masked one (as in training)."""
+        m = self.module
+        if feats.frames.shape[1] != m.hparams.visual_dim:
+            raise BadInputError(f"features have width {feats.frames.shape[1]}, the model expects "
+                                f"{m.hparams.visual_dim}: extracted with a different visual model?", video)
+        fusion, cs_dim = m.commonsense.active_fusion, m.hparams.get("commonsense_dim")
+        if fusion and feats.commonsense is not None and feats.commonsense.dim != cs_dim:
+            raise BadInputError(f"common-sense features have width {feats.commonsense.dim}, the model expects "
+                                f"{cs_dim}: extracted with a different common-sense model?", video)
+        if fusion and feats.commonsense is None:
+            feats = replace(feats, commonsense=RowStream.empty(int(cs_dim)))
+        return feats
+
+    def decode_entries(self, entries: list, feats: VideoFeatures, **generation: Any) -> list[dict[str, Any]]:
+        """The head's decoded outputs for entries of one video (one batch: the video is encoded once)."""
+        m, task = self.module, self.task
+        fusion = m.commonsense.active_fusion
+        items = [task.build_item(e, feats, m.builders[task.name], m.hparams.max_frames, m.net.use_speech,
+                                 commonsense=fusion) for e in entries]
+        batch = collator_for(m.builder.pad_id, m.hparams.visual_dim, m.hparams.get("commonsense_dim"), fusion)(items)
+        batch = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+        return m.decode_batch(batch, **generation)
 
     # ---------------------------------------------------------- features
     def encode_video(self, path: str | Path) -> tuple[VideoFeatures, list[str]]:
@@ -132,25 +167,17 @@ class ChapterPredictor:
         return VideoFeatures(np.asarray(visual.array, dtype=np.float32), ts, speech, float(duration),
                              commonsense), notes
 
-    # ---------------------------------------------------------- the model
+class ChapterPredictor(VideoPredictor):
+    """Raw video in, chapters (or dense captions) out."""
+
+    produces = "events"
+    what = "chapters or dense captions"
+
     @torch.no_grad()
     def predict_features(self, feats: VideoFeatures, video: str = "video", **generation: Any) -> ChapterPrediction:
-        m = self.module
-        if feats.frames.shape[1] != m.hparams.visual_dim:
-            raise BadInputError(f"features have width {feats.frames.shape[1]}, the model expects "
-                                f"{m.hparams.visual_dim}: extracted with a different visual model?", video)
-        fusion, cs_dim = m.commonsense.active_fusion, m.hparams.get("commonsense_dim")
-        if fusion and feats.commonsense is not None and feats.commonsense.dim != cs_dim:
-            raise BadInputError(f"common-sense features have width {feats.commonsense.dim}, the model expects "
-                                f"{cs_dim}: extracted with a different common-sense model?", video)
+        feats = self.check_features(feats, video)
         duration = float(feats.duration or (feats.timestamps[-1] + 1.0))
-        if fusion and feats.commonsense is None:  # same as a video whose stream could not be made
-            feats = replace(feats, commonsense=RowStream.empty(int(cs_dim)))
-        item = build_item(video, video, feats, duration, [], m.builder, "events", m.hparams.max_frames,
-                          m.net.use_speech, commonsense=fusion)
-        batch = collator_for(m.builder.pad_id, m.hparams.visual_dim, cs_dim, fusion)([item])
-        batch = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
-        out = m.decode_batch(batch, **generation)[0]
+        out = self.decode_entries([self.task.video_entry(video, duration)], feats, **generation)[0]
         return ChapterPrediction(video, duration, out["events"], out.get("dropped", {}))
 
     def predict_video(self, path: str | Path, **generation: Any) -> ChapterPrediction:

@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 import hydra.utils
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.errors import ConfigError
 from videolang.evaluate.report import write_outputs
@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> StageResult:
-    predictions, references = str(cfg.predictions), str(cfg.references)
+    predictions = str(cfg.predictions)
+    refs = cfg.references  # one path, or several (ActivityNet's val_1 + val_2: references=[a.json,b.json])
+    references = [str(r) for r in refs] if isinstance(refs, ListConfig) else str(refs)
     evaluator_cfg = OmegaConf.select(cfg, "task.evaluator")
     if evaluator_cfg is None:
         raise ConfigError("stage=evaluate needs a task with an evaluator: pass "
@@ -34,6 +36,6 @@ def run(cfg: DictConfig) -> StageResult:
                           plots=int(cfg.stage.get("plots", 4)))
     primary = next(iter(result.metrics))
     log.info("%s (%s): %s", cfg.task.name, primary,
-             ", ".join(f"{k}={v:.4f}" for k, v in result.primary.items() if "@" not in k))
+             ", ".join(f"{k}={v:.4f}" for k, v in result.primary.items() if "@" not in k and v is not None))
     return StageResult({"task": str(cfg.task.name), "primary": primary, "metrics": result.metrics,
                         "inputs": dict(result.report.counts), "files": files})

@@ -1,8 +1,8 @@
-"""`stage=predict`: chapters for one raw video, as JSON, YouTube description lines and WebVTT."""
+"""`stage=predict`: one raw video through a trained head: chapters (JSON, YouTube lines, WebVTT) by
+default, ranked windows for `query=...` with `task=grounding`; the task config chooses (`task.predict`)."""
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,8 @@ def side_by_side(predicted: list[dict], reference: list[dict] | None) -> str:
 
 
 def run(cfg: DictConfig) -> StageResult:
-    from videolang.predict import ChapterPredictor, write_chapter_files
+    """Validate the inputs, then hand over to the task's predict runner (`task.predict`, chapters by default)."""
+    import hydra.utils
 
     opts = cfg.stage
     video, ckpt = Path(str(cfg.video)), Path(str(cfg.ckpt))
@@ -60,15 +61,7 @@ def run(cfg: DictConfig) -> StageResult:
     for path, what in ((video, "video"), (ckpt, "checkpoint")):  # before seconds of model loading
         if not path.is_file():
             raise BadInputError(f"{what} not found" if not path.exists() else f"{what} is not a file", path)
-    generation = OmegaConf.to_container(opts.generation, resolve=True) if opts.get("generation") else {}
-    predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
-    prediction = predictor.predict_video(video, **{k: v for k, v in generation.items() if v is not None})
-    files = write_chapter_files(prediction, opts.out_dir, video.stem)
-    for note in prediction.notes:
-        log.info("predict: %s", note)
-    reference = reference_chapters(opts.references, video) if opts.get("references") else None
-    print(side_by_side(prediction.chapters, reference), file=sys.stdout)
-    return StageResult({"video": str(video), "checkpoint": str(ckpt), "duration": prediction.duration,
-                        "chapters": prediction.chapters, "dropped_events": dict(prediction.dropped),
-                        "notes": prediction.notes, "files": files,
-                        **({"reference": reference} if reference is not None else {})})
+    spec = OmegaConf.select(cfg, "task.predict") or {"_target_": "videolang.predict.runners.ChapterRun"}
+    runner = hydra.utils.instantiate(spec)
+    summary = runner(cfg, video, ckpt, extractor_cfg)
+    return StageResult({"video": str(video), "checkpoint": str(ckpt), **summary})

@@ -17,7 +17,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_write_json, ensure_dir
-from videolang.model.metrics import dvc_predictions
 from videolang.stages import StageResult
 
 log = logging.getLogger(__name__)
@@ -63,13 +62,18 @@ def save_model_options(module, out_dir: Path) -> None:
 
 
 def write_outputs(module, split: str, out_dir: Path, metrics: dict[str, float]) -> dict[str, str]:
+    """Each task's prediction file (its own layout: `predictions_<split>.json` / `.jsonl`, with the task's
+    name appended in a mix) and `metrics_<split>.json`."""
     outputs = getattr(module, "last_outputs", None) or []
     files = {}
-    if outputs and getattr(module, "mode", None) == "events":
-        files["predictions"] = str(atomic_write_json(out_dir / f"predictions_{split}.json", dvc_predictions(outputs)))
-    elif outputs:
-        files["predictions"] = str(atomic_write_json(out_dir / f"predictions_{split}.json",
-                                                     {o["key"]: o["title"] for o in outputs}))
+    tasks = getattr(module, "tasks", None)
+    for task in tasks or []:
+        mine = [o for o in outputs if o.get("task") == task.name]
+        if not mine:
+            continue
+        stem = out_dir / (f"predictions_{split}_{task.name}" if tasks.multi else f"predictions_{split}")
+        files["predictions" if not tasks.multi else f"predictions/{task.name}"] = str(
+            task.write_predictions(mine, stem))
     files["metrics"] = str(atomic_write_json(out_dir / f"metrics_{split}.json", metrics))
     return files
 

@@ -1,0 +1,71 @@
+"""stage=predict task=grounding on a raw video: ranked windows per query, Moment-DETR JSONL that evaluate reads."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from videolang.core.io import atomic_write_jsonl
+from videolang.run import EXIT_ERROR, EXIT_OK, EXIT_USAGE, run_stage
+
+pytestmark = pytest.mark.slow
+
+
+def _predict(make_cfg, trained, video: Path, *extra: str):
+    cfg = make_cfg("stage=predict", "task=grounding", f"video={video}", f"ckpt={trained['ckpt']}",
+                   f"paths.model_dir={trained['model_dir']}", *extra)
+    return run_stage(cfg), Path(cfg.paths.output_dir)
+
+
+def test_predict_prints_windows_and_writes_moment_detr_jsonl_that_evaluate_reads(
+        make_cfg, grounding_ckpt, sample_corpus, capsys, tmp_path):
+    video = sample_corpus / grounding_ckpt["videos"][0]["files"]["video"]
+    titles = [c["title"] for c in grounding_ckpt["videos"][0]["chapters"]]
+    code, out = _predict(make_cfg, grounding_ckpt, video, f"query=[{titles[0]!r},{titles[-1]!r}]")
+    assert code == EXIT_OK
+    printed = capsys.readouterr().out
+    assert titles[0] in printed and titles[-1] in printed
+    rows = [json.loads(line) for line in (out / f"{video.stem}.grounding.jsonl").read_text().splitlines()]
+    assert [r["query"] for r in rows] == [titles[0], titles[-1]] and all(r["vid"] == video.stem for r in rows)
+    for r in rows:
+        scores = [w[2] for w in r["pred_relevant_windows"]]
+        assert scores == sorted(scores, reverse=True) and all(0 <= s < e for s, e, _ in r["pred_relevant_windows"])
+    # the file is what stage=evaluate task=grounding reads (references: the same video's chapters, qids 0 and 1)
+    refs = tmp_path / "refs.jsonl"
+    chapters = grounding_ckpt["videos"][0]["chapters"]
+    atomic_write_jsonl(refs, [{"qid": q, "query": c["title"], "vid": video.stem, "duration": 60.0,
+                               "relevant_windows": [[c["start"], c["end"]]]}
+                              for q, c in ((0, chapters[0]), (1, chapters[-1]))])
+    cfg = make_cfg("stage=evaluate", "task=grounding", f"predictions={out / f'{video.stem}.grounding.jsonl'}",
+                   f"references={refs}")
+    assert run_stage(cfg) == EXIT_OK
+
+
+def test_api_encodes_the_video_once_for_all_queries(grounding_ckpt, sample_corpus):
+    from videolang.predict import GroundingPredictor
+
+    predictor = GroundingPredictor.from_checkpoint(grounding_ckpt["ckpt"], device="cpu")
+    calls = []
+    encode = predictor.encoder.try_encode
+    predictor.encoder.try_encode = lambda *a, **k: calls.append(a) or encode(*a, **k)
+    video = sample_corpus / grounding_ckpt["videos"][1]["files"]["video"]
+    result = predictor.predict_video(video, ["first query", "second query", "third"])
+    assert len(calls) == 1 and [q["qid"] for q in result.queries] == [0, 1, 2]
+    assert all(len(q["windows"]) <= 3 for q in result.queries)
+    assert "-" in result.lines() and result.moment_detr_rows()[0]["vid"] == video.stem
+
+
+def test_bad_queries_and_wrong_checkpoints(make_cfg, grounding_ckpt, sample_corpus, tmp_path):
+    from videolang.core.errors import BadInputError
+    from videolang.predict import ChapterPredictor, GroundingPredictor
+
+    video = sample_corpus / grounding_ckpt["videos"][0]["files"]["video"]
+    assert _predict(make_cfg, grounding_ckpt, video)[0] in (EXIT_USAGE, EXIT_ERROR)  # no query given
+    predictor = GroundingPredictor.from_checkpoint(grounding_ckpt["ckpt"], device="cpu")
+    with pytest.raises(BadInputError, match="empty query"):
+        predictor.predict_video(video, ["fine", "  "])
+    long_query = " ".join(["word"] * 500)  # over the text budget: truncated with a warning, still answered
+    assert len(predictor.predict_video(video, long_query).queries) == 1
+    with pytest.raises(Exception, match="no head that predicts chapters"):
+        ChapterPredictor.from_checkpoint(grounding_ckpt["ckpt"], device="cpu")

@@ -1,0 +1,74 @@
+"""What `stage=predict` does for each kind of head, chosen by the task config (`task.predict`).
+
+A runner takes the composed config, the raw video and the checkpoint, predicts, writes its
+files into `stage.out_dir`, prints a human summary and returns the stage summary. Adding a
+task's predict is one runner class plus a `predict:` block in its task config.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from videolang.core.errors import ConfigError
+from videolang.core.io import atomic_write_json, atomic_write_jsonl
+
+log = logging.getLogger(__name__)
+
+
+def generation_overrides(cfg: DictConfig) -> dict[str, Any]:
+    opts = cfg.stage
+    generation = OmegaConf.to_container(opts.generation, resolve=True) if opts.get("generation") else {}
+    return {k: v for k, v in generation.items() if v is not None}
+
+
+class ChapterRun:
+    """Chapters for the video: JSON, YouTube lines, WebVTT; printed next to the true ones when given."""
+
+    def __call__(self, cfg: DictConfig, video: Path, ckpt: Path, extractor_cfg: Any) -> dict[str, Any]:
+        from videolang.predict import ChapterPredictor, write_chapter_files
+        from videolang.stages.predict import reference_chapters, side_by_side
+
+        opts = cfg.stage
+        predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
+        prediction = predictor.predict_video(video, **generation_overrides(cfg))
+        files = write_chapter_files(prediction, opts.out_dir, video.stem)
+        for note in prediction.notes:
+            log.info("predict: %s", note)
+        reference = reference_chapters(opts.references, video) if opts.get("references") else None
+        print(side_by_side(prediction.chapters, reference), file=sys.stdout)
+        return {"duration": prediction.duration, "chapters": prediction.chapters,
+                "dropped_events": dict(prediction.dropped), "notes": prediction.notes, "files": files,
+                **({"reference": reference} if reference is not None else {})}
+
+
+class GroundingRun:
+    """Ranked windows for each `query`: printed as `M:SS-M:SS score` lines, written as Moment-DETR JSONL."""
+
+    def __init__(self, top: int = 5):
+        self.top = int(top)
+
+    def __call__(self, cfg: DictConfig, video: Path, ckpt: Path, extractor_cfg: Any) -> dict[str, Any]:
+        from videolang.predict.grounding import GroundingPredictor
+
+        query = cfg.get("query")
+        if query is None or (isinstance(query, (list, ListConfig)) and not len(query)):
+            raise ConfigError("task=grounding needs query=\"...\" (or 'query=[\"first\", \"second\"]')")
+        queries = [str(q) for q in query] if isinstance(query, (list, ListConfig)) else [str(query)]
+        opts = cfg.stage
+        predictor = GroundingPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
+        prediction = predictor.predict_video(video, queries, **generation_overrides(cfg))
+        for note in prediction.notes:
+            log.info("predict: %s", note)
+        out_dir = Path(opts.out_dir)
+        rows = prediction.moment_detr_rows()
+        files = {"moment_detr": str(atomic_write_jsonl(out_dir / f"{video.stem}.grounding.jsonl", rows)),
+                 "json": str(atomic_write_json(out_dir / f"{video.stem}.grounding.json",
+                                               {"video": str(video), "duration": prediction.duration,
+                                                "queries": prediction.queries, "notes": prediction.notes}))}
+        print(prediction.lines(self.top), file=sys.stdout)
+        return {"duration": prediction.duration, "queries": prediction.queries, "notes": prediction.notes,
+                "files": files}

@@ -1,0 +1,131 @@
+"""Events: chapter generation and dense captioning (whole video in, `<s><e> title` events out).
+
+Reads the builder's DVC task files `tasks/dense_captioning_<split>.json`
+(`{video_id: {duration, timestamps, sentences}}`), so any dataset in that layout
+(VidChapters, YouCook2, ViTT, ActivityNet) trains the same way. One item per video:
+all its frames (uniformly subsampled to `max_frames`) and its transcript with time
+tokens in, every event out. Scored with densevid_eval + SODA_c
+(`videolang.evaluate.evaluate_dense_captioning`); predictions in the ActivityNet
+results layout `{video_id: [{"timestamp": [s, e], "sentence": t}]}`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videolang.core.errors import BadInputError
+from videolang.core.io import atomic_write_json, read_json
+from videolang.model.parsing import parse_events
+from videolang.model.sequences import Segment, SequenceBuilder
+from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
+
+
+def events_of(annotation: dict[str, Any]) -> list[Segment]:
+    """A DVC entry -> its events as Segments (in file order)."""
+    return [Segment(float(s), float(e), str(t)) for (s, e), t in zip(annotation["timestamps"], annotation["sentences"])]
+
+
+def read_dvc(path: Path) -> dict[str, dict]:
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise BadInputError("expected {video_id: {duration, timestamps, sentences}}", path)
+    return data
+
+
+def dvc_videos(data: dict[str, dict], where: str, report: DataReport) -> list[tuple[str, float, tuple[Segment, ...]]]:
+    """(video id, duration, events) of each sane DVC entry; the others are recorded as failures."""
+    if not isinstance(data, dict):
+        raise BadInputError("expected {video_id: {duration, timestamps, sentences}}", where)
+    out = []
+    for vid, ann in data.items():
+        try:
+            if float(ann["duration"]) <= 0 or len(ann["timestamps"]) != len(ann["sentences"]):
+                raise BadInputError("bad duration, or timestamps and sentences differ in length")
+            if not ann["sentences"]:
+                raise BadInputError("no events")
+            out.append((str(vid), float(ann["duration"]), tuple(events_of(ann))))
+        except (BadInputError, KeyError, TypeError, ValueError) as e:
+            report.fail(f"{where}/{vid}", str(e))
+    return out
+
+
+def dvc_predictions(outputs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Decoded items -> ActivityNet-style results `{video_id: [{"timestamp": [s, e], "sentence": t}]}`."""
+    return {o["video_id"]: [{"timestamp": [float(s), float(e)], "sentence": t} for s, e, t in o["events"]]
+            for o in outputs}
+
+
+def dvc_references(outputs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The references carried by decoded items, in the DVC task-file layout."""
+    return {o["video_id"]: {"duration": o["duration"], "timestamps": [[s, e] for s, e, _ in o["references"]],
+                            "sentences": [t for _, _, t in o["references"]]} for o in outputs}
+
+
+class EventsTask(Seq2SeqTask):
+    """`<s><e> title` per event for a whole video (chapter generation, dense captioning)."""
+
+    name = "events"
+    produces = "events"
+    file_pattern = "dense_captioning_{split}.json"
+    use_time_tokens = True
+    needs_meteor = True
+    log_keys = ("soda_c", "cider", "meteor", "f1", "f1@0.5", "precision", "recall", "bleu_4")
+
+    def __init__(self, name: str | None = None, max_input_tokens: int | None = None,
+                 max_output_tokens: int | None = None, dedup_titles: bool | None = None):
+        super().__init__(name, max_input_tokens, max_output_tokens)
+        self.dedup_titles = dedup_titles  # None: the model's `dedup_titles`
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "dedup_titles": self.dedup_titles}
+
+    def bind(self, model_options: dict[str, Any]) -> None:
+        if self.dedup_titles is None:
+            self.dedup_titles = bool(model_options.get("dedup_titles", True))
+
+    # ------------------------------------------------------------------- data
+    def read_file(self, path: Path) -> dict[str, dict]:
+        return read_dvc(path)
+
+    def read_entries(self, data: Any, where: str, builder: SequenceBuilder, report: DataReport) -> list[Entry]:
+        return [Entry(vid, vid, duration, events) for vid, duration, events in dvc_videos(data, where, report)]
+
+    @staticmethod
+    def video_entry(video_id: str, duration: float) -> Entry:
+        """The entry of a raw video at prediction time (no references)."""
+        return Entry(video_id, video_id, float(duration))
+
+    def build_item(self, entry: Entry, feats, builder: SequenceBuilder, max_frames: int, use_speech: bool = True,
+                   commonsense: str | None = None) -> dict[str, Any]:
+        duration = entry.duration
+        input_ids = builder.transcript_ids(feats.speech, duration) if use_speech else [builder.eos_id]
+        labels = builder.target_ids(entry.events, duration)
+        return frame_item(entry, feats, np.arange(len(feats.frames)), max_frames, input_ids, labels, self.name,
+                          commonsense)
+
+    # --------------------------------------------------------------- decoding
+    def decode(self, generated: Any, meta: Sequence[dict[str, Any]], builder: SequenceBuilder) -> list[dict]:
+        out = []
+        for m, seq in zip(meta, generated.tolist()):
+            item = output_base(m)
+            parsed = parse_events(builder.pieces(seq), item["duration"], builder.codec,
+                                  dedup_titles=bool(self.dedup_titles is None or self.dedup_titles))
+            item["events"] = [(s + item["offset"], e + item["offset"], t) for s, e, t in parsed.events]
+            item["dropped"] = dict(parsed.dropped)
+            out.append(item)
+        return out
+
+    # ---------------------------------------------------------------- scoring
+    def score(self, outputs: list[dict[str, Any]], compat: bool = False, full: bool = False,
+              meteor: Any = None) -> dict[str, float]:
+        from videolang.evaluate import evaluate_dense_captioning
+
+        metrics = evaluate_dense_captioning(dvc_predictions(outputs), dvc_references(outputs), compat=compat,
+                                            meteor=meteor)
+        return self.selected(metrics, full)
+
+    def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
+        return atomic_write_json(Path(f"{stem}.json"), dvc_predictions(outputs))

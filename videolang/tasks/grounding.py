@@ -1,0 +1,238 @@
+"""Grounding (moment retrieval): a text query and the whole video in, `<start><end>` windows out.
+
+- **Input**: the query's tokens (cut to `max_query_tokens`; queries that were cut are counted
+  and one warning per split says how many), then, with `use_speech`, the video's transcript
+  as `<s><e> sentence` pieces in the remaining text budget (the events task's truncation
+  policy), then `</s>`. The T5 encoder reads it (the model needs `use_speech=true`); the
+  frames (and the common-sense stream, through the model's `model.commonsense` switch) are
+  the whole video's, uniformly subsampled to `max_frames`.
+- **Target**: `<start bin><end bin></s>` on the whole video's time-token grid. A query with
+  several relevant windows trains on its first one (file order); the evaluator sees all.
+- **Decoding**: beam search (`num_beams`, default 10) returning `num_windows` (default 5)
+  sequences with their scores. With `constrained` (default) the first token is a time bin
+  below the last, the second a bin after the first, then `</s>`. Each sequence's first two
+  time tokens give [start, end] (end <= start dropped), identical windows are kept once,
+  and the score is `exp(sequence log-prob / length)` (transformers' beam score with
+  `length_penalty=1`: the geometric-mean token probability, in (0, 1]); windows are ranked
+  by it.
+- **Scoring**: `videolang.evaluate.evaluate_grounding` (R@1 at IoU 0.3/0.5/0.7, R@1 within
+  1/3/5/10 s, mAP@0.5, mAP@0.75, mAP); **predictions**: Moment-DETR JSON Lines
+  `{qid, query, vid, pred_relevant_windows: [[start, end, score], ...]}`.
+
+Bad inputs of `tasks/grounding_<split>.jsonl`: a duplicate qid is an error naming the file
+and the qid; an empty query is skipped and counted (`empty_query_skipped`); a window past
+the video's end is clipped to it (`windows_clipped`), a window starting at or after the end
+is dropped (`windows_past_end_dropped`) and a query left without a window is skipped
+(`no_window_skipped`).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.io import atomic_write_jsonl, read_jsonl
+from videolang.model.sequences import SequenceBuilder
+from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
+
+log = logging.getLogger(__name__)
+
+
+class GroundingTask(Seq2SeqTask):
+    """Ranked `[start, end, score]` windows for a query over the whole video."""
+
+    name = "grounding"
+    produces = "windows"
+    file_pattern = "grounding_{split}.jsonl"
+    use_time_tokens = True
+    needs_text_encoder = True
+    malformed_key = "malformed_windows"
+    log_keys = ("r1@0.3", "r1@0.5", "r1@0.7", "r1@1s", "r1@3s", "r1@5s", "r1@10s", "map@0.5", "map@0.75", "map")
+
+    def __init__(self, name: str | None = None, max_input_tokens: int | None = None,
+                 max_output_tokens: int | None = None, max_query_tokens: int = 64, use_speech: bool = True,
+                 num_beams: int = 10, num_windows: int = 5, constrained: bool = True):
+        super().__init__(name, max_input_tokens, max_output_tokens)
+        self.max_query_tokens, self.use_speech = int(max_query_tokens), bool(use_speech)
+        self.num_beams, self.num_windows, self.constrained = int(num_beams), int(num_windows), bool(constrained)
+        if self.max_query_tokens < 1:
+            raise ConfigError(f"grounding max_query_tokens must be >= 1, got {max_query_tokens}")
+        if self.num_windows < 1 or self.num_beams < max(2, self.num_windows):
+            raise ConfigError(f"grounding needs num_beams >= max(2, num_windows) (sequence scores come from "
+                              f"beam search), got num_beams={num_beams}, num_windows={num_windows}")
+
+    def options(self) -> dict[str, Any]:
+        return {**super().options(), "max_query_tokens": self.max_query_tokens, "use_speech": self.use_speech,
+                "num_beams": self.num_beams, "num_windows": self.num_windows, "constrained": self.constrained}
+
+    def make_builder(self, tokenizer: Any, num_time_tokens: int, max_input_tokens: int,
+                     max_output_tokens: int) -> SequenceBuilder:
+        if not num_time_tokens:
+            raise ConfigError("grounding predicts time tokens: model.num_time_tokens must be > 0")
+        return SequenceBuilder(tokenizer, num_time_tokens, self.max_input_tokens or max_input_tokens,
+                               max(3, self.max_output_tokens or 3), use_time_tokens=True)
+
+    # ------------------------------------------------------------------- data
+    def read_file(self, path: Path) -> list[dict]:
+        return read_jsonl(path)
+
+    def read_entries(self, data: Any, where: str, builder: SequenceBuilder, report: DataReport) -> list[Entry]:
+        if not isinstance(data, list):
+            raise BadInputError("expected JSON Lines rows {qid, query, vid, duration, relevant_windows}", where)
+        budget = min(self.max_query_tokens, builder.max_input_tokens - 1)
+        entries, seen, cut = [], set(), 0
+        for n, row in enumerate(data, start=1):
+            if not isinstance(row, dict) or "qid" not in row or "vid" not in row:
+                raise BadInputError(f"row {n}: expected {{qid, query, vid, duration, relevant_windows}}", where)
+            qid = str(row["qid"])
+            if qid in seen:
+                raise BadInputError(f"duplicate qid {qid!r} (row {n})", where)
+            seen.add(qid)
+            vid, query = str(row["vid"]), str(row.get("query") or "").strip()
+            try:
+                duration = float(row["duration"])
+                raw = [(float(w[0]), float(w[1])) for w in row.get("relevant_windows") or []]
+            except (KeyError, TypeError, ValueError, IndexError) as e:
+                report.fail(f"{where}/{qid}", f"bad duration or relevant_windows: {e}")
+                continue
+            if not (duration > 0 and math.isfinite(duration)):
+                report.fail(f"{where}/{qid}", f"bad duration {row.get('duration')!r}")
+                continue
+            if not query:
+                report.count("empty_query_skipped")
+                continue
+            windows = []
+            for s, e in raw:
+                if not (math.isfinite(s) and math.isfinite(e)) or e <= s or s >= duration:
+                    report.count("windows_past_end_dropped" if s >= duration else "bad_windows_dropped")
+                    continue
+                if e > duration or s < 0:
+                    report.count("windows_clipped")
+                windows.append((max(0.0, s), min(e, duration)))
+            if not windows:
+                report.count("no_window_skipped")
+                continue
+            ids = builder.text_ids(query)
+            if len(ids) > budget:
+                cut += 1
+                ids = ids[:budget]
+            entries.append(Entry(qid, vid, duration, query=query, query_ids=tuple(ids), windows=tuple(windows)))
+        if cut:
+            report.count("queries_truncated", cut)
+            log.warning("%s: %d queries longer than %d tokens were truncated", where, cut, budget)
+        return entries
+
+    def query_entry(self, qid: str, query: str, video_id: str, duration: float, builder: SequenceBuilder) -> Entry:
+        """The entry of one query at prediction time (no references); the query is cut like in training."""
+        query = str(query).strip()
+        if not query:
+            raise BadInputError(f"empty query (qid {qid!r})")
+        ids = builder.text_ids(query)
+        budget = min(self.max_query_tokens, builder.max_input_tokens - 1)
+        if len(ids) > budget:
+            log.warning("query %r: %d tokens, truncated to %d", qid, len(ids), budget)
+        return Entry(str(qid), str(video_id), float(duration), query=query, query_ids=tuple(ids[:budget]))
+
+    def input_ids(self, entry: Entry, feats, builder: SequenceBuilder, use_speech: bool) -> list[int]:
+        query = list(entry.query_ids)
+        if not (use_speech and self.use_speech and feats.speech):
+            return query + [builder.eos_id]
+        return query + builder.transcript_ids(feats.speech, entry.duration,
+                                              max_tokens=builder.max_input_tokens - len(query))
+
+    def build_item(self, entry: Entry, feats, builder: SequenceBuilder, max_frames: int, use_speech: bool = True,
+                   commonsense: str | None = None) -> dict[str, Any]:
+        labels = [builder.eos_id]
+        if entry.windows:
+            s, e = entry.windows[0]
+            labels = builder.time_pair(s, e, entry.duration) + labels
+        return frame_item(entry, feats, np.arange(len(feats.frames)), max_frames,
+                          self.input_ids(entry, feats, builder, use_speech), labels, self.name, commonsense,
+                          references=[(float(s), float(e)) for s, e in entry.windows], query=entry.query)
+
+    # --------------------------------------------------------------- decoding
+    def generation_kwargs(self, base: dict[str, Any], builder: SequenceBuilder) -> dict[str, Any]:
+        out = {**base, "num_beams": self.num_beams, "num_return_sequences": self.num_windows,
+               "output_scores": True, "return_dict_in_generate": True, "length_penalty": 1.0,
+               "max_new_tokens": 3, "early_stopping": True}
+        if self.constrained:
+            out["prefix_allowed_tokens_fn"] = _window_constraint(builder)
+        return out
+
+    def decode(self, generated: Any, meta: Sequence[dict[str, Any]], builder: SequenceBuilder) -> list[dict]:
+        sequences = generated.sequences.tolist()
+        scores = getattr(generated, "sequences_scores", None)
+        scores = [0.0] * len(sequences) if scores is None else scores.float().tolist()
+        k = len(sequences) // max(1, len(meta))
+        out = []
+        for r, m in enumerate(meta):
+            item = output_base(m)
+            item["query"] = m.get("query", "")
+            windows, seen, dropped = [], set(), Counter()
+            for seq, score in zip(sequences[r * k:(r + 1) * k], scores[r * k:(r + 1) * k]):
+                bins = [p for p in builder.pieces(seq) if isinstance(p, int)][:2]
+                if len(bins) < 2:
+                    dropped["no_window"] += 1
+                    continue
+                if bins[1] <= bins[0]:
+                    dropped["end_not_after_start"] += 1
+                    continue
+                if tuple(bins) in seen:
+                    dropped["duplicate_window"] += 1
+                    continue
+                seen.add(tuple(bins))
+                d = float(m["duration"])
+                windows.append([builder.codec.to_time(bins[0], d), builder.codec.to_time(bins[1], d),
+                                float(math.exp(score))])
+            item["windows"] = sorted(windows, key=lambda w: -w[2])
+            item["dropped"] = dict(dropped)
+            out.append(item)
+        return out
+
+    # ---------------------------------------------------------------- scoring
+    @staticmethod
+    def prediction_rows(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"qid": o["key"], "query": o.get("query", ""), "vid": o["video_id"],
+                 "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]]}
+                for o in outputs]
+
+    @staticmethod
+    def reference_rows(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{"qid": o["key"], "query": o.get("query", ""), "vid": o["video_id"], "duration": o["duration"],
+                 "relevant_windows": [[s, e] for s, e in o["references"]]} for o in outputs]
+
+    def score(self, outputs: list[dict[str, Any]], compat: bool = False, full: bool = False,
+              meteor: Any = None) -> dict[str, float]:
+        from videolang.evaluate import evaluate_grounding
+
+        refs = [r for r in self.reference_rows(outputs) if r["relevant_windows"]]
+        if not refs:
+            return {}
+        return self.selected(evaluate_grounding(self.prediction_rows(outputs), refs, compat=compat), full)
+
+    def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
+        return atomic_write_jsonl(Path(f"{stem}.jsonl"), self.prediction_rows(outputs))
+
+
+def _window_constraint(builder: SequenceBuilder):
+    """`prefix_allowed_tokens_fn` for `<start><end></s>`: start < last bin, end > start, then `</s>`."""
+    time_ids = builder.time_ids
+    eos = [builder.eos_id]
+    bin_of = builder.bin_of_id
+
+    def allowed(batch_id: int, prefix: Any) -> list[int]:
+        n = len(prefix) - 1  # the decoder start token comes first
+        if n == 0:
+            return time_ids[:-1]
+        if n == 1:
+            start = bin_of.get(int(prefix[-1]))
+            return time_ids[start + 1:] if start is not None else time_ids
+        return eos
+
+    return allowed
