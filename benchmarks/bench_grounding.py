@@ -69,6 +69,8 @@ def main() -> int:
     ap.add_argument("--epochs", type=int, default=20,
                     help="the schedule's length (cosine over all epochs); sized to end inside --minutes")
     ap.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench_grounding")
+    ap.add_argument("--train-override", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra Hydra override for the train stage (repeatable); part of the reuse key")
     ap.add_argument("--train-dir", type=Path, default=None,
                     help="report on this finished stage=train run folder instead of training again")
     args = ap.parse_args()
@@ -96,6 +98,8 @@ def main() -> int:
     seconds = int(args.minutes * 60)
     marker = work / f"train-e{args.epochs}-s{seconds}.json"  # a finished run with these options is reused
     done = json.loads(marker.read_text()) if marker.is_file() else None
+    if done and done.get("overrides", []) != args.train_override:
+        done = None
     if args.train_dir:
         train_dir, train_seconds = args.train_dir, None
     elif done and Path(done["dir"], "summary.json").is_file():
@@ -108,9 +112,10 @@ def main() -> int:
         train_dir = run_stage(
             "stage=train", *common, "experiment=sample_grounding", f"trainer.max_epochs={args.epochs}",
             time_limit(seconds), "trainer.check_val_every_n_epoch=2", "callbacks.epoch_checkpoint.save_top_k=1",
-            log_dir=logs)
+            *args.train_override, log_dir=logs)
         train_seconds = time.time() - t
-        marker.write_text(json.dumps({"dir": str(train_dir), "seconds": train_seconds}))
+        marker.write_text(json.dumps({"dir": str(train_dir), "seconds": train_seconds,
+                                      "overrides": args.train_override}))
     summary = json.loads((train_dir / "summary.json").read_text())
     code = report(data / "built" / "sample" / "tasks", feats, models / "tiny-clip", train_dir, summary,
                   train_seconds, seconds, args.seed)
