@@ -19,7 +19,9 @@ against the same `grounding_test.jsonl` (R@1 at IoU 0.3 / 0.5 / 0.7, R@1 with th
      L2-normalised (CLIP's cosine); one window per query;
   3. ours: the tiny grounding head trained from scratch (query + transcript + frames in).
 The goal (issue 10): the trained head beats both baselines on R@1@0.5 and on mAP. Exit code 1
-when it does not; the numbers are printed either way.
+when it does not; the numbers are printed either way. Also printed: whether the head's top-1
+window depends on the query at all (a head that collapsed to one window per video scores R@1
+like a positional prior; the goal line does not catch that, the warning does).
 
 Setting, stated because it matters:
 - Queries are chapter titles, and the generator's narration of a chapter talks about its
@@ -195,6 +197,7 @@ def report(tasks: Path, feats: Path, clip_dir: Path, train_dir: Path, summary: d
     print(f"{'method':<38} " + " ".join(f"{label:>7}" for _, label in METRICS) + "  budget")
     for name, m in rows.items():
         print(f"{name:<38} " + " ".join(f"{100 * m[key]:7.2f}" for key, _ in METRICS) + f"  {runs[name][1]}")
+    query_dependence(ours, refs)
     own = (summary.get("test") or {}).get("test/map")
     if own is not None:
         print(f"(the train stage's own test/map, computed by the module: {100 * own:.2f})")
@@ -215,6 +218,28 @@ def report(tasks: Path, feats: Path, clip_dir: Path, train_dir: Path, summary: d
     print(f"(metrics x100; R1@Ns: top-1 start within N s; mAP over IoU 0.5:0.05:0.95; the train stage's time "
           f"includes its start-up and the test decoding; run folder {train_dir})")
     return 0 if met else 1
+
+
+def query_dependence(ours: list[dict], refs: list[dict]) -> None:
+    """Does the head's top-1 window depend on the query? A head that collapsed to one window per video
+    (or one position relative to the duration) scores R@1 as a positional prior would, not by grounding."""
+    duration = {r["qid"]: float(r["duration"]) for r in refs}
+    per_video: dict[str, set] = {}
+    relative = set()
+    for row in ours:
+        if not row.get("pred_relevant_windows") or row["qid"] not in duration:
+            continue
+        s, e = row["pred_relevant_windows"][0][:2]
+        per_video.setdefault(row["vid"], set()).add((round(s, 3), round(e, 3)))
+        relative.add((round(s / duration[row["qid"]], 2), round(e / duration[row["qid"]], 2)))
+    several = {v: w for v, w in per_video.items() if sum(r["vid"] == v for r in ours) > 1}
+    distinct = sum(len(w) > 1 for w in several.values())
+    print(f"query dependence of the head: {distinct} of {len(several)} videos with several test queries got "
+          f"different top-1 windows for different queries; {len(relative)} distinct top-1 windows relative to "
+          f"the duration over all queries")
+    if several and distinct == 0:
+        print("  WARNING: the head's top-1 window ignores the query (a positional prior); its R@1 rows measure "
+              "that prior, not grounding")
 
 
 if __name__ == "__main__":
