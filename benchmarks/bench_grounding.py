@@ -34,7 +34,7 @@ Setting, stated because it matters:
   this corpus it is expected near the random row. It is kept because it is the published
   baseline's procedure end to end (same extractor, same similarity rule).
 
-    python benchmarks/bench_grounding.py                      # defaults: 140 videos, 20 epochs, <= 10 minutes
+    python benchmarks/bench_grounding.py                      # defaults: 140 videos, 50 epochs, <= 10 minutes
     python benchmarks/bench_grounding.py --videos 24 --epochs 2 --minutes 1   # a smoke run
 Work files go to .cache/bench_grounding/ (reused by later runs when the options match; a finished
 training run with the same options is reused too, with the wall time it took recorded).
@@ -68,7 +68,7 @@ def main() -> int:
     ap.add_argument("--videos", type=int, default=140)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--minutes", type=float, default=10.0, help="training wall-time limit (a safety net)")
-    ap.add_argument("--epochs", type=int, default=20,
+    ap.add_argument("--epochs", type=int, default=50,
                     help="the schedule's length (cosine over all epochs); sized to end inside --minutes")
     ap.add_argument("--work", type=Path, default=ROOT / ".cache" / "bench_grounding")
     ap.add_argument("--train-override", action="append", default=[], metavar="KEY=VALUE",
