@@ -52,7 +52,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_learning import narration_transcripts, run_stage, val_curve  # noqa: E402
+from benchmarks.bench_learning import prepare_narrated_corpus, run_stage, val_curve  # noqa: E402
 
 METRICS = (("r1@0.3", "R1@0.3"), ("r1@0.5", "R1@0.5"), ("r1@0.7", "R1@0.7"), ("r1@3s", "R1@3s"),
            ("r1@5s", "R1@5s"), ("map", "mAP"))
@@ -84,18 +84,7 @@ def main() -> int:
               f"paths.feature_dir={feats}", f"seed={args.seed}"]
     print(f"== grounding benchmark: {args.videos} videos, {args.epochs} epochs / <= {args.minutes} min of "
           f"training, work dir {work}", flush=True)
-    run_stage("stage=make_sample", *common, f"stage.num_videos={args.videos}", "stage.width=64",
-              "stage.height=48", "stage.fps=10", "stage.min_duration=20", "stage.max_duration=60",
-              "stage.with_awkward=false", log_dir=logs)
-    run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5]", log_dir=logs)
-    run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.15}",
-              log_dir=logs)
-    asr = narration_transcripts(sample, work / "narration_asr.json")
-    run_stage("stage=extract", *common, f"videos={sample}/videos",
-              f"extractor.extractors.visual.model={models}/tiny-clip",
-              "~extractor.extractors.audio", "~extractor.extractors.audio_mel",
-              "extractor@extractor.extractors.speech=speech_precomputed",
-              f"extractor.extractors.speech.source={asr}", log_dir=logs)
+    prepare_narrated_corpus(args.videos, work, common)
 
     seconds = int(args.minutes * 60)
     marker = work / f"train-e{args.epochs}-s{seconds}.json"  # a finished run with these options is reused

@@ -74,6 +74,24 @@ def narration_transcripts(sample_dir: Path, out: Path) -> Path:
     return out
 
 
+def prepare_narrated_corpus(videos: int, work: Path, common: list[str]) -> None:
+    """The learning benchmarks' corpus: small narrated sample videos, the tiny zoo, a built dataset, and
+    tiny-clip frames + the generator's narration as the transcript in the feature store (all reused when done)."""
+    sample, models, logs = work / "sample", work / "models", work / "logs"
+    run_stage("stage=make_sample", *common, f"stage.num_videos={videos}", "stage.width=64",
+              "stage.height=48", "stage.fps=10", "stage.min_duration=20", "stage.max_duration=60",
+              "stage.with_awkward=false", log_dir=logs)
+    run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5]", log_dir=logs)
+    run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.15}",
+              log_dir=logs)
+    asr = narration_transcripts(sample, work / "narration_asr.json")
+    run_stage("stage=extract", *common, f"videos={sample}/videos",
+              f"extractor.extractors.visual.model={models}/tiny-clip",
+              "~extractor.extractors.audio", "~extractor.extractors.audio_mel",
+              "extractor@extractor.extractors.speech=speech_precomputed",
+              f"extractor.extractors.speech.source={asr}", log_dir=logs)
+
+
 def val_curve(train_dir: Path, monitor: str) -> list[tuple[int, float]]:
     """(epoch, value) of the monitored validation metric from the CSV log."""
     rows = []
@@ -102,18 +120,7 @@ def main() -> int:
     common = [f"paths.sample_dir={sample}", f"paths.model_dir={models}", f"paths.data_dir={data}",
               f"paths.feature_dir={feats}", f"seed={args.seed}"]
     print(f"== learning benchmark: {args.videos} videos, {args.minutes} min of training, work dir {work}")
-    run_stage("stage=make_sample", *common, f"stage.num_videos={args.videos}", "stage.width=64",
-              "stage.height=48", "stage.fps=10", "stage.min_duration=20", "stage.max_duration=60",
-              "stage.with_awkward=false", log_dir=logs)
-    run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5]", log_dir=logs)
-    run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.15}",
-              log_dir=logs)
-    asr = narration_transcripts(sample, work / "narration_asr.json")
-    run_stage("stage=extract", *common, f"videos={sample}/videos",
-              f"extractor.extractors.visual.model={models}/tiny-clip",
-              "~extractor.extractors.audio", "~extractor.extractors.audio_mel",
-              "extractor@extractor.extractors.speech=speech_precomputed",
-              f"extractor.extractors.speech.source={asr}", log_dir=logs)
+    prepare_narrated_corpus(args.videos, work, common)
 
     seconds = int(args.minutes * 60)
     train_dir = args.train_dir or run_stage(

@@ -65,10 +65,22 @@ def test_foreign_files_are_not_commonsense_checkpoints(tmp_path):
         CommonsenseModule.from_checkpoint(junk)
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, other)
-    with pytest.raises(BadInputError, match="not a videolang commonsense checkpoint"):
+    with pytest.raises(BadInputError, match="not a videolang checkpoint"):
         CommonsenseModule.from_checkpoint(other)
     with pytest.raises(BadInputError, match="not found"):
         CommonsenseModule.from_checkpoint(tmp_path / "missing.ckpt")
+
+
+def test_a_commonsense_checkpoint_is_not_a_captioning_model_and_vice_versa(ckpt, tmp_path):
+    from videolang.model.module import Vid2SeqModule
+
+    with pytest.raises(BadInputError, match="not a videolang Vid2Seq checkpoint"):
+        Vid2SeqModule.from_checkpoint(ckpt)
+    foreign = torch.load(ckpt, weights_only=True)
+    foreign["videolang"] = {"t5_config": {}, "tokenizer_files": {}}
+    torch.save(foreign, tmp_path / "vid2seq.ckpt")
+    with pytest.raises(BadInputError, match="not a videolang commonsense checkpoint"):
+        CommonsenseModule.from_checkpoint(tmp_path / "vid2seq.ckpt")
 
 
 def test_non_finite_loss_stops_training_naming_step_and_batch(ckpt):

@@ -92,18 +92,13 @@ def grounding_ckpt(sample_corpus, sample_manifest, zoo, tmp_path_factory):
     from omegaconf import open_dict
 
     from tests.conftest import compose_config
+    from tests.model.helpers import extract_sample_videos
     from videolang.run import EXIT_OK, run_stage
 
     root = tmp_path_factory.mktemp("predict_grounding")
     model_dir = zoo["tiny-t5"].parent
     videos = sample_manifest["videos"][:2]
-    listing = root / "videos.txt"
-    listing.write_text("".join(f"{sample_corpus / v['files']['video']}\n" for v in videos))
-    common = [f"paths.model_dir={model_dir}", f"paths.feature_dir={root / 'features'}",
-              f"paths.data_dir={root / 'data'}"]
-    cfg = compose_config(["stage=extract", "extractor=tiny", f"videos={listing}", "~extractor.extractors.audio",
-                          "~extractor.extractors.audio_mel", *common], root / "extract")
-    assert run_stage(cfg) == EXIT_OK
+    common = extract_sample_videos(sample_corpus, videos, model_dir, root)
     rows = [{"qid": f"{v['id']}#{k}", "query": c["title"], "vid": v["id"], "duration": float(v["duration"]),
              "relevant_windows": [[c["start"], c["end"]]]} for v in videos for k, c in enumerate(v["chapters"])]
     dvc = {v["id"]: {"duration": float(v["duration"]), "timestamps": [[c["start"], c["end"]] for c in v["chapters"]],

@@ -34,3 +34,19 @@ class FakeCommonsense(Extractor):
 
     input = None
     requires = ("regions",)
+
+
+def extract_sample_videos(sample_corpus, videos: list[dict], model_dir, root) -> list[str]:
+    """Tiny-zoo frames and transcripts of these sample videos into `root/features` (stage=extract,
+    extractor=tiny without the audio keys); returns the path overrides that point a stage at them."""
+    from tests.conftest import compose_config
+    from videolang.run import EXIT_OK, run_stage
+
+    listing = root / "videos.txt"
+    listing.write_text("".join(f"{sample_corpus / v['files']['video']}\n" for v in videos))
+    common = [f"paths.model_dir={model_dir}", f"paths.feature_dir={root / 'features'}",
+              f"paths.data_dir={root / 'data'}"]
+    cfg = compose_config(["stage=extract", "extractor=tiny", f"videos={listing}", "~extractor.extractors.audio",
+                          "~extractor.extractors.audio_mel", *common], root / "extract")
+    assert run_stage(cfg) == EXIT_OK
+    return common

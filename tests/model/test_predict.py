@@ -15,17 +15,12 @@ from videolang.run import EXIT_ERROR, EXIT_OK, run_stage
 def trained_on_sample(sample_corpus, sample_manifest, zoo, tmp_path_factory):
     """A checkpoint trained (briefly) on two sample videos extracted with extractor=tiny."""
     from tests.conftest import compose_config
+    from tests.model.helpers import extract_sample_videos
 
     root = tmp_path_factory.mktemp("predict")
     model_dir = zoo["tiny-t5"].parent
     videos = sample_manifest["videos"][:2]
-    listing = root / "videos.txt"
-    listing.write_text("".join(f"{sample_corpus / v['files']['video']}\n" for v in videos))
-    common = [f"paths.model_dir={model_dir}", f"paths.feature_dir={root / 'features'}",
-              f"paths.data_dir={root / 'data'}"]
-    cfg = compose_config(["stage=extract", "extractor=tiny", f"videos={listing}", "~extractor.extractors.audio",
-                          "~extractor.extractors.audio_mel", *common], root / "extract")
-    assert run_stage(cfg) == EXIT_OK
+    common = extract_sample_videos(sample_corpus, videos, model_dir, root)
     dvc = {v["id"]: {"duration": float(v["duration"]), "timestamps": [[c["start"], c["end"]] for c in v["chapters"]],
                      "sentences": [c["title"] for c in v["chapters"]]} for v in videos}
     for split in ("train", "val", "test"):

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from videolang.commonsense.causal import CausalPredictor, ConfounderDictionary, pad_boxes
 from videolang.commonsense.pooling import AttentionPool, pool_regions
 from videolang.commonsense.roi import RoIFeatureNet
+from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.model.schedule import optimizers_for
 
@@ -232,16 +233,8 @@ class CommonsenseModule(L.LightningModule):
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> "CommonsenseModule":
         """Rebuild a trained common-sense model from its checkpoint file alone (no hub, no config)."""
-        path = Path(path)
-        if not path.is_file():
-            raise BadInputError("commonsense checkpoint not found", path)
-        try:
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is a user input problem
-            raise BadInputError(f"cannot read checkpoint: {type(e).__name__}", path,
-                                hint="is it a videolang checkpoint?") from None
-        extra = ckpt.get("videolang") if isinstance(ckpt, dict) else None
-        if not extra or extra.get("kind") != "commonsense" or "hyper_parameters" not in ckpt:
+        ckpt, extra = read_checkpoint(path, map_location)
+        if extra.get("kind") != "commonsense":
             raise BadInputError("not a videolang commonsense checkpoint (train one with stage=train "
                                 "task=commonsense)", path)
         module = cls(**ckpt["hyper_parameters"], backbone_state=extra["backbone"])

@@ -28,6 +28,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
 from videolang.model.losses import IGNORE, label_smoothed_ce, span_corrupt
 from videolang.model.schedule import optimizers_for
@@ -301,16 +302,10 @@ class Vid2SeqModule(L.LightningModule):
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str = "cpu", **overrides: Any) -> "Vid2SeqModule":
         """Rebuild a trained model from a checkpoint file alone (no hub, no config)."""
-        path = Path(path)
-        if not path.is_file():
-            raise BadInputError("checkpoint not found", path)
-        try:
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is a user input problem
-            raise BadInputError(f"cannot read checkpoint: {e}", path) from None
-        extra = ckpt.get("videolang")
-        if not extra or "hyper_parameters" not in ckpt:
-            raise BadInputError("not a videolang Vid2Seq checkpoint (no stored options or tokenizer)", path)
+        ckpt, extra = read_checkpoint(path, map_location)
+        if "t5_config" not in extra or "tokenizer_files" not in extra:
+            raise BadInputError(f"not a videolang Vid2Seq checkpoint (a {extra.get('kind', 'other')} model: no "
+                                "stored T5 options or tokenizer)", path)
         hparams = {**ckpt["hyper_parameters"], **overrides}
         module = cls(**hparams, t5_config=extra["t5_config"], tokenizer=tokenizer_from_tensors(extra["tokenizer_files"]))
         module.load_state_dict(ckpt["state_dict"])
