@@ -87,12 +87,17 @@ class CausalPredictor(nn.Module):
         self_logits = self.self_classifier(x)
         self_loss = F.cross_entropy(self_logits[mask], labels[mask])
         ctx = self.context_logits(x, dictionary)
-        n = x.shape[1]
-        pairs = mask.unsqueeze(2) & mask.unsqueeze(1) & ~torch.eye(n, dtype=torch.bool, device=x.device)
-        target = labels.unsqueeze(1).expand(-1, n, -1)  # pair (i, j) predicts box j's class
+        pairs = ordered_pairs(mask)
+        target = labels.unsqueeze(1).expand_as(pairs)  # pair (i, j) predicts box j's class
         ctx_loss = F.cross_entropy(ctx[pairs], target[pairs]) if pairs.any() else x.sum() * 0.0
         return {"self": self_loss, "context": ctx_loss, "loss": self_loss + ctx_loss,
                 "self_logits": self_logits, "context_logits": ctx, "pairs": pairs}
+
+
+def ordered_pairs(mask: torch.Tensor) -> torch.Tensor:
+    """(B, N) box mask -> (B, N, N): true at (i, j) for every two real boxes i != j of a frame."""
+    n = mask.shape[1]
+    return mask.unsqueeze(2) & mask.unsqueeze(1) & ~torch.eye(n, dtype=torch.bool, device=mask.device)
 
 
 def context_loss_loop(predictor: CausalPredictor, frames: list[tuple[torch.Tensor, torch.Tensor]],

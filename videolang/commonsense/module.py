@@ -24,7 +24,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from videolang.commonsense.causal import CausalPredictor, ConfounderDictionary, pad_boxes
+from videolang.commonsense.causal import CausalPredictor, ConfounderDictionary, ordered_pairs, pad_boxes
 from videolang.commonsense.pooling import AttentionPool, pool_regions
 from videolang.commonsense.roi import RoIFeatureNet
 from videolang.core.checkpoints import read_checkpoint
@@ -107,8 +107,7 @@ class CommonsenseModule(L.LightningModule):
             labels = batch["labels"].to(self.device)
             self.dictionary.accumulate(x, labels, sums)
             _, mask, lab = pad_boxes(x, batch["counts"], labels)
-            pairs = mask.unsqueeze(2) & mask.unsqueeze(1) & ~torch.eye(mask.shape[1], dtype=torch.bool,
-                                                                        device=mask.device)
+            pairs = ordered_pairs(mask)
             li = lab.unsqueeze(2).expand_as(pairs)[pairs]
             lj = lab.unsqueeze(1).expand_as(pairs)[pairs]
             self.cooccurrence.index_put_((li, lj), torch.ones_like(li, dtype=self.cooccurrence.dtype),

@@ -77,38 +77,28 @@ class CommonsenseExtractor(Extractor):
         counts, reuse = state["counts"], self.config["reuse_unchanged"]
         vectors = np.zeros((n, self.dim), np.float32)
         mask = np.zeros(n, np.int64)
-        todo, source, prev = [], {}, state["prev"]
+        reused = np.zeros(n, bool)
+        signature, vector = state["prev"] or (None, None)  # the previous frame's labels and vector
         for i, fr in enumerate(frames):
-            signature = tuple(sorted(int(c) for c in fr.labels))
-            if not signature:
-                counts["frames_without_regions"] += 1
-                prev = None
-                continue
-            mask[i] = 1
-            if reuse and prev is not None and prev[0] == signature:
-                source[i] = prev[1]  # the frame index (or carried vector) it copies
-                counts["reused_frames"] += 1
-            else:
-                todo.append(i)
-                source[i] = i
-            prev = (signature, source[i])
+            labels = tuple(sorted(int(c) for c in fr.labels))
+            mask[i] = bool(labels)
+            reused[i] = reuse and bool(labels) and labels == signature
+            signature = labels
+        todo = np.flatnonzero(mask.astype(bool) & ~reused)
         for lo in range(0, len(todo), self.batch_size):
-            idx = todo[lo:lo + self.batch_size]
+            idx = todo[lo:lo + self.batch_size].tolist()
             images = torch.as_tensor(chunk.frames[idx]).permute(0, 3, 1, 2)
             boxes = [torch.as_tensor(frames[i].boxes, dtype=torch.float32) for i in idx]
             with self.amp():
                 pooled, _ = self.module.frame_vectors(images, boxes, self.config["pooling"])
             vectors[idx] = pooled.float().cpu().numpy()
+        for i in np.flatnonzero(reused):  # in order: the frame before is already filled (or carried over)
+            vectors[i] = vectors[i - 1] if i else vector
         counts["computed_frames"] += len(todo)
-        for i, src in source.items():
-            if isinstance(src, np.ndarray):  # reused across a chunk boundary
-                vectors[i] = src
-            elif src != i:
-                vectors[i] = vectors[src]
-        if prev is not None:  # carry the last vector so the next chunk's first frame can reuse it
-            last = prev[1]
-            prev = (prev[0], last if isinstance(last, np.ndarray) else vectors[last].copy())
-        state["prev"] = prev
+        counts["reused_frames"] += int(reused.sum())
+        counts["frames_without_regions"] += int(n - mask.sum())
+        # what the next chunk's first frame may reuse
+        state["prev"] = (signature, vectors[-1].copy()) if n and mask[-1] else None
         counts["frames"] += n
         state["times"].append(np.asarray(chunk.times))
         state["vectors"].append(vectors)

@@ -34,14 +34,6 @@ def build_datamodule(cfg: DictConfig):
     return hydra.utils.instantiate(spec or cfg.stage.datamodule, _convert_="all")
 
 
-def inferred_options(datamodule) -> dict[str, Any]:
-    """Model options read from the data (feature widths, class vocabulary)."""
-    if hasattr(datamodule, "inferred_model_options"):
-        return dict(datamodule.inferred_model_options())
-    width = getattr(datamodule, "visual_dim", None)
-    return {} if width is None else {"visual_dim": int(width)}
-
-
 def build_module(cfg: DictConfig, inferred: dict[str, Any]):
     """The LightningModule from `cfg.model`; options left null there take the values read from the data."""
     model_cfg = cfg.model
@@ -98,7 +90,7 @@ def _train(cfg: DictConfig) -> StageResult:
     out_dir = Path(cfg.paths.output_dir)
     datamodule = build_datamodule(cfg)
     datamodule.setup("fit")
-    module = build_module(cfg, inferred_options(datamodule))
+    module = build_module(cfg, datamodule.inferred_model_options())  # feature widths, class vocabulary
     module.feature_info = datamodule.feature_info()
     callbacks = _instantiate_all(cfg.get("callbacks"))
     loggers = _instantiate_all(cfg.get("logger"))

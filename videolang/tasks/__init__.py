@@ -13,7 +13,6 @@ talk to the tasks through it.
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -35,11 +34,12 @@ REGISTRY: dict[str, tuple[type[Seq2SeqTask], dict[str, Any]]] = {
 
 
 def _target(path: str) -> Any:
-    module, _, name = str(path).rpartition(".")
+    import hydra.utils
+
     try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as e:
-        raise ConfigError(f"cannot import task head {path!r}: {e}") from None
+        return hydra.utils.get_object(str(path))
+    except Exception as e:  # noqa: BLE001 - hydra raises several kinds for a bad dotted path
+        raise ConfigError(f"cannot import task head {path!r}: {str(e).splitlines()[0]}") from None
 
 
 def build_task(spec: str | Mapping | Seq2SeqTask) -> Seq2SeqTask:
