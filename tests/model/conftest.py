@@ -34,10 +34,29 @@ def grounding_rows(anns: dict[str, dict]) -> list[dict]:
             for v, a in anns.items() for i, (w, t) in enumerate(zip(a["timestamps"], a["sentences"]))]
 
 
+def videoqa_rows(anns: dict[str, dict]) -> list[dict]:
+    """Multiple-choice questions on the synthetic videos: which topic a chapter (its `ts`) is about, with
+    the other topics as distractors; the answer's position rotates over the five slots."""
+    from videolang.datamodule.synthetic import TOPICS
+
+    rows, k = [], 0
+    for v, a in sorted(anns.items()):
+        for i, ((s, e), topic) in enumerate(zip(a["timestamps"], a["sentences"])):
+            others = [t for t in TOPICS if t != topic]
+            distractors = [others[(k + j * 3) % len(others)] for j in range(4)]
+            pos = k % 5
+            answers = distractors[:pos] + [topic] + distractors[pos:]
+            rows.append({"qid": f"{v}_q{i}", "vid": v, "question": "Which topic is this part about?",
+                         "answers": answers, "answer_idx": pos, "ts": f"{s}-{e}", "duration": a["duration"],
+                         "category": "first" if i == 0 else "later"})
+            k += 1
+    return rows
+
+
 def write_synthetic_dataset(data_dir: Path, feature_dir: Path, name: str = "synthetic", num_videos: int = 12,
                             seed: int = 0, silent_ids: tuple[str, ...] = ()) -> dict[str, dict]:
-    """Task files `built/<name>/tasks/dense_captioning_{train,val,test}.json` and `grounding_<split>.jsonl`
-    (one query per event: its title, the builder's layout) and a feature store."""
+    """Task files `built/<name>/tasks/dense_captioning_{train,val,test}.json`, `grounding_<split>.jsonl`
+    (one query per event: its title, the builder's layout), `videoqa_<split>.jsonl` and a feature store."""
     anns, feats = synthetic_corpus(num_videos, VISUAL_DIM, seed=seed)
     vids = sorted(anns)
     n_val = max(2, num_videos // 6)
@@ -46,6 +65,7 @@ def write_synthetic_dataset(data_dir: Path, feature_dir: Path, name: str = "synt
     for split, ids in splits.items():
         atomic_write_json(tasks / f"dense_captioning_{split}.json", {v: anns[v] for v in ids})
         atomic_write_jsonl(tasks / f"grounding_{split}.jsonl", grounding_rows({v: anns[v] for v in ids}))
+        atomic_write_jsonl(tasks / f"videoqa_{split}.jsonl", videoqa_rows({v: anns[v] for v in ids}))
     store = FeatureStore(feature_dir)
     for vid in vids:
         f = feats.get(vid)
@@ -116,3 +136,50 @@ def grounding_ckpt(sample_corpus, sample_manifest, zoo, tmp_path_factory):
     assert run_stage(cfg) == EXIT_OK
     return {"ckpt": root / "train" / "checkpoints" / "last.ckpt", "model_dir": model_dir, "videos": videos,
             "references": tasks / "grounding_test.jsonl"}
+
+
+def manifest_questions(videos: list[dict]) -> list[dict]:
+    """VideoQA rows on sample videos from their manifest entries: which chapter a `ts` span is (its title among
+    the video's titles, padded with other videos'), so a raw video's prediction can be checked against truth."""
+    pool = [c["title"] for v in videos for c in v["chapters"]]
+    rows = []
+    for v in videos:
+        for k, c in enumerate(v["chapters"]):
+            others = [t for t in dict.fromkeys(pool) if t != c["title"]][:4]
+            pos = k % (len(others) + 1)
+            rows.append({"qid": f"{v['id']}_q{k}", "vid": v["id"], "question": "Which part of the video is this?",
+                         "answers": others[:pos] + [c["title"]] + others[pos:], "answer_idx": pos,
+                         "ts": f"{c['start']}-{c['end']}", "duration": float(v["duration"]),
+                         "category": c["kind"]})
+    return rows
+
+
+@pytest.fixture(scope="session")
+def videoqa_ckpt(sample_corpus, sample_manifest, zoo, tmp_path_factory):
+    """A VideoQA head trained (briefly) on two sample videos extracted with extractor=tiny.
+
+    Shared by tests/model/test_predict_videoqa.py and the VideoQA notebook test (trained once per session):
+    `ckpt`, `model_dir`, `videos` (their manifest entries), `rows` / `references` (videoqa_test.jsonl).
+    """
+    from omegaconf import open_dict
+
+    from tests.conftest import compose_config
+    from tests.model.helpers import extract_sample_videos
+    from videolang.run import EXIT_OK, run_stage
+
+    root = tmp_path_factory.mktemp("predict_videoqa")
+    model_dir = zoo["tiny-t5"].parent
+    videos = sample_manifest["videos"][:2]
+    common = extract_sample_videos(sample_corpus, videos, model_dir, root)
+    rows = manifest_questions(videos)
+    tasks = root / "data" / "built" / "sample" / "tasks"
+    for split in ("train", "val", "test"):
+        atomic_write_jsonl(tasks / f"videoqa_{split}.jsonl", rows)
+    cfg = compose_config(["stage=train", "experiment=sample_videoqa", *common, "trainer.max_epochs=8",
+                          "trainer.check_val_every_n_epoch=8", "model.max_frames=8",
+                          "stage.test_after_fit=false", "+trainer.enable_progress_bar=false"], root / "train")
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(root / "train")
+    assert run_stage(cfg) == EXIT_OK
+    return {"ckpt": root / "train" / "checkpoints" / "last.ckpt", "model_dir": model_dir, "videos": videos,
+            "rows": rows, "references": tasks / "videoqa_test.jsonl"}

@@ -36,7 +36,7 @@ from videolang.tasks import DataReport, Entry, Seq2SeqTask, TaskMix, build_task,
 
 log = logging.getLogger(__name__)
 
-META_FIELDS = ("key", "video_id", "duration", "offset", "span", "references", "task", "query")
+META_FIELDS = ("key", "video_id", "duration", "offset", "span", "references", "task", "query", "answers", "category")
 
 
 def build_item(key: str, video_id: str, feats: VideoFeatures, duration: float, events: list[Segment],
@@ -103,6 +103,8 @@ class Vid2SeqCollator:
       D includes the common-sense width in `concat` fusion;
     - `commonsense` (B, K, D_cs) and `commonsense_mask` (B, K), only when the items carry them
       (`stream` fusion): 0 on padding and on frames without regions;
+    - `candidates` (B, A, L_ans), `candidate_mask` (B, A) and `answer_idx` (B,), only when items carry
+      candidate answers (multiple-choice VideoQA): -100 / 0 on padding, answer -1 when unknown;
     - `meta`: the per-item keys, durations, offsets, spans, references, task names and queries, as lists.
 
     `visual_dim` / `commonsense_dim` are the widths used when no item of a batch has a row.
@@ -139,7 +141,24 @@ class Vid2SeqCollator:
         if any("commonsense" in it for it in items):
             batch["commonsense"], batch["commonsense_mask"] = self._pad_rows(items, "commonsense",
                                                                              self.commonsense_dim)
+        if any("candidates" in it for it in items):
+            batch["candidates"], batch["candidate_mask"], batch["answer_idx"] = self._pad_candidates(items)
         return batch
+
+    @staticmethod
+    def _pad_candidates(items: Sequence[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Candidate answers of each item, padded to the most answers and the longest answer of the batch."""
+        cands = [it.get("candidates") or [] for it in items]
+        a = max(1, max(map(len, cands)))
+        length = max(1, max((len(c) for cs in cands for c in cs), default=1))
+        ids = torch.full((len(items), a, length), -100, dtype=torch.long)
+        mask = torch.zeros((len(items), a), dtype=torch.long)
+        for r, cs in enumerate(cands):
+            for j, c in enumerate(cs):
+                ids[r, j, :len(c)] = torch.as_tensor(c, dtype=torch.long)
+                mask[r, j] = 1
+        answer = torch.as_tensor([int(it.get("answer_idx", -1)) for it in items], dtype=torch.long)
+        return ids, mask, answer
 
     @staticmethod
     def _pad_rows(items: Sequence[dict[str, Any]], name: str, dim: int | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -92,9 +92,10 @@ class Vid2SeqModule(L.LightningModule):
         tasks = build_tasks(_plain(head) if head is not None else task)
         if visual_dim is None:
             raise ValueError("visual_dim is unknown: set model.visual_dim or let stage=train read it from the data")
-        if not use_speech and any(t.needs_text_encoder for t in tasks):
-            raise ValueError("grounding reads its query through the T5 encoder: model.use_speech must be true "
-                             "(the task's own use_speech=false leaves the transcript out)")
+        needs_text = [t.name for t in tasks if t.needs_text_encoder]
+        if not use_speech and needs_text:
+            raise ValueError(f"{needs_text[0]} reads its query or question through the T5 encoder: model.use_speech "
+                             "must be true (the task's own options leave the transcript out)")
         head = tasks.spec()  # plain values (saved below): checkpoints rebuild the tasks from it
         self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer", "t5_config"])
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
@@ -172,40 +173,53 @@ class Vid2SeqModule(L.LightningModule):
         dev = batch["input_ids"].device
         return input_ids.to(dev), attention.to(dev), labels.to(dev)
 
+    def task_groups(self, batch: dict[str, Any]) -> list[tuple[Seq2SeqTask, list[int]]]:
+        """(task, batch rows) for each task present in a batch, in first-appearance order."""
+        n = batch["input_ids"].shape[0]
+        names = [self.tasks.get(t).name for t in (batch["meta"].get("task") or [None] * n)]
+        return [(self.tasks[name], [r for r in range(n) if names[r] == name]) for name in dict.fromkeys(names)]
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         smoothing = self.hparams.label_smoothing
-        loss = caption = label_smoothed_ce(self.net(batch), batch["labels"], smoothing)
         bs = batch["labels"].shape[0]
+        # Each task's own loss on its rows (token cross-entropy, or VideoQA's over candidates), weighted by rows.
+        caption, extras = 0.0, {}
+        for task, rows in self.task_groups(batch):
+            sub = batch if len(rows) == bs else select_rows(batch, rows)
+            part, logged = task.loss(self.net, sub, smoothing)
+            caption = caption + part * (len(rows) / bs)
+            extras.update({f"train/{k}" if not self.tasks.multi else f"train/{task.name}/{k}": v
+                           for k, v in logged.items()})
+        loss = caption
         if self.hparams.denoising["enabled"] and self.net.use_speech and self.sentinel_ids:
             input_ids, attention, labels = self._denoising_batch(batch)
             logits = self.net(batch, labels=labels, input_ids=input_ids, attention_mask=attention)
             denoise = label_smoothed_ce(logits, labels, smoothing)
             loss = caption + self.hparams.denoising["weight"] * denoise
             self.log("train/denoising_loss", denoise, batch_size=bs)
+        for name, value in extras.items():
+            self.log(name, value, batch_size=bs)
         self.log("train/caption_loss", caption, batch_size=bs)
         self.log("train/loss", loss, prog_bar=True, batch_size=bs)
         return loss
 
     # ---------------------------------------------------- generation + eval
     def decode_batch(self, batch: dict[str, Any], **overrides: Any) -> list[dict[str, Any]]:
-        """Generate for a batch and decode each item with its own task (events, a title, ranked windows).
+        """Each item's output from its own task (events, a title, ranked windows, a chosen answer).
 
-        Items of different tasks (a multi-task batch) are generated separately, each with its
-        task's `generate` options; the outputs come back in batch order.
+        Items of different tasks (a multi-task batch) are run separately, each through its task's
+        `infer` (generation with the task's options, or its own scoring); outputs come back in batch order.
         """
         meta = batch["meta"]
         n = len(meta["key"])
-        names = [self.tasks.get(t).name for t in (meta.get("task") or [None] * n)]
         out: list[Any] = [None] * n
-        for name in dict.fromkeys(names):
-            rows = [r for r in range(n) if names[r] == name]
-            task, builder = self.tasks[name], self.builders[name]
+        for task, rows in self.task_groups(batch):
+            builder = self.builders[task.name]
             sub = batch if len(rows) == n else select_rows(batch, rows)
-            generated = self.net.generate(sub, **task.generation_kwargs({**self.generation_kwargs, **overrides},
-                                                                        builder))
             items = [{k: v[r] for k, v in meta.items()} for r in rows]
-            for r, item in zip(rows, task.decode(generated, items, builder)):
-                item["task"] = name
+            for r, item in zip(rows, task.infer(self.net, sub, items, builder,
+                                                {**self.generation_kwargs, **overrides})):
+                item["task"] = task.name
                 out[r] = item
         return out
 
@@ -259,7 +273,8 @@ class Vid2SeqModule(L.LightningModule):
             dropped = Counter()
             for item in mine:
                 dropped.update(item.get("dropped", {}))
-            scores[task.malformed_key] = float(sum(dropped.values()))
+            if task.malformed_key:
+                scores[task.malformed_key] = float(sum(dropped.values()))
             metrics.update({f"{self.tasks.prefix(prefix, task)}{k}": float(v) for k, v in scores.items()})
         self.log_dict(metrics)  # every rank scored the same gathered outputs: identical values
         self.last_outputs = outputs

@@ -119,6 +119,23 @@ class Vid2Seq(nn.Module):
                       decoder_input_ids=decoder_input_ids, use_cache=False)
         return out.logits
 
+    def score_candidates(self, batch: dict[str, torch.Tensor], candidates: torch.Tensor) -> torch.Tensor:
+        """Decoder logits (B*A, L, V) of A teacher-forced candidates (B, A, L) per item, -100 = padding.
+
+        The encoder runs once per item; its states are repeated for the item's candidates
+        (multiple-choice VideoQA scores every answer against the same video and question).
+        """
+        from transformers.modeling_outputs import BaseModelOutput
+
+        hidden, mask = self.encode(batch["input_ids"], batch["attention_mask"], batch.get("frames"),
+                                   batch.get("frame_mask"), batch.get("commonsense"), batch.get("commonsense_mask"))
+        b, a, length = candidates.shape
+        labels = candidates.reshape(b * a, length)
+        out = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=hidden.repeat_interleave(a, dim=0)),
+                      attention_mask=mask.repeat_interleave(a, dim=0),
+                      decoder_input_ids=self.t5.prepare_decoder_input_ids_from_labels(labels=labels), use_cache=False)
+        return out.logits
+
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor], **generation: Any) -> torch.Tensor:
         """Beam search (or any `generate` option) over the joined encoder states -> token ids (B, L)."""

@@ -76,6 +76,7 @@ class VideoPredictor:
                                    ("cpu" if device == "auto" else device))
         self.module.to(self.device)
         self.encoder = encoder
+        self._encoded: dict[tuple, tuple[VideoFeatures, list[str]]] = {}
 
     @classmethod
     def from_checkpoint(cls, ckpt: str | Path, extractor_cfg: Any | None = None, device: str = "auto",
@@ -124,10 +125,17 @@ class VideoPredictor:
         path = Path(path)
         if not path.is_file():
             raise BadInputError("video file not found", path)
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key in self._encoded:  # asking again about the same file (several questions / queries): no re-extraction
+            feats, notes = self._encoded[key]
+            return feats, list(notes)
         info = probe(str(path))
         result = self.encoder.try_encode(path)
-        return self.features_from_records(result.records, result.failures, info.video_duration or info.duration,
-                                          path)
+        feats, notes = self.features_from_records(result.records, result.failures,
+                                                  info.video_duration or info.duration, path)
+        self._encoded = {key: (feats, list(notes))}  # the last video only: features of long videos add up
+        return feats, notes
 
     def features_from_records(self, records: dict[str, Any], failures: dict[str, str],
                               duration: float | None = None, path: str | Path = "video"

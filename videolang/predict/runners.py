@@ -72,3 +72,44 @@ class GroundingRun:
         print(prediction.lines(self.top), file=sys.stdout)
         return {"duration": prediction.duration, "queries": prediction.queries, "notes": prediction.notes,
                 "files": files}
+
+
+class VideoQARun:
+    """Each answer of `question` with its probability, the chosen one marked; JSON and evaluate-ready JSONL."""
+
+    def __call__(self, cfg: DictConfig, video: Path, ckpt: Path, extractor_cfg: Any) -> dict[str, Any]:
+        from videolang.predict.videoqa import VideoQAPredictor
+
+        question, answers = cfg.get("question"), cfg.get("answers")
+        if question is None or answers is None:
+            raise ConfigError("task=videoqa needs question=\"...\" and 'answers=[\"first\", \"second\", ...]' "
+                              "(several questions: 'question=[\"q1\", \"q2\"]' 'answers=[[...], [...]]')")
+        question = OmegaConf.to_container(question) if isinstance(question, ListConfig) else str(question)
+        answers = OmegaConf.to_container(answers) if isinstance(answers, ListConfig) else answers
+        if isinstance(answers, str):
+            raise ConfigError(f"answers must be a list ('answers=[\"a\", \"b\"]'), got the string {answers!r}")
+        if isinstance(question, list):
+            asked = [{"question": str(q), "answers": a} for q, a in zip(question, answers)] \
+                if len(question) == len(answers) and all(isinstance(a, list) for a in answers) else None
+            if asked is None:
+                raise ConfigError(f"{len(question)} questions need as many answer lists ('answers=[[...], [...]]')")
+        else:
+            asked = [{"question": question, "answers": [str(a) for a in answers]}]
+        if cfg.get("ts") is not None:
+            for q in asked:
+                q["ts"] = str(cfg.ts)
+        opts = cfg.stage
+        predictor = VideoQAPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
+        subtitles = cfg.get("subtitles")
+        prediction = predictor.predict_video(video, asked, subtitles=str(subtitles) if subtitles else None)
+        for note in prediction.notes:
+            log.info("predict: %s", note)
+        out_dir = Path(opts.out_dir)
+        files = {"predictions": str(atomic_write_jsonl(out_dir / f"{video.stem}.videoqa.jsonl",
+                                                       prediction.prediction_rows())),
+                 "json": str(atomic_write_json(out_dir / f"{video.stem}.videoqa.json",
+                                               {"video": str(video), "duration": prediction.duration,
+                                                "questions": prediction.questions, "notes": prediction.notes}))}
+        print(prediction.lines(), file=sys.stdout)
+        return {"duration": prediction.duration, "questions": prediction.questions, "notes": prediction.notes,
+                "files": files}

@@ -1,5 +1,6 @@
 """`stage=predict`: one raw video through a trained head: chapters (JSON, YouTube lines, WebVTT) by
-default, ranked windows for `query=...` with `task=grounding`; the task config chooses (`task.predict`)."""
+default, ranked windows for `query=...` with `task=grounding`, answer probabilities for `question=...
+answers=[...]` with `task=videoqa`; the task config chooses (`task.predict`)."""
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,8 @@
 - `events`: chapter generation and dense captioning (whole video in, `<s><e> title` events out).
 - `titles`: chapter captioning with ground-truth boundaries (one chapter in, its title out).
 - `grounding`: a query and the whole video in, ranked `[start, end, score]` windows out.
+- `videoqa`: a question, its candidate answers and the video (or its `ts` span) in, one answer
+  out, chosen by the decoder's likelihood of each candidate (TVQA-style multiple choice).
 
 `build_tasks(spec)` turns a task name (the old `task: <name>` argument of checkpoints and
 tests, looked up in `REGISTRY`), a `{_target_, ...}` dict (a `head:` block, or what a
@@ -21,6 +23,7 @@ from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, log
 from videolang.tasks.events import EventsTask
 from videolang.tasks.grounding import GroundingTask
 from videolang.tasks.titles import TitlesTask
+from videolang.tasks.videoqa import VideoQATask
 
 # The one place old task names (and the former item "modes") map to task modules.
 REGISTRY: dict[str, tuple[type[Seq2SeqTask], dict[str, Any]]] = {
@@ -28,6 +31,7 @@ REGISTRY: dict[str, tuple[type[Seq2SeqTask], dict[str, Any]]] = {
     "dense_captioning": (EventsTask, {"name": "dense_captioning"}),
     "chapter_captioning": (TitlesTask, {"name": "chapter_captioning"}),
     "grounding": (GroundingTask, {"name": "grounding"}),
+    "videoqa": (VideoQATask, {"name": "videoqa"}),
     "events": (EventsTask, {}),
     "titles": (TitlesTask, {}),
 }
@@ -112,7 +116,7 @@ class TaskMix:
         return self.tasks[name] if name in self.tasks else self.primary
 
     def producing(self, what: str) -> Seq2SeqTask | None:
-        """The first task whose decode returns `what` ("events", "title", "windows"), or None."""
+        """The first task whose decode returns `what` ("events", "title", "windows", "answer"), or None."""
         return next((t for t in self if t.produces == what), None)
 
     def prefix(self, split: str, task: Seq2SeqTask) -> str:
@@ -135,4 +139,4 @@ def build_tasks(spec: Any) -> TaskMix:
 
 
 __all__ = ["REGISTRY", "DataReport", "Entry", "EventsTask", "GroundingTask", "Seq2SeqTask", "TaskMix",
-           "TitlesTask", "build_task", "build_tasks", "frame_item", "log_name"]
+           "TitlesTask", "VideoQATask", "build_task", "build_tasks", "frame_item", "log_name"]

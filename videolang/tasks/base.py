@@ -7,7 +7,9 @@ module stay task-agnostic:
   (`task_file`, `read_entries`: bad entries skipped and counted, or a named error);
 - how an entry becomes a model item: token ids in, token ids out, which frames
   (`build_item`, through `frame_item` for the frames and the common-sense stream);
-- how generated sequences are decoded (`generation_kwargs`, `decode`);
+- its training loss (`loss`: teacher-forced token cross-entropy unless the task says otherwise);
+- how a batch becomes outputs (`infer`: `generate` then `decode`, or the task's own scoring,
+  such as VideoQA's candidate likelihoods);
 - how a list of decoded outputs is scored with `videolang.evaluate` (`score`);
 - which prediction file it writes (`write_predictions`).
 
@@ -39,7 +41,9 @@ class Entry:
 
     `key` is the item key (video id, `<vid>#<k>`, qid); `events` the video's reference
     events (events / titles); `index` the chapter of a titles item; `query`, `query_ids`
-    (tokenized, truncated) and `windows` a grounding query's text and relevant windows.
+    (tokenized, truncated) and `windows` a grounding query's text and relevant windows, or a
+    VideoQA question and its `ts` span; `answers`, `answer_idx` (None: unknown), `category`
+    and `subtitles` (None: use the ASR transcript) the rest of a VideoQA question.
     """
 
     key: str
@@ -50,6 +54,10 @@ class Entry:
     query: str = ""
     query_ids: tuple[int, ...] = ()
     windows: tuple[tuple[float, float], ...] = ()
+    answers: tuple[str, ...] = ()
+    answer_idx: int | None = None
+    category: str = ""
+    subtitles: tuple[Segment, ...] | None = None
 
 
 @dataclass
@@ -75,7 +83,7 @@ class Seq2SeqTask:
     use_time_tokens = True        # time tokens in inputs and targets
     needs_text_encoder = False    # the input must go through the T5 encoder (model.use_speech=true)
     needs_meteor = False          # scoring uses METEOR (one JVM per run, started lazily)
-    malformed_key = "malformed_events"
+    malformed_key: str | None = "malformed_events"  # the metric counting dropped outputs (None: none)
     log_keys: tuple[str, ...] = ()  # evaluate metrics logged at validation (all of them at test)
 
     def __init__(self, name: str | None = None, max_input_tokens: int | None = None,
@@ -115,6 +123,18 @@ class Seq2SeqTask:
     def build_item(self, entry: Entry, feats: "VideoFeatures", builder: SequenceBuilder, max_frames: int,
                    use_speech: bool = True, commonsense: str | None = None) -> dict[str, Any]:
         raise NotImplementedError
+
+    # ----------------------------------------------------------- loss / infer
+    def loss(self, net: Any, batch: dict[str, Any], smoothing: float) -> tuple[Any, dict[str, Any]]:
+        """(loss, {name: extra logged term}) of a batch of this task's items."""
+        from videolang.model.losses import label_smoothed_ce
+
+        return label_smoothed_ce(net(batch), batch["labels"], smoothing), {}
+
+    def infer(self, net: Any, batch: dict[str, Any], meta: Sequence[dict[str, Any]], builder: SequenceBuilder,
+              generation: dict[str, Any]) -> list[dict]:
+        """Outputs of a batch of this task's items: `generate` with the task's options, then `decode`."""
+        return self.decode(net.generate(batch, **self.generation_kwargs(generation, builder)), meta, builder)
 
     # --------------------------------------------------------------- decoding
     def generation_kwargs(self, base: dict[str, Any], builder: SequenceBuilder) -> dict[str, Any]:
