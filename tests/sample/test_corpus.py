@@ -24,7 +24,7 @@ def videos(manifest):
 def test_layout_and_file_records(sample_corpus, sample_manifest):
     assert sample_manifest["generator"]["params"] == SAMPLE_FIXTURE_PARAMS
     for video in videos(sample_manifest):
-        assert set(video["files"]) == {"video", "info_json", "description", "boxes"}
+        assert set(video["files"]) == {"video", "info_json", "description", "boxes", "questions", "subtitles"}
         assert video["files"]["video"] == f"videos/{video['id']}.mp4"
     listed = set(sample_manifest["files"])
     on_disk = {p.relative_to(sample_corpus).as_posix() for p in sample_corpus.rglob("*") if p.is_file()}
@@ -32,6 +32,25 @@ def test_layout_and_file_records(sample_corpus, sample_manifest):
     for rel, record in sample_manifest["files"].items():
         path = sample_corpus / rel
         assert path.stat().st_size == record["size"] and sha256_of(path) == record["sha256"]
+
+
+def test_question_and_subtitle_sidecars_agree_with_the_manifest(sample_corpus, sample_manifest):
+    """`<id>.qa.jsonl` holds the planned questions; `<id>.srt` the narration, one cue per sentence,
+    inside each chapter's measured narration span."""
+    from videolang.builder.converters.srt import read_srt
+    from videolang.sample.plan import SampleParams, plan_corpus
+    from videolang.sample.questions import plan_questions, sentences
+
+    plans = {p.id: p for p in plan_corpus(SampleParams(**SAMPLE_FIXTURE_PARAMS))}
+    for video in videos(sample_manifest):
+        rows = [json.loads(x) for x in (sample_corpus / video["files"]["questions"]).read_text().splitlines()]
+        assert rows and rows == plan_questions(plans[video["id"]])
+        cues = read_srt(sample_corpus / video["files"]["subtitles"])
+        assert [c["text"] for c in cues] == [s for c in video["chapters"] for s in sentences(c["narration"])]
+        for c in video["chapters"]:
+            inside = [q for q in cues if c["start"] <= q["start"] < c["end"]]
+            assert inside[0]["start"] == pytest.approx(c["narration_start"], abs=1e-3)
+            assert inside[-1]["end"] == pytest.approx(c["narration_end"], abs=1e-3)
 
 
 def test_chapters_tile_the_video_on_whole_seconds(sample_manifest):

@@ -128,7 +128,8 @@ def test_changed_parameters_regenerate_without_mixing(tmp_path):
     make_sample_corpus(tmp_path, **TINY)
     old = set(mtimes(tmp_path))
     report = make_sample_corpus(tmp_path, **{**TINY, "seed": 8, "num_videos": 1})
-    assert report.made == 1 and report.removed == 8  # 2 videos x (mp4, info.json, description, boxes.jsonl)
+    # 2 videos x (mp4, info.json, description, boxes.jsonl, qa.jsonl, srt)
+    assert report.made == 1 and report.removed == 12
     manifest = json.loads((tmp_path / MANIFEST).read_text())
     assert manifest["generator"]["params"]["seed"] == 8
     assert set(mtimes(tmp_path)) == set(manifest["files"]) | {MANIFEST}

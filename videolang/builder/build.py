@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from videolang.builder.filters import REJECT_DUPLICATE
 from videolang.builder.parallel import bounded_map, resolve_workers
 from videolang.builder.process import Settings, init_worker, process_task
+from videolang.builder.questions import drop_repeated_qids
 from videolang.builder.report import build_report, write_report
 from videolang.builder.tasks import write_tasks
 from videolang.core.failures import FailureLog
@@ -159,6 +160,7 @@ class DatasetBuilder:
         adjusted: Counter = Counter()
         scanned = 0
         kept = KeptStore()
+        qids: set = set()
         workers = resolve_workers(self.workers)
         log.info("building %s with %d worker(s) into %s", self.name, workers, out)
         results = bounded_map(process_task, self.settings.reader.tasks(), workers, init_worker, (self.settings,))
@@ -169,6 +171,12 @@ class DatasetBuilder:
             for f in result.failures:
                 failures.record(f.item, f.reason, f.path)
             for video in result.videos:
+                questions = video["_extra"].get("questions")
+                if questions is not None and (video["split"], video["video_id"]) not in kept.keys:
+                    video["_extra"]["questions"], repeated = drop_repeated_qids(questions, qids, video["source"],
+                                                                                adjusted)
+                    for f in repeated:
+                        failures.record(f.item, f.reason, f.path)
                 if not kept.add(video):
                     rejected[REJECT_DUPLICATE] += 1
         drop = set()

@@ -13,6 +13,7 @@ from videolang.builder.filters import (
     check_id,
 )
 from videolang.builder.fastparse import candidate_rows
+from videolang.builder.questions import check_times
 from videolang.builder.readers import TableRows
 from videolang.builder.records import REJECT_FEW_TIMESTAMP_LINES, VideoRecord
 from videolang.builder.rulesets import get_ruleset
@@ -143,6 +144,10 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
             "source": rec.source,
         })
         out.videos[-1]["_chapters"] = [(float(c.start), float(c.end), c.title) for c in chapters]
+        extra = dict(rec.extra)
+        if "questions" in extra:  # the duration is known here: questions outside the video go
+            extra["questions"], failed = check_times(extra["questions"], rec.duration, out.adjusted, rec.source)
+            out.failures.extend(failed)
         out.videos[-1]["_extra"] = {table: [dict(row, video_id=vid, split=split) for row in rows]
-                                    for table, rows in rec.extra.items()}
+                                    for table, rows in extra.items()}
     return out

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from videolang.builder.converters.srt import read_srt
+from videolang.builder.questions import question_from_row
 from videolang.builder.records import VideoRecord
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
@@ -75,11 +77,19 @@ def record_from_info(info: Any, source: str) -> VideoRecord:
 
 @dataclass
 class InfoJsonFolder:
-    """`<folder>/*.info.json` written by yt-dlp `--write-info-json` (or by our scraper)."""
+    """`<folder>/*.info.json` written by yt-dlp `--write-info-json` (or by our scraper).
+
+    Optional sidecars next to `<stem>.info.json` (the sample corpus writes both):
+    `<stem><questions_suffix>` (TVQA-style question rows, JSON Lines) -> the `questions`
+    table, and `<stem><subtitles_suffix>` (SubRip) -> the `subtitles` table. A suffix of
+    None turns its sidecar off; a missing sidecar is not an error.
+    """
 
     path: str
     batch_size: int = 500
     name: str = "info_json"
+    questions_suffix: str | None = ".qa.jsonl"
+    subtitles_suffix: str | None = ".srt"
 
     def tasks(self) -> Iterator[list[str]]:
         return _chunks(_scan(_require_dir(self.path, "info JSON"), INFO_SUFFIX), self.batch_size)
@@ -96,12 +106,65 @@ class InfoJsonFolder:
                     info = json.loads(text)
                 except json.JSONDecodeError as e:
                     raise BadInputError(f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", file) from None
-                records.append(record_from_info(info, file))
+                record = record_from_info(info, file)
             except (OSError, UnicodeDecodeError) as e:
                 failures.append(Failure(Path(file).name, f"unreadable: {e}", file))
+                continue
             except BadInputError as e:
                 failures.append(Failure(Path(file).name, e.problem, file))
+                continue
+            stem = file[: -len(INFO_SUFFIX)]
+            questions = (read_questions(Path(stem + self.questions_suffix), record.video_id, failures)
+                         if self.questions_suffix else None)
+            subtitles = read_subtitles(Path(stem + self.subtitles_suffix), failures) if self.subtitles_suffix else None
+            record.extra.update({t: rows for t, rows in (("questions", questions), ("subtitles", subtitles))
+                                 if rows is not None})
+            records.append(record)
         return records, failures
+
+
+def read_questions(path: Path, video_id: str, failures: list[Failure]) -> list[dict] | None:
+    """A video's question sidecar (None when there is none). A bad line skips its question with a
+    Failure naming file:line; the video and its other questions stay."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        failures.append(Failure(path.name, f"questions unreadable: {e}", str(path)))
+        return None
+    questions = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path.name}:{n}"
+        try:
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise BadInputError(f"malformed JSON: {e.msg}", where) from None
+            if isinstance(row, dict) and row.get("vid_name") not in (None, video_id):
+                raise BadInputError(f"question for another video ({row['vid_name']!r}, not {video_id!r})", where)
+            questions.append(question_from_row(row, where, str(path)))
+        except BadInputError as e:
+            failures.append(Failure(where, f"question skipped: {e.problem}", str(path)))
+    return questions
+
+
+def read_subtitles(path: Path, failures: list[Failure]) -> list[dict] | None:
+    """A video's SubRip sidecar as `{index, start, end, text}` rows (None when there is none). An
+    unreadable file, or a non-empty one without a single cue, is a Failure; the video stays."""
+    if not path.exists():
+        return None
+    try:
+        cues = read_srt(path)
+    except BadInputError as e:
+        failures.append(Failure(path.name, f"subtitles: {e.problem}", str(path)))
+        return None
+    if not cues and path.stat().st_size and path.read_bytes().strip():
+        failures.append(Failure(path.name, "subtitles: no readable cue (not SubRip?)", str(path)))
+        return None
+    return cues
 
 
 @dataclass

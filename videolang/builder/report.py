@@ -124,7 +124,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                                       ("split", "videos", "chapters")), "",
              "## Rejections", "", _table(list(report["rejected"].items()) or [("(none)", 0)], ("reason", "videos")), ""]
     if report["adjusted"]:
-        parts += ["## Chapter adjustments", "", _table(list(report["adjusted"].items()), ("adjustment", "chapters")), ""]
+        parts += ["## Adjustments", "", _table(list(report["adjusted"].items()), ("adjustment", "count")), ""]
     stats = report["stats"]
     rows = [(k, *(s[m] for m in ("mean", "median", "p5", "p95", "min", "max"))) for k, s in stats.items() if s]
     parts += ["## Statistics", "", _table(rows, ("quantity", "mean", "median", "p5", "p95", "min", "max")), ""]

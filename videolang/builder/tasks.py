@@ -6,7 +6,7 @@
   one chapter title per line, windows covering >= `max_window_fraction` of the video dropped
   (VidChapters uses 0.9);
 - chapter captioning with given boundaries: `{"<vid>#<i>": {"vid", "duration", "segment", "sentence", "chapter_index"}}`;
-- video QA (TVQA): JSON Lines, one question per line.
+- video QA (TVQA, the sample corpus): JSON Lines, one question per line.
 Entries follow the tables' order (video id, chapter index), so files are reproducible. The
 tables come in as columns (lists of values), which at VidChapters scale take a fraction of the
 memory of one dict per row.
@@ -88,9 +88,16 @@ def chapter_captioning(videos: Columns, chapters: Columns) -> Iterator[tuple[str
 
 
 def videoqa(questions: list[dict]) -> Iterator[dict]:
-    keys = ("qid", "vid", "question", "answers", "answer_idx", "ts", "show_name")
+    """`{qid, vid, question, answers, answer_idx, ts[, show_name][, category]}` per question.
+
+    `show_name` and `category` are left out when unknown: the evaluator takes the first
+    category field a reference row has, so an empty `show_name` must not hide `category`.
+    """
+    keys = ("qid", "vid", "question", "answers", "answer_idx", "ts")
     for q in sorted(questions, key=lambda q: (q["video_id"], str(q["qid"]))):
-        yield {k: (q["video_id"] if k == "vid" else q.get(k)) for k in keys}
+        row = {k: (q["video_id"] if k == "vid" else q.get(k)) for k in keys}
+        row.update({k: q[k] for k in ("show_name", "category") if q.get(k) is not None})
+        yield row
 
 
 def write_tasks(out_dir: Path, split: str, videos: Columns, chapters: Columns, extra: dict[str, list[dict]],

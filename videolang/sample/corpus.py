@@ -7,7 +7,10 @@ manifest is removed first (a half-made corpus never looks finished), a
 `.in-progress.json` marker records the fingerprint being made, files that are
 already right are kept (so a killed run resumes), and everything else in the
 generator's folders (`videos/`, `metadata/`, `awkward/`) is deleted: old and new
-parameter sets never mix. `object_classes.json` (the object vocabulary, the same
+parameter sets never mix. Next to each video's metadata go its object boxes
+(`<id>.boxes.jsonl`), multiple-choice questions (`<id>.qa.jsonl`, from the plan: see
+videolang.sample.questions) and narration subtitles (`<id>.srt`, timed by the measured
+narration spans). `object_classes.json` (the object vocabulary, the same
 for every parameter set) sits at the top level and is rewritten whenever it differs.
 Every file is written to a temporary name and renamed.
 """
@@ -28,6 +31,7 @@ from videolang.sample.awkward import AWKWARD_FILES, make_awkward_files
 from videolang.sample.metadata import boxes_jsonl, describe, info_json, repeated_title_words
 from videolang.sample.objects import CLASS_NAMES
 from videolang.sample.plan import GENERATOR_VERSION, SampleParams, VideoPlan, corpus_fingerprint, plan_corpus
+from videolang.sample.questions import narration_srt, plan_questions
 from videolang.sample.render import narration_spans, render_video
 
 log = logging.getLogger(__name__)
@@ -118,7 +122,8 @@ def _owned_files(out_dir: Path) -> list[Path]:
 def _video_files(plan: VideoPlan) -> dict[str, str]:
     stem = id_to_filename(plan.id)
     return {"video": f"videos/{stem}.mp4", "info_json": f"metadata/{stem}.info.json",
-            "description": f"metadata/{stem}.description", "boxes": f"metadata/{stem}.boxes.jsonl"}
+            "description": f"metadata/{stem}.description", "boxes": f"metadata/{stem}.boxes.jsonl",
+            "questions": f"metadata/{stem}.qa.jsonl", "subtitles": f"metadata/{stem}.srt"}
 
 
 def _video_entry(plan: VideoPlan, spans: list[tuple[float, float]]) -> dict:
@@ -218,6 +223,8 @@ def make_sample_corpus(
         _write_if_changed(out_dir / files["info_json"], info)
         _write_if_changed(out_dir / files["description"], describe(plan))
         _write_if_changed(out_dir / files["boxes"], boxes_jsonl(plan))
+        _write_if_changed(out_dir / files["questions"], questions_jsonl(plan))
+        _write_if_changed(out_dir / files["subtitles"], narration_srt(plan, spans[plan.id]))
     _write_if_changed(out_dir / OBJECT_CLASSES_FILE, json.dumps(list(CLASS_NAMES), indent=2) + "\n")
 
     missing = {a.name for a in AWKWARD_FILES if with_awkward and not (out_dir / "awkward" / a.name).exists()}
@@ -240,6 +247,11 @@ def make_sample_corpus(
     (out_dir / IN_PROGRESS).unlink(missing_ok=True)
     log.info(report.message())
     return report
+
+
+def questions_jsonl(plan: VideoPlan) -> str:
+    """The `<id>.qa.jsonl` text: the video's multiple-choice questions in TVQA's fields."""
+    return "".join(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n" for row in plan_questions(plan))
 
 
 def _write_if_changed(path: Path, text: str) -> None:

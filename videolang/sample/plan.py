@@ -21,7 +21,8 @@ from videolang.sample.topics import Domain, Special
 
 # Bump when rendering changes (plans are part of the fingerprint anyway): invalidates existing corpora.
 # 2: objects with ground-truth boxes (metadata/<id>.boxes.jsonl, object_classes.json).
-GENERATOR_VERSION = 2
+# 3: multiple-choice questions (metadata/<id>.qa.jsonl) and narration subtitles (metadata/<id>.srt).
+GENERATOR_VERSION = 3
 MIN_CHAPTER_SECONDS = 10  # YouTube's own minimum chapter length
 MAX_CHAPTERS = 6
 NARRATION_OFFSET = 0.5  # narration starts this long after its chapter starts

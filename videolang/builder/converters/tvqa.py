@@ -8,28 +8,19 @@ latest subtitle or moment end (clips are 60-90 s; the report lists the source).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from videolang.builder.converters import AnnotationReader
 from videolang.builder.converters.srt import read_srt
+from videolang.builder.questions import parse_ts, question_from_row
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
-from videolang.core.errors import ConfigError, VideolangError
+from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import Failure
 from videolang.core.io import read_jsonl
 
-
-def parse_ts(ts: object) -> list[float] | None:
-    """"76.01-84.2" -> [76.01, 84.2]; None for "NaN-NaN" or anything unreadable."""
-    try:
-        start, end = (float(x) for x in str(ts).split("-", 1))
-    except ValueError:
-        return None
-    if not (math.isfinite(start) and math.isfinite(end)) or end < start or start < 0:
-        return None
-    return [start, end]
+__all__ = ["TVQA", "parse_ts"]
 
 
 @dataclass
@@ -48,14 +39,14 @@ class TVQA(AnnotationReader):
         clips: dict[tuple[str, str], dict] = {}
         for split, path in self.files.items():
             for n, row in enumerate(read_jsonl(path), start=1):
+                where = f"{Path(path).name}:{n}"
                 try:
+                    if not isinstance(row, dict) or row.get("vid_name") is None:
+                        raise BadInputError("question row has no vid_name", where)
                     vid = str(row["vid_name"])
-                    answers = [str(row[f"a{i}"]) for i in range(5)]
-                    question = {"qid": row["qid"], "question": str(row["q"]), "answers": answers,
-                                "answer_idx": int(row["answer_idx"]) if row.get("answer_idx") is not None else None,
-                                "ts": parse_ts(row.get("ts")), "show_name": row.get("show_name")}
-                except (KeyError, TypeError, ValueError) as e:
-                    failures.append(Failure(f"{Path(path).name}:{n}", f"not a TVQA question row ({e})", str(path)))
+                    question = question_from_row(row, where, str(path))
+                except BadInputError as e:
+                    failures.append(Failure(where, f"not a TVQA question row ({e.problem})", str(path)))
                     continue
                 clip = clips.setdefault((split, vid), {"questions": [], "show": row.get("show_name"), "source": str(path)})
                 clip["questions"].append(question)
