@@ -46,6 +46,40 @@ def time_limit(minutes: float) -> str:
     return f"+trainer.max_time='00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'"
 
 
+NO_AUDIO = ("~extractor.extractors.audio", "~extractor.extractors.audio_mel", "~extractor.extractors.speech")
+
+
+def prepare_commonsense_corpus(videos: int, proxy_epochs: int, work: Path, common: list[str]) -> tuple[dict, float]:
+    """The object-rich corpus with tiny-clip frames, ground-truth regions and common-sense features from a
+    proxy-task checkpoint trained on its training split (every step reused when already done).
+    Returns the proxy run's summary and its training seconds. Shared with bench_videoqa."""
+    sample, logs = work / "sample", work / "logs"
+    run_stage("stage=make_sample", *common, f"stage.num_videos={videos}", "stage.width=128", "stage.height=96",
+              "stage.fps=5", "stage.min_duration=20", "stage.max_duration=60", "stage.with_awkward=false",
+              log_dir=logs)
+    run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5,tiny-backbone]", log_dir=logs)
+    run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.2}",
+              log_dir=logs)
+    run_stage("stage=extract", *common, "extractor=tiny_regions", f"videos={sample}/videos", *NO_AUDIO, log_dir=logs)
+    t = time.time()
+    marker = work / f"proxy-e{proxy_epochs}.json"  # a finished proxy run with these options is reused
+    done = json.loads(marker.read_text()) if marker.is_file() else None
+    if done and Path(done["dir"], "summary.json").is_file():
+        proxy_dir, proxy_seconds = Path(done["dir"]), float(done["seconds"])
+        print(f"  proxy task: reusing {proxy_dir}")
+    else:
+        proxy_dir = run_stage("stage=train", *common, "experiment=sample_commonsense",
+                              f"trainer.max_epochs={proxy_epochs}", "trainer.check_val_every_n_epoch=2",
+                              "callbacks.epoch_checkpoint.save_top_k=1", log_dir=logs)
+        proxy_seconds = time.time() - t
+        marker.write_text(json.dumps({"dir": str(proxy_dir), "seconds": proxy_seconds}))
+    proxy = json.loads((proxy_dir / "summary.json").read_text())
+    ckpt = proxy["best_checkpoint"] or proxy["last_checkpoint"]
+    run_stage("stage=extract", *common, "extractor=tiny_commonsense", f"videos={sample}/videos",
+              f"extractor.extractors.commonsense.checkpoint={ckpt}", *NO_AUDIO, log_dir=logs)
+    return proxy, proxy_seconds
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=int, default=120)
@@ -61,35 +95,10 @@ def main() -> int:
     sample, models, data, feats, logs = (work / n for n in ("sample", "models", "data", "features", "logs"))
     common = [f"paths.sample_dir={sample}", f"paths.model_dir={models}", f"paths.data_dir={data}",
               f"paths.feature_dir={feats}", f"seed={args.seed}"]
-    no_audio = ["~extractor.extractors.audio", "~extractor.extractors.audio_mel", "~extractor.extractors.speech"]
     print(f"== common-sense ablation: {args.videos} videos, captioning {args.epochs} epochs / <= {args.minutes} min "
           f"per model, proxy task {args.proxy_epochs} epochs; work dir {work}")
     started = time.time()
-    run_stage("stage=make_sample", *common, f"stage.num_videos={args.videos}", "stage.width=128", "stage.height=96",
-              "stage.fps=5", "stage.min_duration=20", "stage.max_duration=60", "stage.with_awkward=false",
-              log_dir=logs)
-    run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5,tiny-backbone]", log_dir=logs)
-    run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.2}",
-              log_dir=logs)
-    run_stage("stage=extract", *common, "extractor=tiny_regions", f"videos={sample}/videos", *no_audio, log_dir=logs)
-
-    t = time.time()
-    marker = work / f"proxy-e{args.proxy_epochs}.json"  # a finished proxy run with these options is reused
-    done = json.loads(marker.read_text()) if marker.is_file() else None
-    if done and Path(done["dir"], "summary.json").is_file():
-        proxy_dir, proxy_seconds = Path(done["dir"]), float(done["seconds"])
-        print(f"  proxy task: reusing {proxy_dir}")
-    else:
-        proxy_dir = run_stage("stage=train", *common, "experiment=sample_commonsense",
-                              f"trainer.max_epochs={args.proxy_epochs}", "trainer.check_val_every_n_epoch=2",
-                              "callbacks.epoch_checkpoint.save_top_k=1", log_dir=logs)
-        proxy_seconds = time.time() - t
-        marker.write_text(json.dumps({"dir": str(proxy_dir), "seconds": proxy_seconds}))
-    proxy = json.loads((proxy_dir / "summary.json").read_text())
-    ckpt = proxy["best_checkpoint"] or proxy["last_checkpoint"]
-    run_stage("stage=extract", *common, "extractor=tiny_commonsense", f"videos={sample}/videos",
-              f"extractor.extractors.commonsense.checkpoint={ckpt}", *no_audio, log_dir=logs)
-
+    proxy, proxy_seconds = prepare_commonsense_corpus(args.videos, args.proxy_epochs, work, common)
     runs = {}
     for name, enabled in (("visual only", "false"), (f"visual + common-sense ({args.fusion})", "true")):
         t = time.time()
