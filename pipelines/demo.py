@@ -3,14 +3,17 @@
 make_sample -> make_zoo -> build_dataset -> extract -> train (short) -> evaluate -> predict,
 then train_grounding (a small grounding head on the same features, shorter still) ->
 predict_grounding (one query, a true chapter title of the same held-out video, its windows
-printed next to the true span). Each stage is resumable, so running the demo again redoes only
+printed next to the true span), then train_videoqa (a multiple-choice VideoQA head on the
+generator's questions) -> predict_videoqa (one of that video's questions, asked of the raw video,
+every answer's probability printed next to the true answer). Each stage is resumable, so running the demo again redoes only
 what is missing (training and prediction run again, they are short). Every run folder lands
 under `logs/demo/<step>/`.
 
     python -m pipelines.demo                            # the default chain
     python -m pipelines.demo --from train               # start at a later step
     python -m pipelines.demo --only extract             # one step
-    python -m pipelines.demo --from train_grounding     # only the grounding part
+    python -m pipelines.demo --from train_grounding     # the grounding and VideoQA parts
+    python -m pipelines.demo --from train_videoqa       # only the VideoQA part
 """
 from __future__ import annotations
 
@@ -69,9 +72,13 @@ def grounding_row() -> dict:
     return rows[len(rows) // 2]
 
 
+def hydra_quoted(text: object) -> str:
+    """A string value for Hydra's override grammar (answers may hold commas, colons or quotes)."""
+    return '"' + str(text).replace('"', '\\"') + '"'
+
+
 def grounding_query_args() -> list[str]:
-    query = grounding_row()["query"].replace('"', '\\"')
-    return [f'query="{query}"']  # quoted for Hydra's override grammar (titles may hold commas or colons)
+    return [f"query={hydra_quoted(grounding_row()['query'])}"]
 
 
 def print_true_span(step: Step) -> None:
@@ -92,6 +99,33 @@ def print_true_span(step: Step) -> None:
                   f"with the true span")
 
 
+def videoqa_row() -> dict:
+    """The question asked of that video: its first generated question (tasks/videoqa_test.jsonl)."""
+    vid = first_test_video().stem
+    lines = (BUILT_DIR / "tasks" / "videoqa_test.jsonl").read_text().splitlines()
+    rows = [row for row in map(json.loads, filter(str.strip, lines)) if row["vid"] == vid]
+    if not rows:
+        raise SystemExit(f"demo stopped: no question for test video {vid} in {BUILT_DIR / 'tasks'}")
+    return rows[0]
+
+
+def videoqa_args() -> list[str]:
+    """question, answers and ts of the demo's question, as overrides."""
+    row = videoqa_row()
+    args = [f"question={hydra_quoted(row['question'])}",
+            "answers=[" + ",".join(hydra_quoted(a) for a in row["answers"]) + "]"]
+    if row.get("ts"):
+        start, end = row["ts"]
+        args.append(f"ts={hydra_quoted(f'{start}-{end}')}")
+    return args
+
+
+def print_true_answer(step: Step) -> None:
+    row = videoqa_row()
+    print(f"true answer: {row['answers'][row['answer_idx']]!r} ({row.get('category') or 'question'} "
+          f"{row['qid']}; the transcript is the raw video's own ASR)")
+
+
 def steps() -> list[Step]:
     train_dir, grounding_dir = DEMO_LOGS / "train", DEMO_LOGS / "train_grounding"
     return [
@@ -109,6 +143,10 @@ def steps() -> list[Step]:
         Step("train", ["experiment=sample_demo_grounding"], name="train_grounding"),
         Step("predict", ["task=grounding", f"ckpt={grounding_dir / 'checkpoints' / 'best.ckpt'}"],
              name="predict_grounding", late_args=grounding_query_args, after=print_true_span),
+        # VideoQA on the same features: the generator's questions (videoqa_<split>.jsonl) and narration subtitles.
+        Step("train", ["experiment=sample_demo_videoqa"], name="train_videoqa"),
+        Step("predict", ["task=videoqa", f"ckpt={DEMO_LOGS / 'train_videoqa' / 'checkpoints' / 'best.ckpt'}"],
+             name="predict_videoqa", late_args=videoqa_args, after=print_true_answer),
     ]
 
 

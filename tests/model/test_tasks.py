@@ -12,7 +12,8 @@ import torch
 
 from videolang.core.errors import ConfigError
 from videolang.datamodule.samplers import MixedTaskSampler, task_counts
-from videolang.tasks import REGISTRY, EventsTask, GroundingTask, TaskMix, TitlesTask, build_task, build_tasks
+from videolang.tasks import (REGISTRY, EventsTask, GroundingTask, TaskMix, TitlesTask, VideoQATask, build_task,
+                             build_tasks)
 
 from tests.model.conftest import grounding_rows
 
@@ -21,14 +22,14 @@ VDIM = 6
 
 @pytest.mark.parametrize("name, cls", [("chapter_generation", EventsTask), ("dense_captioning", EventsTask),
                                        ("chapter_captioning", TitlesTask), ("grounding", GroundingTask),
-                                       ("events", EventsTask), ("titles", TitlesTask)])
+                                       ("videoqa", VideoQATask), ("events", EventsTask), ("titles", TitlesTask)])
 def test_registry_maps_old_names_to_task_modules(name, cls):
     task = build_task(name)
     assert type(task) is cls and name in REGISTRY
     again = build_task(task.spec())  # what a checkpoint stores rebuilds the same task
     assert type(again) is cls and again.options() == task.options()
     with pytest.raises(ConfigError, match="unknown task"):
-        build_task("videoqa")
+        build_task("tvqa")
 
 
 def test_a_mix_round_trips_and_checks_its_ratio():
