@@ -123,7 +123,7 @@ def report(tasks: Path, runs: dict[str, tuple[Path, float]], total: float) -> in
     beaten = {b: full > rows[b]["all"] for b in BASELINES}
     met = all(beaten.values()) and full >= 40.0
     print(f"\nfull model ({full_name}) {full:.1f} %: beats " + ", ".join(
-        f"{b.split(':')[0] if b.startswith('(a)') else b.split(' ')[0]} {'yes' if ok else 'NO'}"
+        f"{b.split(': ')[-1] if b.startswith('(a)') else b} {'yes' if ok else 'NO'}"
         for b, ok in beaten.items()) + f"; >= 40 % (twice chance): {'yes' if full >= 40 else 'NO'}")
     print(f"goal {'met' if met else 'NOT met'} (total wall time {total / 60:.1f} min)")
     return 0 if met else 1

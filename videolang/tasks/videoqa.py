@@ -52,16 +52,14 @@ SUBTITLES_TABLE = "subtitles.parquet"
 
 
 def parse_span(ts: Any) -> tuple[float, float] | None:
-    """`"76.01-84.2"`, `[76.01, 84.2]` or None -> (start, end); None when unreadable or empty."""
-    if ts is None:
-        return None
-    try:
-        start, end = (float(x) for x in (str(ts).split("-", 1) if isinstance(ts, str) else ts))
-    except (TypeError, ValueError):
-        return None
-    if not (math.isfinite(start) and math.isfinite(end)) or end <= start or start < 0:
-        return None
-    return start, end
+    """`"76.01-84.2"` (TVQA) or `[76.01, 84.2]` (the builder's task rows) -> (start, end); None when
+    absent, unreadable or empty (the builder's own `parse_ts`, plus end > start)."""
+    from videolang.builder.questions import parse_ts
+
+    if isinstance(ts, (list, tuple)):
+        ts = "-".join(str(x) for x in ts) if len(ts) == 2 else None
+    span = parse_ts(ts) if ts is not None else None
+    return (span[0], span[1]) if span and span[1] > span[0] else None
 
 
 def read_subtitles(path: Path) -> dict[str, list[Segment]]:
