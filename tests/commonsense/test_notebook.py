@@ -2,34 +2,23 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.notebooks import execute_notebook
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "commonsense.ipynb"
+pytestmark = pytest.mark.slow
 
 
 def test_commonsense_notebook_runs(commonsense_chain, monkeypatch):
-    import nbclient
-    import nbformat
-
     c = commonsense_chain
     monkeypatch.setenv("VIDEOLANG_COMMONSENSE_CKPT", str(c["ckpt"]))
     monkeypatch.setenv("VIDEOLANG_FEATURE_DIR", str(c["feature_dir"]))
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(c["sample"]))
     monkeypatch.setenv("MPLBACKEND", "Agg")  # headless; the notebook's inline backend still returns PNGs
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3").execute()
-
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.get("output_type") == "error"]
-    assert not errors
+    outputs, text = execute_notebook("commonsense.ipynb")
     # three figures: regions on a frame, top classes for one object, the per-second timeline
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
-    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    text += "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
     assert "(True, True, True)" in text  # the environment reached the notebook: checkpoint, store, corpus
 
     classes = json.loads((c["sample"] / "object_classes.json").read_text())

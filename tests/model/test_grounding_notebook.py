@@ -2,36 +2,25 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.notebooks import execute_notebook, saved_without_outputs
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "chapter_grounding.ipynb"
+pytestmark = pytest.mark.slow
 
 
 def test_notebook_is_saved_without_outputs():
-    nb = json.loads(NOTEBOOK.read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert saved_without_outputs("chapter_grounding.ipynb")
 
 
 def test_grounding_notebook_runs(grounding_ckpt, sample_corpus, monkeypatch, tmp_path):
     """Windows for two chapter titles and one free-text query, printed as lines and drawn on a timeline PNG."""
-    import nbclient
-    import nbformat
-
     monkeypatch.setenv("VIDEOLANG_GROUNDING_CKPT", str(grounding_ckpt["ckpt"]))
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
     monkeypatch.setenv("VIDEOLANG_OUT_DIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    text += "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    outputs, text = execute_notebook("chapter_grounding.ipynb", tmp_path)
     assert "(True, True," in text  # the checkpoint and the video were found
     # the sample corpus has no test split next to it: the notebook takes the manifest's first video
     video = json.loads((sample_corpus / "manifest.json").read_text())["videos"][0]

@@ -86,14 +86,9 @@ def test_predict_rejects_unreadable_input(make_cfg, trained_on_sample, sample_co
 @pytest.mark.slow
 def test_inference_notebook_runs(trained_on_sample, sample_corpus, monkeypatch):
     """notebooks/predict_chapters.ipynb executes top to bottom and prints YouTube chapter lines."""
-    import nbclient
-    import nbformat
+    from tests.notebooks import execute_notebook
 
     monkeypatch.setenv("VIDEOLANG_CKPT", str(trained_on_sample["ckpt"]))
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
-    path = Path(__file__).resolve().parents[2] / "notebooks" / "predict_chapters.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3").execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert "(True," in "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    outputs, text = execute_notebook("predict_chapters.ipynb")
+    assert "(True," in text

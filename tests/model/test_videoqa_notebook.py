@@ -2,36 +2,25 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from tests.notebooks import execute_notebook, saved_without_outputs
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "videoqa.ipynb"
+pytestmark = pytest.mark.slow
 
 
 def test_notebook_is_saved_without_outputs():
-    nb = json.loads(NOTEBOOK.read_text())
-    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
+    assert saved_without_outputs("videoqa.ipynb")
 
 
 def test_videoqa_notebook_runs(videoqa_ckpt, sample_corpus, monkeypatch, tmp_path):
     """The sample video's own questions, every answer's probability printed, and bars next to the truth."""
-    import nbclient
-    import nbformat
-
     monkeypatch.setenv("VIDEOLANG_VIDEOQA_CKPT", str(videoqa_ckpt["ckpt"]))
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
     monkeypatch.setenv("VIDEOLANG_OUT_DIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    text += "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+    outputs, text = execute_notebook("videoqa.ipynb", tmp_path)
     assert "(True, True, True," in text  # the checkpoint, the video and its questions were found
     # no test split next to the fixture corpus: the manifest's first video and its generated questions
     video = json.loads((sample_corpus / "manifest.json").read_text())["videos"][0]

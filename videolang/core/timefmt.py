@@ -16,10 +16,10 @@ def format_timestamp(seconds: float, force_hours: bool = False) -> str:
     return f"{m}:{s:02d}"
 
 
-def format_webvtt_time(seconds: float) -> str:
-    """Seconds -> "HH:MM:SS.mmm" for WebVTT cues."""
+def format_webvtt_time(seconds: float, separator: str = ".") -> str:
+    """Seconds -> "HH:MM:SS.mmm" for WebVTT cues (`separator=","`: SubRip's "HH:MM:SS,mmm")."""
     ms = int(round(seconds * 1000))
     h, rest = divmod(ms, 3_600_000)
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+    return f"{h:02d}:{m:02d}:{s:02d}{separator}{ms:03d}"

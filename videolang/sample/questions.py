@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 
+from videolang.core.timefmt import format_webvtt_time
 from videolang.sample import objects, topics
 from videolang.sample.plan import ChapterPlan, VideoPlan
 
@@ -168,14 +169,6 @@ def plan_questions(plan: VideoPlan) -> list[dict]:
     return rows
 
 
-def _srt_time(seconds: float) -> str:
-    ms = int(round(seconds * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
-
-
 def subtitle_cues(plan: VideoPlan, spans: list[tuple[float, float]]) -> list[tuple[float, float, str]]:
     """(start, end, sentence) per narrated sentence: each chapter's measured narration span
     shared among its sentences in proportion to their word counts (espeak speaks evenly)."""
@@ -193,6 +186,6 @@ def subtitle_cues(plan: VideoPlan, spans: list[tuple[float, float]]) -> list[tup
 
 def narration_srt(plan: VideoPlan, spans: list[tuple[float, float]]) -> str:
     """The `<id>.srt` text: the narration as SubRip cues, one per sentence."""
-    blocks = [f"{i}\n{_srt_time(s)} --> {_srt_time(e)}\n{text}\n"
+    blocks = [f"{i}\n{format_webvtt_time(s, ',')} --> {format_webvtt_time(e, ',')}\n{text}\n"
               for i, (s, e, text) in enumerate(subtitle_cues(plan, spans), start=1)]
     return "\n".join(blocks)
