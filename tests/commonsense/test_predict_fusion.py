@@ -116,7 +116,7 @@ def test_python_api_predicts_with_the_commonsense_stream(dvc_commonsense, comput
     assert isinstance(prediction, ChapterPrediction)
     assert prediction.duration == pytest.approx(float(d["stored"].meta["duration"]), abs=1.0)
     assert not [n for n in prediction.notes if MISSING_NOTE in n]
-    assert len(computed_rows) == 2  # encode_video + predict_video
+    assert len(computed_rows) == 1  # predict_video reuses encode_video's encoding of the same unchanged file
     assert_same_rows(computed_rows[-1], d["stored"])
 
     # a video without a box file: no regions, so no common-sense rows; predicted with them masked, and said so
