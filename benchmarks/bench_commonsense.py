@@ -38,12 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_learning import run_stage  # noqa: E402  (one stage runner for the benchmarks)
-
-
-def time_limit(minutes: float) -> str:
-    seconds = int(minutes * 60)
-    return f"+trainer.max_time='00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'"
+from benchmarks.bench_learning import run_stage, time_limit  # noqa: E402  (one stage runner for the benchmarks)
 
 
 NO_AUDIO = ("~extractor.extractors.audio", "~extractor.extractors.audio_mel", "~extractor.extractors.speech")

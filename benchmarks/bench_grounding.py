@@ -52,15 +52,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_learning import prepare_narrated_corpus, run_stage, val_curve  # noqa: E402
+from benchmarks.bench_learning import prepare_narrated_corpus, run_stage, time_limit, val_curve  # noqa: E402
 
 METRICS = (("r1@0.3", "R1@0.3"), ("r1@0.5", "R1@0.5"), ("r1@0.7", "R1@0.7"), ("r1@3s", "R1@3s"),
            ("r1@5s", "R1@5s"), ("map", "mAP"))
 OURS = "ours: tiny Vid2Seq grounding head"
-
-
-def time_limit(seconds: int) -> str:
-    return f"+trainer.max_time='00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'"
 
 
 def main() -> int:
@@ -102,7 +98,7 @@ def main() -> int:
         # the precomputed transcript under the same `speech` key, which is what the data module reads.
         train_dir = run_stage(
             "stage=train", *common, "experiment=sample_grounding", f"trainer.max_epochs={args.epochs}",
-            time_limit(seconds), "trainer.check_val_every_n_epoch=2", "callbacks.epoch_checkpoint.save_top_k=1",
+            time_limit(seconds / 60), "trainer.check_val_every_n_epoch=2", "callbacks.epoch_checkpoint.save_top_k=1",
             *args.train_override, log_dir=logs)
         train_seconds = time.time() - t
         marker.write_text(json.dumps({"dir": str(train_dir), "seconds": train_seconds,

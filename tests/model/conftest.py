@@ -66,6 +66,8 @@ def write_synthetic_dataset(data_dir: Path, feature_dir: Path, name: str = "synt
         atomic_write_json(tasks / f"dense_captioning_{split}.json", {v: anns[v] for v in ids})
         atomic_write_jsonl(tasks / f"grounding_{split}.jsonl", grounding_rows({v: anns[v] for v in ids}))
         atomic_write_jsonl(tasks / f"videoqa_{split}.jsonl", videoqa_rows({v: anns[v] for v in ids}))
+        atomic_write_jsonl(tasks / f"pretrain_{split}.jsonl", [{"vid": v, "duration": anns[v]["duration"]}
+                                                               for v in ids])
     store = FeatureStore(feature_dir)
     for vid in vids:
         f = feats.get(vid)

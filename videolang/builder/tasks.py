@@ -19,7 +19,7 @@ from pathlib import Path
 
 from videolang.core.io import atomic_path, ensure_dir
 
-TASKS = ("dense_captioning", "grounding", "chapter_captioning", "videoqa")
+TASKS = ("dense_captioning", "grounding", "chapter_captioning", "videoqa", "pretrain")
 
 
 def _round(x: float) -> float:
@@ -100,6 +100,12 @@ def videoqa(questions: list[dict]) -> Iterator[dict]:
         yield row
 
 
+def pretrain(videos: Columns) -> Iterator[dict]:
+    for vid, duration in zip(videos["video_id"], videos["duration"]):
+        if duration:
+            yield {"vid": vid, "duration": _round(duration)}
+
+
 def write_tasks(out_dir: Path, split: str, videos: Columns, chapters: Columns, extra: dict[str, list[dict]],
                 tasks: Iterable[str], max_window_fraction: float = 0.9) -> dict[str, int]:
     """Write the chosen task files of one split into `out_dir/tasks/`; returns {file name: entries}."""
@@ -118,4 +124,7 @@ def write_tasks(out_dir: Path, split: str, videos: Columns, chapters: Columns, e
         elif task == "videoqa":
             name = f"videoqa_{split}.jsonl"
             written[name] = _write_jsonl(folder / name, videoqa(extra.get("questions", [])))
+        elif task == "pretrain":
+            name = f"pretrain_{split}.jsonl"
+            written[name] = _write_jsonl(folder / name, pretrain(videos))
     return written

@@ -49,3 +49,37 @@ def span_corrupt(ids: list[int], sentinel_ids: list[int], gen: torch.Generator, 
         pos += noise
     return inp, tgt
 
+
+
+def sentinel_ids(tokenizer) -> list[int]:
+    """T5's `<extra_id_K>` sentinel ids (K = 0, 1, ...), empty when the tokenizer has none."""
+    vocab = tokenizer.get_vocab()
+    out: list[int] = []
+    while f"<extra_id_{len(out)}>" in vocab:
+        out.append(vocab[f"<extra_id_{len(out)}>"])
+    return out
+
+
+def denoising_batch(input_ids: torch.Tensor, attention_mask: torch.Tensor, sentinels: list[int], pad_id: int,
+                    eos_id: int, gen: torch.Generator, noise_density: float = 0.25,
+                    mean_span: float = 5.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Span-corrupted copies of a batch's text inputs: (input_ids, attention_mask, labels) on its device.
+
+    Each row's real tokens (padding and `</s>` removed) are corrupted with `span_corrupt`;
+    inputs and targets get `</s>` back and are right-padded (labels with -100).
+    """
+    inputs, targets = [], []
+    for ids, mask in zip(input_ids.tolist(), attention_mask.tolist()):
+        ids = [i for i, m in zip(ids, mask) if m and i != eos_id]
+        inp, tgt = span_corrupt(ids, sentinels, gen, noise_density, mean_span)
+        inputs.append(inp + [eos_id])
+        targets.append(tgt + [eos_id])
+    li, lt = max(map(len, inputs)), max(map(len, targets))
+    out_ids = torch.full((len(inputs), li), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(out_ids)
+    labels = torch.full((len(inputs), lt), IGNORE, dtype=torch.long)
+    for r, (i, t) in enumerate(zip(inputs, targets)):
+        out_ids[r, :len(i)], attention[r, :len(i)] = torch.tensor(i), 1
+        labels[r, :len(t)] = torch.tensor(t)
+    dev = input_ids.device
+    return out_ids.to(dev), attention.to(dev), labels.to(dev)

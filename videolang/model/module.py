@@ -30,7 +30,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
-from videolang.model.losses import IGNORE, label_smoothed_ce, span_corrupt
+from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
 from videolang.model.schedule import optimizers_for
 from videolang.model.sequences import SequenceBuilder, load_tokenizer
 from videolang.model.streams import CommonsenseOptions
@@ -76,7 +76,8 @@ class Vid2SeqModule(L.LightningModule):
                  dedup_titles: bool = True, monitor: str = "val/cider", seed: int = 0,
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
                  tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
-                 commonsense_dim: int | None = None, head: Any = None):
+                 commonsense_dim: int | None = None, head: Any = None, init_from: str | None = None,
+                 time_token_norm: bool = False):
         super().__init__()
         denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
         # None (a checkpoint made before the switch existed) = disabled; stored normalised in hparams
@@ -115,12 +116,14 @@ class Vid2SeqModule(L.LightningModule):
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
                            commonsense_layers=cs.layers)
-        self.sentinel_ids = _sentinels(self.tokenizer)
+        self.sentinel_ids = sentinel_ids(self.tokenizer)
         self.best_score: float | None = None
         # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.
         self.feature_info: dict[str, Any] = {}
         self._outputs: list[dict[str, Any]] = []
         self._meteor = None
+        # What `init_from` loaded (set when fitting starts): {"checkpoint", "loaded", "skipped", "missing"}.
+        self.init_report: dict[str, Any] | None = None
         self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
 
     # ------------------------------------------------------------- options
@@ -148,30 +151,70 @@ class Vid2SeqModule(L.LightningModule):
     def configure_optimizers(self):
         return optimizers_for(self, self.optimizer_factory, self.scheduler_factory, default_lr=3e-4)
 
+    # -------------------------------------------------------- initialisation
+    def setup(self, stage: str) -> None:
+        """Fitting starts from `init_from`'s weights (a pretraining checkpoint) when given. A resumed
+        run (`stage.resume`) loads its own checkpoint after this, so it continues where it stopped."""
+        if stage == "fit" and self.hparams.get("init_from") and self.init_report is None:
+            self.init_report = self.init_weights_from(self.hparams.init_from)
+
+    def init_weights_from(self, path: str | Path) -> dict[str, Any]:
+        """Copy every tensor of a videolang Vid2Seq checkpoint whose name and shape match this model's.
+
+        The tokenizers must agree (same vocabulary and time tokens), else token rows would mean other
+        tokens. Tensors that do not fit (a wider visual input, another task's extra layers) are
+        skipped and listed; a checkpoint sharing no tensor with this model is an error naming it.
+        """
+        ckpt, extra = read_checkpoint(path)
+        if "tokenizer_files" not in extra:
+            raise BadInputError(f"init_from needs a Vid2Seq checkpoint (this is a {extra.get('kind', 'other')} "
+                                "model)", path)
+        theirs = tokenizer_from_tensors(extra["tokenizer_files"]).get_vocab()
+        if theirs != self.tokenizer.get_vocab():
+            raise BadInputError(f"init_from: its tokenizer differs from this model's ({len(theirs)} vs "
+                                f"{len(self.tokenizer)} tokens, or other ids): same backbone and num_time_tokens "
+                                "are needed", path)
+        source, own = ckpt["state_dict"], self.state_dict()
+        loaded, skipped = {}, []
+        for name, tensor in source.items():
+            if name in own and tuple(own[name].shape) == tuple(tensor.shape):
+                loaded[name] = tensor
+            elif name in own:
+                skipped.append(f"{name} {tuple(tensor.shape)} -> {tuple(own[name].shape)}")
+        if not loaded:
+            raise BadInputError("init_from: no tensor of this checkpoint fits the model", path)
+        self.load_state_dict(loaded, strict=False)
+        missing = sorted(set(own) - set(loaded))
+        report = {"checkpoint": str(path), "loaded": len(loaded), "parameters": int(sum(t.numel() for t in
+                                                                                         loaded.values())),
+                  "skipped": skipped, "missing": missing}
+        log.info("init_from %s: %d tensors (%d parameters) loaded, %d skipped (shape), %d not in it%s", path,
+                 len(loaded), report["parameters"], len(skipped), len(missing),
+                 f": {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing else "")
+        return report
+
     # ------------------------------------------------------------ training
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        seed = (int(self.hparams.seed) * 1_000_003 + int(self.global_step)) * 131 + int(self.global_rank)
+        # (seed, step, micro-batch within a gradient-accumulation group, rank): accumulated micro-batches
+        # draw their own dropout / span noise, and a resumed run draws the same as an unbroken one.
+        micro = batch_idx % max(1, int(self.trainer.accumulate_grad_batches)) if self._trainer is not None else 0
+        self._micro_batch = micro
+        seed = ((int(self.hparams.seed) * 1_000_003 + int(self.global_step)) * 131 + int(self.global_rank)) * 17 + micro
         torch.manual_seed(seed % (2**63 - 1))
 
     def _denoising_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        gen = torch.Generator().manual_seed(int(self.hparams.seed) * 7919 + int(self.global_step))
+        gen = torch.Generator().manual_seed((int(self.hparams.seed) * 7919 + int(self.global_step)) * 17
+                                            + getattr(self, "_micro_batch", 0))
         d = self.hparams.denoising
-        pad, eos = self.builder.pad_id, self.builder.eos_id
-        inputs, targets = [], []
-        for ids, mask in zip(batch["input_ids"].tolist(), batch["attention_mask"].tolist()):
-            ids = [i for i, m in zip(ids, mask) if m and i != eos]
-            inp, tgt = span_corrupt(ids, self.sentinel_ids, gen, d["noise_density"], d["mean_span"])
-            inputs.append(inp + [eos])
-            targets.append(tgt + [eos])
-        li, lt = max(map(len, inputs)), max(map(len, targets))
-        input_ids = torch.full((len(inputs), li), pad, dtype=torch.long)
-        attention = torch.zeros_like(input_ids)
-        labels = torch.full((len(inputs), lt), IGNORE, dtype=torch.long)
-        for r, (i, t) in enumerate(zip(inputs, targets)):
-            input_ids[r, :len(i)], attention[r, :len(i)] = torch.tensor(i), 1
-            labels[r, :len(t)] = torch.tensor(t)
-        dev = batch["input_ids"].device
-        return input_ids.to(dev), attention.to(dev), labels.to(dev)
+        return denoising_batch(batch["input_ids"], batch["attention_mask"], self.sentinel_ids, self.builder.pad_id,
+                               self.builder.eos_id, gen, d["noise_density"], d["mean_span"])
+
+    def on_before_zero_grad(self, optimizer: Any) -> None:
+        """After each optimiser step, with `time_token_norm`: rescale the time-token rows of the input
+        embedding and of the LM head so their mean norm equals the ordinary vocabulary's (VidChapters'
+        Vid2Seq port does this; new rows otherwise drift in scale from the pretrained ones)."""
+        if self.hparams.get("time_token_norm") and self.builder.time_ids:
+            rescale_time_rows(self.net.t5, self.builder.time_ids, len(self.tokenizer))
 
     def task_groups(self, batch: dict[str, Any]) -> list[tuple[Seq2SeqTask, list[int]]]:
         """(task, batch rows) for each task present in a batch, in first-appearance order."""
@@ -343,13 +386,21 @@ def select_rows(batch: dict[str, Any], rows: list[int]) -> dict[str, Any]:
     return out
 
 
-def _sentinels(tokenizer: Any) -> list[int]:
-    """T5's `<extra_id_K>` sentinel ids (K = 0, 1, ...), empty when the tokenizer has none."""
-    vocab = tokenizer.get_vocab()
-    out = []
-    while f"<extra_id_{len(out)}>" in vocab:
-        out.append(vocab[f"<extra_id_{len(out)}>"])
-    return out
+@torch.no_grad()
+def rescale_time_rows(t5: Any, time_ids: list[int], vocab_size: int) -> None:
+    """Time-token rows of the (possibly tied) embedding and LM head scaled to the ordinary rows' mean norm."""
+    ids = torch.as_tensor(time_ids, dtype=torch.long)
+    seen = set()
+    for weight in (t5.get_input_embeddings().weight, t5.get_output_embeddings().weight):
+        if weight.data_ptr() in seen:
+            continue
+        seen.add(weight.data_ptr())
+        ordinary = torch.ones(min(vocab_size, weight.shape[0]), dtype=torch.bool, device=weight.device)
+        ordinary[ids[ids < len(ordinary)].to(weight.device)] = False
+        target = weight[: len(ordinary)][ordinary].norm(dim=1).mean()
+        current = weight[ids.to(weight.device)].norm(dim=1).mean()
+        if current > 0:
+            weight[ids.to(weight.device)] *= target / current
 
 
 def _fresh_config(backbone: str) -> dict:

@@ -15,6 +15,7 @@ from videolang.builder.build import DatasetBuilder, MediaIndex
 from videolang.builder.filters import FilterConfig
 from videolang.builder.process import LanguageConfig, Settings
 from videolang.builder.splits import SplitAssigner
+from videolang.builder.tasks import TASKS
 from videolang.core.errors import ConfigError
 from videolang.stages import StageResult
 
@@ -42,6 +43,9 @@ def builder_from_config(cfg: DictConfig) -> DatasetBuilder:
         language=LanguageConfig(**language),
     )
     tasks = cfg.data.get("tasks") or cfg.stage.tasks
+    unknown = [str(t) for t in tasks if str(t) not in TASKS]
+    if unknown:
+        raise ConfigError(f"unknown task file(s) {unknown}; stage.tasks / data.tasks take {list(TASKS)}")
     media_dirs = [str(d) for d in (cfg.data.get("media_dirs") or [])]
     return DatasetBuilder(
         name=str(cfg.data.name), out_dir=str(cfg.stage.out_dir), settings=settings,

@@ -113,8 +113,13 @@ def _train(cfg: DictConfig) -> StageResult:
         "skipped_videos": datamodule.failures.as_rows(),
         "val": {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
     }
+    stopped = next((c.report for c in callbacks if getattr(c, "report", None)), None)
+    if stopped:  # videolang.callbacks.EarlyStopping: when and why
+        summary["early_stopping"] = stopped
     if hasattr(datamodule, "summary"):
         summary["data"] = datamodule.summary()
+    if getattr(module, "init_report", None):
+        summary["init_from"] = module.init_report
     if trainer.is_global_zero and hasattr(module, "write_artifacts"):
         summary["files"] = module.write_artifacts(out_dir)
     if cfg.stage.get("test_after_fit") and trainer.is_global_zero and datamodule.splits.get("test"):

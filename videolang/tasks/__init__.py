@@ -4,6 +4,8 @@
 - `events`: chapter generation and dense captioning (whole video in, `<s><e> title` events out).
 - `titles`: chapter captioning with ground-truth boundaries (one chapter in, its title out).
 - `grounding`: a query and the whole video in, ranked `[start, end, score]` windows out.
+- `pretrain`: narrated videos without chapters: the transcript from the frames (generative) and
+  span denoising of the transcript, Vid2Seq's pretraining.
 - `videoqa`: a question, its candidate answers and the video (or its `ts` span) in, one answer
   out, chosen by the decoder's likelihood of each candidate (TVQA-style multiple choice).
 
@@ -22,6 +24,7 @@ from videolang.core.errors import ConfigError
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, log_name
 from videolang.tasks.events import EventsTask
 from videolang.tasks.grounding import GroundingTask
+from videolang.tasks.pretrain import PretrainTask
 from videolang.tasks.titles import TitlesTask
 from videolang.tasks.videoqa import VideoQATask
 
@@ -32,6 +35,7 @@ REGISTRY: dict[str, tuple[type[Seq2SeqTask], dict[str, Any]]] = {
     "chapter_captioning": (TitlesTask, {"name": "chapter_captioning"}),
     "grounding": (GroundingTask, {"name": "grounding"}),
     "videoqa": (VideoQATask, {"name": "videoqa"}),
+    "pretrain": (PretrainTask, {"name": "pretrain"}),
     "events": (EventsTask, {}),
     "titles": (TitlesTask, {}),
 }
@@ -116,7 +120,7 @@ class TaskMix:
         return self.tasks[name] if name in self.tasks else self.primary
 
     def producing(self, what: str) -> Seq2SeqTask | None:
-        """The first task whose decode returns `what` ("events", "title", "windows", "answer"), or None."""
+        """The first task whose decode returns `what` ("events", "title", "windows", "answer", "transcript"), or None."""
         return next((t for t in self if t.produces == what), None)
 
     def prefix(self, split: str, task: Seq2SeqTask) -> str:
@@ -138,5 +142,5 @@ def build_tasks(spec: Any) -> TaskMix:
     return TaskMix([build_task(spec)])
 
 
-__all__ = ["REGISTRY", "DataReport", "Entry", "EventsTask", "GroundingTask", "Seq2SeqTask", "TaskMix",
+__all__ = ["REGISTRY", "DataReport", "Entry", "EventsTask", "GroundingTask", "PretrainTask", "Seq2SeqTask", "TaskMix",
            "TitlesTask", "VideoQATask", "build_task", "build_tasks", "frame_item", "log_name"]
