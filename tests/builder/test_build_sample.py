@@ -79,3 +79,19 @@ def test_missing_input_folder_is_one_clear_error(build, tmp_path):
     summary, out, code = build("data=sample", f"paths.sample_dir={tmp_path / 'nowhere'}")
     assert code == 1 and summary is None
     assert not out.exists(), "a failed build must not leave an empty dataset folder behind"
+
+
+def test_narrated_build_lists_every_video_for_pretraining_without_reading_chapters(build, builder_sample, caplog):
+    """data=narrated: the sample corpus with its chapters withheld -> pretrain_<split>.jsonl, one row per video."""
+    truth = manifest_chapters(builder_sample)
+    summary, out, code = build("data=narrated", f"data.reader.path={builder_sample / 'metadata'}",
+                               f"data.media_dirs=[{builder_sample / 'videos'}]")
+    assert code == 0, summary
+    rows = [json.loads(line) for split in ("train", "val", "test")
+            for line in (out / "tasks" / f"pretrain_{split}.jsonl").read_text().splitlines()]
+    assert sorted(r["vid"] for r in rows) == sorted(truth)
+    assert all(r["duration"] == truth[r["vid"]][0] for r in rows)
+    assert not (out / "tasks" / "dense_captioning_train.json").exists()  # data=narrated writes only pretrain files
+    # a task file name the builder does not know is a usage error, not a silently missing file
+    _, _, code = build("data=sample", f"paths.sample_dir={builder_sample}", "data.tasks=[dense_captioning,pretrian]")
+    assert code != 0 and "unknown task file(s) ['pretrian']" in caplog.text
