@@ -225,14 +225,9 @@ class Vid2SeqModule(L.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         smoothing = self.hparams.label_smoothing
         bs = batch["labels"].shape[0]
-        # Each task's own loss on its rows (token cross-entropy, or VideoQA's over candidates), weighted by rows.
-        caption, extras = 0.0, {}
-        for task, rows in self.task_groups(batch):
-            sub = batch if len(rows) == bs else select_rows(batch, rows)
-            part, logged = task.loss(self.net, sub, smoothing)
-            caption = caption + part * (len(rows) / bs)
-            extras.update({f"train/{k}" if not self.tasks.multi else f"train/{task.name}/{k}": v
-                           for k, v in logged.items()})
+        # each task's own loss on its rows (token cross-entropy, VideoQA's over candidates, pretraining's two)
+        caption, logged = self.task_loss(batch)
+        extras = {f"train/{k}": v for k, v in logged.items()}
         loss = caption
         if self.hparams.denoising["enabled"] and self.net.use_speech and self.sentinel_ids:
             input_ids, attention, labels = self._denoising_batch(batch)
@@ -266,10 +261,24 @@ class Vid2SeqModule(L.LightningModule):
                 out[r] = item
         return out
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+    def task_loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Each task's own loss on its rows of the batch, weighted by rows, and the terms it logs."""
         bs = batch["labels"].shape[0]
-        self.log("val/loss", label_smoothed_ce(self.net(batch), batch["labels"], self.hparams.label_smoothing),
-                 batch_size=bs, sync_dist=True)
+        total, logged = 0.0, {}
+        for task, rows in self.task_groups(batch):
+            sub = batch if len(rows) == bs else select_rows(batch, rows)
+            part, terms = task.loss(self.net, sub, self.hparams.label_smoothing)
+            total = total + part * (len(rows) / bs)
+            logged.update({k if not self.tasks.multi else f"{task.name}/{k}": v for k, v in terms.items()})
+        return total, logged
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        # the training objective (VideoQA's candidate CE, pretraining's generative + denoising terms), with
+        # a fixed seed per batch so the span noise of a validation batch is the same at every validation
+        with torch.random.fork_rng():
+            torch.manual_seed(int(self.hparams.seed) * 7 + batch_idx)
+            loss, _ = self.task_loss(batch)
+        self.log("val/loss", loss, batch_size=batch["labels"].shape[0], sync_dist=True)
         self._outputs += self.decode_batch(batch)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:

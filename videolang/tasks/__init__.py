@@ -120,7 +120,8 @@ class TaskMix:
         return self.tasks[name] if name in self.tasks else self.primary
 
     def producing(self, what: str) -> Seq2SeqTask | None:
-        """The first task whose decode returns `what` ("events", "title", "windows", "answer", "transcript"), or None."""
+        """The first task whose decode returns `what` ("events", "title", "windows", "answer", "transcript"),
+        or None."""
         return next((t for t in self if t.produces == what), None)
 
     def prefix(self, split: str, task: Seq2SeqTask) -> str:
@@ -142,5 +143,5 @@ def build_tasks(spec: Any) -> TaskMix:
     return TaskMix([build_task(spec)])
 
 
-__all__ = ["REGISTRY", "DataReport", "Entry", "EventsTask", "GroundingTask", "PretrainTask", "Seq2SeqTask", "TaskMix",
-           "TitlesTask", "VideoQATask", "build_task", "build_tasks", "frame_item", "log_name"]
+__all__ = ["REGISTRY", "DataReport", "Entry", "EventsTask", "GroundingTask", "PretrainTask", "Seq2SeqTask",
+           "TaskMix", "TitlesTask", "VideoQATask", "build_task", "build_tasks", "frame_item", "log_name"]

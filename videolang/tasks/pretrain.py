@@ -64,8 +64,9 @@ class PretrainTask(EventsTask):
         self._eos, self._pad = 1, 0
 
     def options(self) -> dict[str, Any]:
-        return {**super().options(), "generative_weight": self.generative_weight, "denoising_weight": self.denoising_weight,
-                "noise_density": self.noise_density, "mean_span": self.mean_span}
+        return {**super().options(), "generative_weight": self.generative_weight,
+                "denoising_weight": self.denoising_weight, "noise_density": self.noise_density,
+                "mean_span": self.mean_span}
 
     def make_builder(self, tokenizer: Any, num_time_tokens: int, max_input_tokens: int,
                      max_output_tokens: int) -> SequenceBuilder:
