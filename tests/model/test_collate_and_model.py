@@ -103,3 +103,17 @@ def test_ablations_train_and_generate(tiny_t5, use_speech, use_video):
     assert torch.isfinite(loss)
     out = m.eval().decode_batch(batch, max_new_tokens=6)
     assert [o["key"] for o in out] == ["a", "b"] and all("events" in o for o in out)
+
+
+def test_frame_deltas_mark_scene_changes_and_ignore_padding():
+    import torch
+
+    from videolang.model.visual import VisualEncoder, frame_deltas
+
+    frames = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.0, 0.0]]])  # a change at 2, then padding
+    keep = torch.tensor([[True, True, True, False]])
+    assert frame_deltas(frames, keep).tolist() == [[[0.0, 0.0], [0.0, 0.0], [-1.0, 2.0], [0.0, 0.0]]]
+    enc = VisualEncoder(2, 8, num_layers=1, num_heads=2, max_frames=4, frame_deltas=True)
+    assert enc.proj.in_features == 4
+    out = enc(frames, keep.long())
+    assert out.shape == (1, 4, 8) and torch.all(out[0, 3] == 0)

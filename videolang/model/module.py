@@ -77,7 +77,7 @@ class Vid2SeqModule(L.LightningModule):
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
                  tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
                  commonsense_dim: int | None = None, head: Any = None, init_from: str | None = None,
-                 time_token_norm: bool = False):
+                 time_token_norm: bool = False, frame_deltas: bool = False):
         super().__init__()
         denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
         # None (a checkpoint made before the switch existed) = disabled; stored normalised in hparams
@@ -115,7 +115,7 @@ class Vid2SeqModule(L.LightningModule):
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(backbone))
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
-                           commonsense_layers=cs.layers)
+                           commonsense_layers=cs.layers, frame_deltas=frame_deltas)
         self.sentinel_ids = sentinel_ids(self.tokenizer)
         self.best_score: float | None = None
         # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.

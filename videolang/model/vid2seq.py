@@ -25,7 +25,7 @@ class Vid2Seq(nn.Module):
     def __init__(self, t5: nn.Module, visual_dim: int, visual_layers: int = 12, visual_heads: int = 12,
                  max_frames: int = 100, dropout: float = 0.1, use_speech: bool = True, use_video: bool = True,
                  commonsense_dim: int | None = None, commonsense_fusion: str | None = None,
-                 commonsense_layers: int = 0):
+                 commonsense_layers: int = 0, frame_deltas: bool = False):
         super().__init__()
         if not (use_speech or use_video):
             raise ValueError("at least one of use_speech / use_video must be on")
@@ -44,7 +44,7 @@ class Vid2Seq(nn.Module):
                                                                      if d_model % h == 0 and h <= visual_heads)
         frame_dim = int(visual_dim) + (int(commonsense_dim) if commonsense_fusion == "concat" else 0)
         self.visual = VisualEncoder(frame_dim, d_model, visual_layers, heads, max_frames=max_frames,
-                                    dropout=dropout) if use_video else None
+                                    dropout=dropout, frame_deltas=frame_deltas) if use_video else None
         # Its own projection + positions + LayerNorm (+ `commonsense_layers` transformer layers), padding masked.
         self.commonsense = VisualEncoder(int(commonsense_dim), d_model, int(commonsense_layers), heads,
                                          max_frames=max_frames, dropout=dropout, name="commonsense") \

@@ -27,6 +27,20 @@ def subsample_frames(array: np.ndarray, max_frames: int, timestamps: np.ndarray 
     return array[idx], (None if timestamps is None else np.asarray(timestamps)[idx])
 
 
+def frame_deltas(frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Each kept frame minus the kept frame before it (zero for the first frame and for padding).
+
+    A scene change is one large row here: the boundary cue that a small encoder trained briefly
+    would otherwise have to learn to compute from neighbouring positions.
+    """
+    delta = torch.zeros_like(frames)
+    delta[:, 1:] = frames[:, 1:] - frames[:, :-1]
+    both = keep.clone()
+    both[:, 1:] &= keep[:, :-1]
+    both[:, 0] = False
+    return delta * both.unsqueeze(-1).to(frames.dtype)
+
+
 class VisualEncoder(nn.Module):
     """Linear projection + learned positions + a pre-norm transformer encoder, padding masked.
 
@@ -37,10 +51,12 @@ class VisualEncoder(nn.Module):
     """
 
     def __init__(self, input_dim: int, d_model: int, num_layers: int = 12, num_heads: int = 12,
-                 ff_dim: int | None = None, max_frames: int = 100, dropout: float = 0.1, name: str = "visual"):
+                 ff_dim: int | None = None, max_frames: int = 100, dropout: float = 0.1, name: str = "visual",
+                 frame_deltas: bool = False):
         super().__init__()
         self.input_dim, self.max_frames, self.name = int(input_dim), int(max_frames), name
-        self.proj = nn.Linear(input_dim, d_model)
+        self.frame_deltas = bool(frame_deltas)
+        self.proj = nn.Linear(input_dim * (2 if self.frame_deltas else 1), d_model)
         self.pos = nn.Embedding(max_frames, d_model)
         layer = nn.TransformerEncoderLayer(d_model, num_heads, ff_dim or 4 * d_model, dropout,
                                            batch_first=True, norm_first=True, activation="gelu")
@@ -55,6 +71,8 @@ class VisualEncoder(nn.Module):
         if frames.shape[-1] != self.input_dim:
             raise ValueError(f"{self.name} features have width {frames.shape[-1]}, the model expects {self.input_dim}")
         keep = mask.bool()
+        if self.frame_deltas:
+            frames = torch.cat([frames, frame_deltas(frames, keep)], dim=-1)
         pos = torch.arange(frames.shape[1], device=frames.device)
         x = self.dropout(self.proj(frames.to(self.proj.weight.dtype)) + self.pos(pos)[None])
         if self.encoder is not None:
