@@ -118,19 +118,21 @@ def time_limit(minutes: float) -> str:
     return f"+trainer.max_time='00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'"
 
 
-def prepare_pretraining_corpus(videos: int, seed: int, work: Path, common: list[str]) -> Path:
+def prepare_pretraining_corpus(videos: int, seed: int, work: Path, common: list[str]) -> list[str]:
     """Narrated videos without chapters for pretraining: a second generated corpus (its own seed, so no
     video is shared with the chapter corpus) built with data=narrated (chapters withheld), its frames and
-    narration in the same feature store. Returns the built dataset folder."""
+    narration in a feature store of its own. Returns the path overrides that point stages at it."""
     narrated, logs = work / "narrated", work / "logs"
-    others = [c for c in common if not c.startswith("paths.sample_dir=")]
+    # its own sample folder and feature store (a store holds one transcript configuration per key)
+    others = [c for c in common if not c.startswith(("paths.sample_dir=", "paths.feature_dir="))]
+    others.append(f"paths.feature_dir={work / 'features_narrated'}")
     run_stage("stage=make_sample", *others, f"paths.sample_dir={narrated}", f"stage.seed={seed + 1000}",
               f"stage.num_videos={videos}", "stage.width=64", "stage.height=48", "stage.fps=10",
               "stage.min_duration=20", "stage.max_duration=60", "stage.with_awkward=false", log_dir=logs)
-    run_stage("stage=build_dataset", *common, "data=narrated", f"data.reader.path={narrated}/metadata",
+    run_stage("stage=build_dataset", *others, "data=narrated", f"data.reader.path={narrated}/metadata",
               f"data.media_dirs=[{narrated}/videos]", log_dir=logs)
-    extract_narrated(narrated / "videos", narration_transcripts(narrated, work / "narrated_asr.json"), work, common)
-    return work / "data" / "built" / "narrated"
+    extract_narrated(narrated / "videos", narration_transcripts(narrated, work / "narrated_asr.json"), work, others)
+    return others
 
 
 def main() -> int:
@@ -156,7 +158,7 @@ def main() -> int:
     print(f"== learning benchmark: {args.videos} videos, {args.minutes} min per chapter training, pretraining on "
           f"{args.pretrain_videos} narrated videos for <= {args.pretrain_minutes} min; work dir {work}")
     prepare_narrated_corpus(args.videos, work, common)
-    prepare_pretraining_corpus(args.pretrain_videos, args.seed, work, common)
+    narrated = prepare_pretraining_corpus(args.pretrain_videos, args.seed, work, common)
     chapters = ["experiment=sample_demo", f"trainer.max_epochs={args.epochs}", time_limit(args.minutes),
                 "trainer.check_val_every_n_epoch=5", "stage.datamodule.limit_videos={val: 16}",
                 "stage.datamodule.batch_size=4", "callbacks.epoch_checkpoint.save_top_k=1"]
@@ -166,8 +168,8 @@ def main() -> int:
     runs[SCRATCH] = (scratch, f"{time.time() - t:.0f} s" if not args.train_dir else "reused")
 
     t = time.time()
-    pre = run_stage("stage=train", *common, "experiment=sample_pretrain", f"trainer.max_epochs={args.pretrain_epochs}",
-                    time_limit(args.pretrain_minutes), "callbacks.epoch_checkpoint.save_top_k=1",
+    pre = run_stage("stage=train", *narrated, "experiment=sample_pretrain",
+                    f"trainer.max_epochs={args.pretrain_epochs}", time_limit(args.pretrain_minutes), "callbacks.epoch_checkpoint.save_top_k=1",
                     "stage.datamodule.limit_videos={val: 16}", "stage.test_after_fit=false", log_dir=logs)
     pre_seconds = time.time() - t
     pre_summary = json.loads((pre / "summary.json").read_text())

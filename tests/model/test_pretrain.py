@@ -87,7 +87,7 @@ def test_init_from_copies_every_matching_tensor_and_reports_the_rest(train_cfg, 
     from videolang.model.module import Vid2SeqModule
     from videolang.run import run_stage
 
-    cfg = train_cfg("task=pretrain", "model.max_output_tokens=64", "trainer.max_epochs=1",
+    cfg = train_cfg("task=pretrain", "model.max_output_tokens=64", "trainer.max_epochs=1", "model.time_token_norm=true",
                     "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1", "stage.test_after_fit=false",
                     "model.generation.num_beams=1", "trainer.log_every_n_steps=1")
     assert run_stage(cfg) == 0
@@ -136,7 +136,7 @@ def test_time_token_rows_are_rescaled_after_each_step(tiny_t5):
     ordinary[ids] = False
     ratio = emb[ids].norm(dim=1).mean() / emb[: len(m.tokenizer)][ordinary].norm(dim=1).mean()
     assert not 0.5 < float(ratio) < 2  # the added rows start at another scale than the vocabulary's
-    m.on_before_zero_grad(None)  # what Lightning calls right after optimizer.step()
+    m.optimizer_step(0, 0, torch.optim.SGD(m.parameters(), lr=0.0), lambda: None)  # a zero-lr step
     for weight in (emb, m.net.t5.get_output_embeddings().weight):
         mean_ordinary = weight[: len(m.tokenizer)][ordinary].norm(dim=1).mean()
         assert float(weight[ids].norm(dim=1).mean()) == pytest.approx(float(mean_ordinary), rel=1e-5)

@@ -209,10 +209,13 @@ class Vid2SeqModule(L.LightningModule):
         return denoising_batch(batch["input_ids"], batch["attention_mask"], self.sentinel_ids, self.builder.pad_id,
                                self.builder.eos_id, gen, d["noise_density"], d["mean_span"])
 
-    def on_before_zero_grad(self, optimizer: Any) -> None:
-        """After each optimiser step, with `time_token_norm`: rescale the time-token rows of the input
-        embedding and of the LM head so their mean norm equals the ordinary vocabulary's (VidChapters'
-        Vid2Seq port does this; new rows otherwise drift in scale from the pretrained ones)."""
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """The optimiser step, then with `time_token_norm` the time-token rows of the input embedding
+        and of the LM head rescaled so their mean norm equals the ordinary vocabulary's (VidChapters'
+        Vid2Seq port does this; the added rows otherwise start and drift at another scale). Here, not
+        in a zero-grad hook: Lightning zeroes gradients before the backward pass, and changing weights
+        between forward and backward breaks autograd."""
+        super().optimizer_step(*args, **kwargs)
         if self.hparams.get("time_token_norm") and self.builder.time_ids:
             rescale_time_rows(self.net.t5, self.builder.time_ids, len(self.tokenizer))
 
