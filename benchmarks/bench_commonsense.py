@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_learning import run_stage, time_limit  # noqa: E402  (one stage runner for the benchmarks)
+from benchmarks.bench_learning import run_stage, time_limit, work_overrides  # noqa: E402  (shared stage runner)
 
 
 NO_AUDIO = ("~extractor.extractors.audio", "~extractor.extractors.audio_mel", "~extractor.extractors.speech")
@@ -87,9 +87,8 @@ def main() -> int:
     args = ap.parse_args()
 
     work = args.work / f"v{args.videos}-s{args.seed}"
-    sample, models, data, feats, logs = (work / n for n in ("sample", "models", "data", "features", "logs"))
-    common = [f"paths.sample_dir={sample}", f"paths.model_dir={models}", f"paths.data_dir={data}",
-              f"paths.feature_dir={feats}", f"seed={args.seed}"]
+    data, logs = work / "data", work / "logs"
+    common = work_overrides(work, args.seed)
     print(f"== common-sense ablation: {args.videos} videos, captioning {args.epochs} epochs / <= {args.minutes} min "
           f"per model, proxy task {args.proxy_epochs} epochs; work dir {work}")
     started = time.time()

@@ -52,7 +52,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_learning import prepare_narrated_corpus, run_stage, time_limit, val_curve  # noqa: E402
+from benchmarks.bench_learning import (prepare_narrated_corpus, run_stage, time_limit, val_curve,  # noqa: E402
+                                       work_overrides)
 
 METRICS = (("r1@0.3", "R1@0.3"), ("r1@0.5", "R1@0.5"), ("r1@0.7", "R1@0.7"), ("r1@3s", "R1@3s"),
            ("r1@5s", "R1@5s"), ("map", "mAP"))
@@ -75,9 +76,8 @@ def main() -> int:
 
     started = time.time()
     work = args.work / f"v{args.videos}-s{args.seed}"
-    sample, models, data, feats, logs = (work / n for n in ("sample", "models", "data", "features", "logs"))
-    common = [f"paths.sample_dir={sample}", f"paths.model_dir={models}", f"paths.data_dir={data}",
-              f"paths.feature_dir={feats}", f"seed={args.seed}"]
+    models, data, feats, logs = (work / n for n in ("models", "data", "features", "logs"))
+    common = work_overrides(work, args.seed)
     print(f"== grounding benchmark: {args.videos} videos, {args.epochs} epochs / <= {args.minutes} min of "
           f"training, work dir {work}", flush=True)
     prepare_narrated_corpus(args.videos, work, common)

@@ -112,6 +112,12 @@ def val_curve(train_dir: Path, monitor: str) -> list[tuple[int, float]]:
     return rows
 
 
+def work_overrides(work: Path, seed: int) -> list[str]:
+    """Every folder a benchmark's stages read or write, under its work folder, and the seed."""
+    return [f"paths.sample_dir={work / 'sample'}", f"paths.model_dir={work / 'models'}",
+            f"paths.data_dir={work / 'data'}", f"paths.feature_dir={work / 'features'}", f"seed={seed}"]
+
+
 def time_limit(minutes: float) -> str:
     """A `trainer.max_time` override for a wall-time budget."""
     seconds = int(minutes * 60)
@@ -152,9 +158,8 @@ def main() -> int:
     args = ap.parse_args()
 
     work = args.work / f"v{args.videos}-s{args.seed}"
-    sample, models, data, feats, logs = (work / n for n in ("sample", "models", "data", "features", "logs"))
-    common = [f"paths.sample_dir={sample}", f"paths.model_dir={models}", f"paths.data_dir={data}",
-              f"paths.feature_dir={feats}", f"seed={args.seed}"]
+    data, feats, logs = (work / n for n in ("data", "features", "logs"))
+    common = work_overrides(work, args.seed)
     print(f"== learning benchmark: {args.videos} videos, {args.minutes} min per chapter training, pretraining on "
           f"{args.pretrain_videos} narrated videos for <= {args.pretrain_minutes} min; work dir {work}")
     prepare_narrated_corpus(args.videos, work, common)
@@ -200,7 +205,10 @@ def report(tasks: Path, feats: Path, runs: dict[str, tuple[Path, str]]) -> int:
     source = StoreFeatures(feats)
     baseline_a = f"(a) uniform x{n_chapters}, '{top_title}'"
     baseline_b = "(b) scene changes + 1st sentence"
-    candidates = {**preds, baseline_a: uniform_baseline(durations, n_chapters, top_title),
+    # what `stage=predict` gives users: the same events as contiguous chapters (first at 0, each ending where
+    # the next starts, one per start second); scored next to the raw events, not instead of them
+    chapters = {f"{name}, as chapters": as_chapters(p, durations) for name, p in preds.items()}
+    candidates = {**preds, **chapters, baseline_a: uniform_baseline(durations, n_chapters, top_title),
                   baseline_b: scene_change_baseline({v: source.get(v) for v in test}, durations, top_title)}
     rows = {}
     with Meteor() as meteor:
@@ -208,11 +216,11 @@ def report(tasks: Path, feats: Path, runs: dict[str, tuple[Path, str]]) -> int:
             m = evaluate_dense_captioning(p, test, meteor=meteor)
             rows[name] = (m["soda_c"], m["cider"], m["f1@0.5"])
     print(f"\ntest split: {len(test)} videos (held out); the baselines are computed in this run")
-    print(f"{'method':<44} {'SODA_c':>8} {'CIDEr':>8} {'F1@0.5':>8}  budget")
+    print(f"{'method':<58} {'SODA_c':>8} {'CIDEr':>8} {'F1@0.5':>8}  budget")
     for name, (soda, cider, f1) in rows.items():
         budget = runs[name][1] + f", {summaries[name].get('epochs')} epochs / {summaries[name].get('global_step')} " \
-            "steps" if name in runs else "no training"
-        print(f"{name:<44} {100 * soda:8.2f} {100 * cider:8.2f} {100 * f1:8.2f}  {budget}")
+            "steps" if name in runs else ("the row above, post-processed" if name in chapters else "no training")
+        print(f"{name:<58} {100 * soda:8.2f} {100 * cider:8.2f} {100 * f1:8.2f}  {budget}")
     scratch, uniform, heuristic = rows[SCRATCH], rows[baseline_a], rows[baseline_b]
     ratio = scratch[0] / uniform[0] if uniform[0] > 0 else float("inf")
     print(f"\nSODA_c ratio from scratch / (a): {ratio:.2f}x (needs >= 2)")
@@ -228,10 +236,27 @@ def report(tasks: Path, feats: Path, runs: dict[str, tuple[Path, str]]) -> int:
         p = rows[PRETRAINED]
         print(f"pretrained beats (b) on SODA_c ({100 * p[0]:.2f} vs {100 * heuristic[0]:.2f}) and F1@0.5 "
               f"({100 * p[2]:.2f} vs {100 * heuristic[2]:.2f}): {'yes' if goal else 'NO'}")
+        c = rows[f"{PRETRAINED}, as chapters"]
+        print(f"as stage=predict's chapters: SODA_c {100 * c[0]:.2f}, F1@0.5 {100 * c[2]:.2f} "
+              f"({'both above (b)' if c[0] > heuristic[0] and c[2] > heuristic[2] else 'not both above (b)'}; "
+              "the goal is judged on the raw events above)")
     best = max(runs, key=lambda n: rows[n][0])
     repetition_table(tasks, feats, runs[best][0], summaries[best], test)
     print("(metrics x100; CIDEr is CIDEr-D x100 as published)")
     return 0 if ratio >= 2 and rises and goal else 1
+
+
+def as_chapters(preds: dict[str, list[dict]], durations: dict[str, float]) -> dict[str, list[dict]]:
+    """ActivityNet-style events -> the contiguous chapters `stage=predict` writes (`events_to_chapters`)."""
+    from videolang.predict.chapters import events_to_chapters
+
+    out = {}
+    for vid, events in preds.items():
+        if vid in durations:
+            found = [(e["timestamp"][0], e["timestamp"][1], e["sentence"]) for e in events]
+            out[vid] = [{"timestamp": [c["start"], c["end"]], "sentence": c["title"]}
+                        for c in events_to_chapters(found, durations[vid])]
+    return out
 
 
 def repetition_table(tasks: Path, feats: Path, train_dir: Path, summary: dict, test: dict) -> None:

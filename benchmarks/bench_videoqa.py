@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_commonsense import prepare_commonsense_corpus, time_limit  # noqa: E402
-from benchmarks.bench_learning import run_stage  # noqa: E402
+from benchmarks.bench_learning import run_stage, work_overrides  # noqa: E402
 
 # name -> overrides of experiment=sample_videoqa; the last one is "the full model"
 MODELS = {
@@ -82,9 +82,8 @@ def main() -> int:
     args = ap.parse_args()
 
     work = args.work / f"v{args.videos}-s{args.seed}"
-    sample, models, data, feats, logs = (work / n for n in ("sample", "models", "data", "features", "logs"))
-    common = [f"paths.sample_dir={sample}", f"paths.model_dir={models}", f"paths.data_dir={data}",
-              f"paths.feature_dir={feats}", f"seed={args.seed}"]
+    data, logs = work / "data", work / "logs"
+    common = work_overrides(work, args.seed)
     print(f"== VideoQA benchmark: {args.videos} videos, {len(MODELS)} models x {args.epochs} epochs / <= "
           f"{args.minutes} min each; work dir {work}")
     started = time.time()
