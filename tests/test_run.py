@@ -111,3 +111,36 @@ def test_every_stage_yaml_names_an_importable_target(make_cfg):
         cfg = make_cfg(f"stage={name}")
         assert cfg.stage.name, name
         assert callable(hydra.utils.get_method(cfg.stage._target_)), name
+
+
+def test_unknown_override_key_or_group_option_is_a_usage_error(tmp_path):
+    """Issue 13 (items 2, 12): Hydra's composition errors exit 2, naming the key or the group's options."""
+    proc = run_cli("stage=build_dataset", "data=sample", "no_such_key=3", f"hydra.run.dir={tmp_path / 'a'}")
+    assert proc.returncode == EXIT_USAGE and "no_such_key" in proc.stderr
+    proc = run_cli("stage=build_dataset", "data=no_such_dataset", f"hydra.run.dir={tmp_path / 'b'}")
+    assert proc.returncode == EXIT_USAGE and "no_such_dataset" in proc.stderr and "sample" in proc.stderr
+
+
+@pytest.mark.parametrize("shard, count", [("abc", "2"), ("1", "x"), ("1.5", "4")])
+def test_shard_values_that_are_not_whole_numbers_are_named(make_cfg, tmp_path, shard, count, caplog):
+    """Issue 13 (item 3): `shard=abc` is a one-line error naming the value, not a ValueError traceback."""
+    (tmp_path / "videos").mkdir()
+    cfg = make_cfg("stage=extract", f"videos={tmp_path / 'videos'}", f"shard={shard}", f"num_shards={count}",
+                   f"paths.feature_dir={tmp_path / 'features'}")
+    assert run_stage(cfg) == EXIT_ERROR
+    name, bad = ("shard", shard) if shard != "1" else ("num_shards", count)
+    assert "is not a whole number" in caplog.text and f"{name}=" in caplog.text and bad in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_a_random_file_as_checkpoint_is_named_without_unsafe_advice(tmp_path):
+    """Issue 13 (item 10): no PyTorch advice to load with weights_only=False."""
+    from videolang.core.checkpoints import read_checkpoint
+
+    bad = tmp_path / "random.ckpt"
+    bad.write_bytes(os.urandom(4096))
+    with pytest.raises(VideolangError) as err:
+        read_checkpoint(bad)
+    message = str(err.value)
+    assert "not a videolang checkpoint" in message and "random.ckpt" in message
+    assert "weights_only=False" not in message and "\n" not in message.strip()

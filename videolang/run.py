@@ -117,9 +117,14 @@ def run_stage(cfg: DictConfig) -> int:
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
 def _hydra_main(cfg: DictConfig) -> None:
+    global _STAGE_STARTED
+    _STAGE_STARTED = True
     code = run_stage(cfg)
     if code:
         sys.exit(code)
+
+
+_STAGE_STARTED = False  # set once the config composed: Hydra's own exit 1 before that is a usage error
 
 
 def main() -> None:
@@ -127,7 +132,14 @@ def main() -> None:
     if problem:
         print(problem, file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    _hydra_main()
+    try:
+        _hydra_main()
+    except SystemExit as e:
+        # an unknown override key or config-group option: Hydra has printed what is wrong (and the valid
+        # options of the group) and exits 1; the contract says usage errors exit 2
+        if e.code == 1 and not _STAGE_STARTED:
+            sys.exit(EXIT_USAGE)
+        raise
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[dict[s
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is a user input problem
-        raise BadInputError(f"cannot read checkpoint: {type(e).__name__}: {str(e).splitlines()[0][:200]}", path,
-                            hint="is it a videolang checkpoint?") from None
+        # torch's own text for such files advises loading with weights_only=False: never pass that on
+        first = (str(e).splitlines() or [""])[0][:200]
+        detail = "" if "weights" in first.lower() or "unsafe" in first.lower() else f": {first}"
+        raise BadInputError(f"not a videolang checkpoint (torch.load with weights_only=True cannot read it: "
+                            f"{type(e).__name__}{detail})", path) from None
     extra = ckpt.get("videolang") if isinstance(ckpt, dict) else None
     if not extra or "hyper_parameters" not in ckpt:
         raise BadInputError("not a videolang checkpoint (no stored options)", path)

@@ -19,7 +19,7 @@ import hydra.utils
 import torch
 from omegaconf import DictConfig
 
-from videolang.core.errors import VideolangError
+from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.io import ensure_writable_dir
 from videolang.extract.encoder import Encoder
 from videolang.extract.parallel import ExtractModule, StoreWriter
@@ -34,11 +34,25 @@ log = logging.getLogger(__name__)
 QUIET = ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpec.*is deprecated")
 
 
+def shard_numbers(shard_value: object, count_value: object) -> tuple[int, int]:
+    """`shard` / `num_shards` as integers, or a usage error naming the value (`shard=abc`)."""
+    numbers = []
+    for name, value in (("shard", shard_value), ("num_shards", count_value)):
+        try:
+            if isinstance(value, bool) or float(value) != int(value):
+                raise ValueError
+            numbers.append(int(value))
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}={value!r} is not a whole number (e.g. shard=3 num_shards=8)") from None
+    return numbers[0], numbers[1]
+
+
 def run(cfg: DictConfig) -> StageResult:
     started = time.time()
     st = cfg.stage
+    index, count = shard_numbers(cfg.get("shard"), cfg.get("num_shards"))
     listed = list_videos(cfg.videos, tuple(st.extensions))
-    items = shard(listed, int(cfg.shard), int(cfg.num_shards))
+    items = shard(listed, index, count)
     encoder = Encoder.from_config(cfg.extractor)
     # checks over the whole list, not this shard's part (a box file of another shard's video is no orphan)
     notes = [note for ext in encoder.extractors.values() for note in ext.check_items(listed)]
