@@ -127,7 +127,7 @@ def test_shard_values_that_are_not_whole_numbers_are_named(make_cfg, tmp_path, s
     (tmp_path / "videos").mkdir()
     cfg = make_cfg("stage=extract", f"videos={tmp_path / 'videos'}", f"shard={shard}", f"num_shards={count}",
                    f"paths.feature_dir={tmp_path / 'features'}")
-    assert run_stage(cfg) == EXIT_ERROR
+    assert run_stage(cfg) == EXIT_USAGE
     name, bad = ("shard", shard) if shard != "1" else ("num_shards", count)
     assert "is not a whole number" in caplog.text and f"{name}=" in caplog.text and bad in caplog.text
     assert "Traceback" not in caplog.text

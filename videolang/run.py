@@ -2,9 +2,10 @@
 
 It composes the Hydra config, calls `cfg.stage._target_(cfg)`, saves the
 resolved config and the stage summary into the run folder, and turns input
-problems into one-paragraph messages. Exit codes: 0 done, 1 input or config
-error, 2 usage error (unknown stage, missing required key), 3 finished with
-some items failed (see the summary).
+problems into one-paragraph messages. Exit codes (docs/DEVELOPING.md, "Exit
+codes and messages"): 0 done, 1 an input file or folder is unusable, 2 usage
+error (unknown stage, key or option, missing required key, invalid setting:
+a `ConfigError`), 3 finished with some items failed (see the summary).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
 from videolang.config import available_stages, conf_dir
-from videolang.core.errors import VideolangError
+from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.io import atomic_write_json, atomic_write_text, ensure_writable_dir
 from videolang.stages import StageResult
 
@@ -99,6 +100,9 @@ def run_stage(cfg: DictConfig) -> int:
             return EXIT_USAGE
         log.error("config error: %s", e)
         return EXIT_ERROR
+    except ConfigError as e:  # a value on the command line or in a config: fix the command, not the data
+        log.error("%s: bad setting: %s", cfg.stage.get("name", "stage"), e)
+        return EXIT_USAGE
     except VideolangError as e:
         log.error("%s failed: %s", cfg.stage.get("name", "stage"), e)
         return EXIT_ERROR
