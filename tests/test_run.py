@@ -144,3 +144,33 @@ def test_a_random_file_as_checkpoint_is_named_without_unsafe_advice(tmp_path):
     message = str(err.value)
     assert "not a videolang checkpoint" in message and "random.ckpt" in message
     assert "weights_only=False" not in message and "\n" not in message.strip()
+
+
+def test_runs_started_in_the_same_second_get_their_own_run_folders(tmp_path):
+    """Issue 13 (item 9): a second process asking for the same timestamped folder gets `_2`, never the first's."""
+    from videolang.config import claim_run_dir, forget_run_dirs
+
+    forget_run_dirs()
+    first = claim_run_dir(str(tmp_path / "extract"), "2026-11-29_07-50-00")
+    assert claim_run_dir(str(tmp_path / "extract"), "2026-11-29_07-50-01") == first  # same invocation, clock moved
+    forget_run_dirs()  # what another process starts with
+    second = claim_run_dir(str(tmp_path / "extract"), "2026-11-29_07-50-00")
+    forget_run_dirs()
+    assert Path(first).name == "2026-11-29_07-50-00" and Path(second).name == "2026-11-29_07-50-00_2"
+    assert Path(first).is_dir() and Path(second).is_dir()
+
+
+def test_two_processes_launched_together_keep_their_own_summaries(tmp_path):
+    """Issue 13 (item 9), end to end: two runs started at once write two run folders, each with its summary."""
+    refs = tmp_path / "qa.jsonl"
+    refs.write_text(json.dumps({"qid": "q1", "answer_idx": 2}) + "\n")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    procs = [subprocess.Popen([sys.executable, "-m", "videolang.run", "stage=evaluate", f"predictions={refs}",
+                               f"references={refs}", f"paths.log_dir={tmp_path / 'logs'}", "task=videoqa"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    folders = sorted((tmp_path / "logs" / "evaluate").iterdir())
+    assert len(folders) == 2, folders
+    assert all((f / "summary.json").is_file() for f in folders)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, MissingMandatoryValue
 
-from videolang.config import available_stages, conf_dir
+from videolang.config import available_stages, conf_dir, forget_run_dirs
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.io import atomic_write_json, atomic_write_text, ensure_writable_dir
 from videolang.stages import StageResult
@@ -79,6 +80,14 @@ def output_dir_of(cfg: DictConfig) -> Path:
     return Path(cfg.paths.output_dir)
 
 
+def global_rank() -> int:
+    """This process's rank in a distributed run (0 otherwise), without importing torch for stages that do not."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return int(dist.get_rank())
+    return int(os.environ.get("RANK") or 0)
+
+
 def run_stage(cfg: DictConfig) -> int:
     """Run the stage named by the config and return the process exit code."""
     started = time.time()
@@ -112,7 +121,9 @@ def run_stage(cfg: DictConfig) -> int:
     if result is None:
         result = StageResult()
     summary = dict(result.summary, stage=name, seconds=round(time.time() - started, 3), failed=result.failed)
-    atomic_write_json(out_dir / "summary.json", json.loads(json.dumps(summary, default=str)))
+    rank = global_rank()
+    summary_name = "summary.json" if rank == 0 else f"summary.rank{rank}.json"  # DDP ranks share the run folder
+    atomic_write_json(out_dir / summary_name, json.loads(json.dumps(summary, default=str)))
     if result.failed:
         log.warning("stage %s finished, but %d item(s) failed: see %s", name, result.failed, out_dir / "summary.json")
         return EXIT_ITEMS_FAILED
@@ -132,6 +143,9 @@ _STAGE_STARTED = False  # set once the config composed: Hydra's own exit 1 befor
 
 
 def main() -> None:
+    global _STAGE_STARTED
+    _STAGE_STARTED = False
+    forget_run_dirs()
     problem = check_stage_argument(sys.argv[1:]) or check_run_dir(sys.argv[1:])
     if problem:
         print(problem, file=sys.stderr)

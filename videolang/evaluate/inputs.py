@@ -32,6 +32,11 @@ class InputReport:
 
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # whole-file problems the user should see first
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def add(self, reason: str, example: str | None = None, n: int = 1) -> None:
         self.counts[reason] += n
@@ -39,8 +44,11 @@ class InputReport:
             self.examples[reason].append(example)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"counts": dict(sorted(self.counts.items())),
-                "examples": {k: v for k, v in sorted(self.examples.items()) if k in self.counts}}
+        out = {"counts": dict(sorted(self.counts.items())),
+               "examples": {k: v for k, v in sorted(self.examples.items()) if k in self.counts}}
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
 
     def lines(self) -> list[str]:
         return [f"{reason}: {n}" + (f" (e.g. {'; '.join(self.examples[reason])})" if self.examples.get(reason) else "")
@@ -67,12 +75,46 @@ class Segments:
         return Segments(self.spans[index].reshape(-1, 2), [self.sentences[i] for i in index], self.duration)
 
 
+def source_name(source: Any, what: str) -> str:
+    """How messages name an input: its path, or `<predictions>` / `<references>` for a loaded object."""
+    return str(source) if isinstance(source, (str, Path)) else f"<{what}>"
+
+
 def read_source(source: Any, what: str) -> tuple[Any, str]:
-    """A path (JSON, or JSON Lines for .jsonl) or an already-loaded object -> (object, name for messages)."""
+    """A path (JSON, or JSON Lines for .jsonl) or an already-loaded object -> (object, name for messages).
+
+    A zero-byte or blank `.json` file is not JSON (an error naming it); a `.jsonl` file without rows is
+    a valid empty list (the evaluators then warn that nothing was predicted)."""
     if isinstance(source, (str, Path)):
         path = Path(source)
         return (read_jsonl(path) if path.suffix == ".jsonl" else read_json(path)), str(path)
     return source, f"<{what}>"
+
+
+def unwrap_results(data: Any) -> Any:
+    """ActivityNet's `{"results": ...}` wrapper, also accepted around the grounding and VideoQA layouts when
+    what it wraps is an object or a list of rows (not one query's windows or one question's answer)."""
+    if isinstance(data, Mapping) and "results" in data:
+        inner = data["results"]
+        if isinstance(inner, Mapping) or (isinstance(inner, list) and all(isinstance(r, Mapping) for r in inner)):
+            return inner
+    return data
+
+
+def warn_if_nothing_predicted(report: InputReport, name: str, n_entries: int, n_matched: int, unit: str,
+                              n_usable: int | None = None) -> None:
+    """The whole predictions file scores 0: say so, naming the file (the run still scores it, see
+    docs/evaluate.md). `n_entries` entries in the file, `n_matched` of them for a reference `unit`
+    (videos / queries / questions / items), `n_usable` of those holding anything usable (events)."""
+    one = unit[:-1]
+    tail = f"every reference {one} scores 0 - is this the right file?"
+    if n_entries == 0:
+        report.warn(f"{name}: no predictions at all: {tail}")
+    elif n_matched == 0:
+        report.warn(f"{name}: none of its {n_entries} predicted {unit} is in the references: {tail}")
+    elif n_usable == 0:
+        report.warn(f"{name}: no usable prediction for any reference {one} (every entry is empty or "
+                    f"was dropped, see the counts): {tail}")
 
 
 def reference_sources(source: Any) -> list[Any]:
