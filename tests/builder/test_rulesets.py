@@ -139,8 +139,13 @@ def test_youtube_ruleset(text, duration, expected):
 def test_chapters_field_ruleset_and_fallback():
     chapters = [{"start_time": 0, "end_time": 10, "title": " Intro "}, {"start_time": 10.5, "end_time": 20, "title": "B"}]
     assert parse_chapters_field(chapters).chapters == [(0.0, "Intro"), (10.5, "B")]
-    for bad in (None, [], "x", [{"title": "no start"}]):
+    for bad in (None, [], "x"):
         assert parse_chapters_field(bad).reason == REJECT_NO_CHAPTERS_FIELD
+    for bad in ([{"title": "no start"}], [{"start_time": float("nan")}], [{"start_time": -1.0}],
+                [{"start_time": True}], ["not an object"]):
+        assert parse_chapters_field(bad).reason == "invalid_chapters_field", bad
+    unsorted = [{"start_time": 30, "title": "B"}, {"start_time": 0, "title": "A"}]
+    assert parse_chapters_field(unsorted).reason == "timestamps_not_increasing"
     records = [VideoRecord("a" * 11, "s", description="0:00 Intro\n0:30 Part", metadata={"chapters": chapters}),
                VideoRecord("b" * 11, "s", description="0:00 Intro\n0:30 Part"),
                VideoRecord("c" * 11, "s", description=None)]

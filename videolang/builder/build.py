@@ -8,8 +8,14 @@ scanned (92M descriptions). Output layout (docs/DEVELOPING.md, "Built datasets")
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
 import os
+import re
+import shutil
+import socket
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -27,7 +33,8 @@ from videolang.builder.questions import drop_repeated_qids
 from videolang.builder.report import build_report, write_report
 from videolang.builder.tasks import write_tasks
 from videolang.core.failures import FailureLog
-from videolang.core.io import atomic_path, ensure_writable_dir
+from videolang.core.errors import BadInputError, VideolangError
+from videolang.core.io import atomic_path, ensure_dir, ensure_writable_dir
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +139,54 @@ class KeptStore:
         return vt, ct
 
 
+# Failures listed in the run's summary.json (docs/DEVELOPING.md: the first 1,000; all are counted).
+MAX_SUMMARY_FAILURES = 1000
+
+
+def _dir_mode() -> int:
+    """The mode a plain `mkdir` would give (mkdtemp's 0700 would hide the dataset from other users)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
+def _staging_prefix(name: str, pid: int | None = None) -> str:
+    """`.<name>.building-<host>-<pid>-`: whose staging folder it is, so a killed build's can be cleaned up."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40]
+    return f".{name}.building-{host}-{os.getpid() if pid is None else pid}-"
+
+
+def _remove_stale_staging(parent: Path, name: str) -> None:
+    """Remove staging folders left by killed builds of this dataset on this machine (never a live one's)."""
+    mine = _staging_prefix(name, 0)[: -len("0-")]
+    for entry in parent.glob(f".{glob.escape(name)}.building-*"):
+        rest = entry.name[len(mine):] if entry.name.startswith(mine) else ""
+        pid = rest.split("-", 1)[0]
+        if not entry.is_dir() or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # still running
+        except ProcessLookupError:
+            shutil.rmtree(entry, ignore_errors=True)
+        except (PermissionError, OverflowError):
+            continue
+
+
+def _commit(staging: Path, out: Path) -> None:
+    """Move a finished build into `out`: one rename when `out` is new, else file by file (the
+    report last), so files in `out` that this build does not write are left alone."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    files = sorted((p for p in staging.rglob("*") if p.is_file()),
+                   key=lambda p: (p.name in ("report.json", "report.md"), str(p)))
+    for src in files:
+        dst = out / src.relative_to(staging)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(src, dst)
+
+
 @dataclass
 class DatasetBuilder:
     name: str
@@ -144,16 +199,40 @@ class DatasetBuilder:
     describe: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> dict[str, Any]:
-        existed = Path(self.out_dir).exists()
-        out = ensure_writable_dir(self.out_dir)
-        try:
-            return self._build(out)
-        except BaseException:
-            if not existed and not any(out.iterdir()):
-                out.rmdir()  # a bad input leaves no empty dataset folder behind
-            raise
+        """Build into a staging folder beside `out_dir`, then move the finished files into place.
 
-    def _build(self, out: Path) -> dict[str, Any]:
+        A build that fails, or that would hold no video, raises before anything is moved: an
+        existing dataset in `out_dir` stays byte for byte as it was, and no new folder is left behind.
+        """
+        out = Path(self.out_dir)
+        existed = out.exists()
+        if existed and not out.is_dir():
+            raise VideolangError("the output path exists and is not a folder", out, "set stage.out_dir=<folder>")
+        if existed:
+            ensure_writable_dir(out)
+        created = [p for p in reversed(out.parents) if not p.exists()]
+        parent = ensure_dir(out.parent)
+        _remove_stale_staging(parent, out.name)
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out.name), dir=parent))
+            os.chmod(staging, _dir_mode())
+        except OSError as e:
+            raise VideolangError(f"cannot create a staging folder beside the output folder: {e.strerror or e}",
+                                 parent) from None
+        done = False
+        try:
+            summary = self._build(staging, out, existed)
+            _commit(staging, out)
+            done = True
+            return summary
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not done:
+                for folder in reversed(created):  # deepest first; only folders this build created
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+
+    def _build(self, out: Path, final: Path, existed: bool) -> dict[str, Any]:
         started = time.time()
         failures = FailureLog(f"build_dataset[{self.name}]")
         rejected: Counter = Counter()
@@ -162,7 +241,7 @@ class DatasetBuilder:
         kept = KeptStore()
         qids: set = set()
         workers = resolve_workers(self.workers)
-        log.info("building %s with %d worker(s) into %s", self.name, workers, out)
+        log.info("building %s with %d worker(s) into %s", self.name, workers, final)
         results = bounded_map(process_task, self.settings.reader.tasks(), workers, init_worker, (self.settings,))
         for result in results:
             scanned += result.scanned
@@ -183,10 +262,34 @@ class DatasetBuilder:
         if self.settings.filters.duplicate_ids == "reject_all":
             drop = kept.duplicates
             rejected[REJECT_DUPLICATE] += len(drop)  # the first copies go too
-        return self._write(out, kept, drop, scanned, rejected, adjusted, failures, workers, time.time() - started)
+        if len(kept.keys) - len(drop) == 0:
+            raise self._nothing_built(final, existed, scanned, rejected, failures)
+        return self._write(out, final, kept, drop, scanned, rejected, adjusted, failures, workers,
+                           time.time() - started)
 
-    def _write(self, out: Path, kept: KeptStore, drop: set, scanned: int, rejected: Counter, adjusted: Counter,
-               failures: FailureLog, workers: int, seconds: float) -> dict[str, Any]:
+    def _nothing_built(self, out: Path, existed: bool, scanned: int, rejected: Counter,
+                       failures: FailureLog) -> BadInputError:
+        """0 videos is an error, never an empty dataset: name the input and say why nothing was kept."""
+        reader = self.settings.reader
+        where = getattr(reader, "input_path", None) or str(self.describe.get("input") or self.name)
+        listed = "; ".join(f"{f.item}: {f.reason}" for f in failures.failures[:3])
+        if len(failures) > 3:
+            listed += f"; and {len(failures) - 3} more"
+        if scanned == 0 and failures:
+            why = f"nothing could be read ({len(failures)} failure(s): {listed})"
+        elif scanned == 0:
+            why = "the input holds no videos (no data rows, no annotation entries, no files)"
+        else:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in rejected.most_common(5))
+            why = f"none of the {scanned} input video(s) was kept (rejected: {reasons or 'none'})"
+            if failures:
+                why += f"; {len(failures)} input(s) could not be read ({listed})"
+        where_out = (f"the existing dataset in {out} was left as it was" if existed
+                     else f"no dataset was written to {out}")
+        return BadInputError(f"0 videos built: {why}", where, where_out)
+
+    def _write(self, out: Path, final: Path, kept: KeptStore, drop: set, scanned: int, rejected: Counter,
+               adjusted: Counter, failures: FailureLog, workers: int, seconds: float) -> dict[str, Any]:
         video_table, chapter_table = kept.tables(self.media, drop)
         extra = {t: [r for r in rows if (r["split"], r["video_id"]) not in drop] for t, rows in kept.extra.items()}
         kept.extra.clear()
@@ -214,9 +317,10 @@ class DatasetBuilder:
         if failures:
             log.warning(failures.summary())
         log.info("%s: scanned %d, kept %d videos / %d chapters in %.1f s -> %s", self.name, scanned,
-                 counts["kept"], counts["chapters"], seconds, out)
-        return {"dataset": self.name, "out_dir": str(out), **counts, "splits": report["splits"],
-                "task_files": sorted(task_files), "failed_inputs": len(failures)}
+                 counts["kept"], counts["chapters"], seconds, final)
+        return {"dataset": self.name, "out_dir": str(final), **counts, "splits": report["splits"],
+                "task_files": sorted(task_files), "failed_inputs": len(failures),
+                "failures": failures.as_rows()[:MAX_SUMMARY_FAILURES]}
 
     def _configured_splits(self) -> list[str]:
         splits = self.settings.splits

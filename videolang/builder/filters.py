@@ -69,7 +69,7 @@ def check_id(video_id: Any, policy: str, source: str | None = None) -> tuple[str
     try:
         text = str(video_id) if isinstance(video_id, int) and not isinstance(video_id, bool) else video_id
         stem = id_to_filename(text)
-    except BadInputError:
+    except (BadInputError, UnicodeError):  # UnicodeError: a lone surrogate from a JSON escape
         return None, None, REJECT_BAD_ID
     if stem != text and policy == "reject":
         return None, None, REJECT_UNSAFE_ID

@@ -18,6 +18,7 @@ from videolang.builder.readers import TableRows
 from videolang.builder.records import REJECT_FEW_TIMESTAMP_LINES, VideoRecord
 from videolang.builder.rulesets import get_ruleset
 from videolang.builder.splits import SplitAssigner
+from videolang.builder.textio import invalid_unicode
 from videolang.core.failures import Failure
 from videolang.core.spans import Chapter, chapters_from_starts
 
@@ -93,6 +94,11 @@ def process_table(rows: TableRows, settings: Settings, parser=None) -> BatchResu
     return result
 
 
+def _text(value: Any) -> str | None:
+    """A metadata string as written to the tables: None for anything else (or for invalid Unicode)."""
+    return value if isinstance(value, str) and not invalid_unicode(value) else None
+
+
 def process_records(records: list[VideoRecord], settings: Settings, parser=None) -> BatchResult:
     parser = parser or get_ruleset(settings.ruleset, settings.fallback)
     out = BatchResult(scanned=len(records))
@@ -120,6 +126,10 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
                 continue
             starts = [float(s) for s, _ in outcome.chapters]
             chapters = chapters_from_starts(starts, [t for _, t in outcome.chapters], rec.duration)
+        if outcome is None and any(invalid_unicode(c.title) for c in chapters):
+            out.failures.append(Failure(str(vid), "video skipped: a chapter title holds invalid Unicode (a lone "
+                                        "surrogate escape such as \\ud800)", rec.source))
+            continue
         chapters, reason = apply_filters(chapters, rec.duration, settings.filters, out.adjusted)
         if reason is not None:
             out.rejected[reason] += 1
@@ -136,11 +146,10 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
         meta = rec.metadata
         out.videos.append({
             "video_id": vid, "media_id": media_id, "file_stem": stem, "split": split,
-            "duration": float(rec.duration), "title": rec.title, "num_chapters": len(chapters),
+            "duration": float(rec.duration), "title": _text(rec.title), "num_chapters": len(chapters),
             "language": language, "language_confidence": confidence,
-            "source_language": meta.get("language") if isinstance(meta.get("language"), str) else None,
-            "channel_id": meta.get("channel_id") if isinstance(meta.get("channel_id"), str) else None,
-            "upload_date": str(meta["upload_date"]) if meta.get("upload_date") is not None else None,
+            "source_language": _text(meta.get("language")), "channel_id": _text(meta.get("channel_id")),
+            "upload_date": _text(str(meta["upload_date"])) if meta.get("upload_date") is not None else None,
             "source": rec.source,
         })
         out.videos[-1]["_chapters"] = [(float(c.start), float(c.end), c.title) for c in chapters]

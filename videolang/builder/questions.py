@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from typing import Any
 
+from videolang.builder.textio import invalid_unicode
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
 
@@ -63,6 +64,8 @@ def question_from_row(row: Any, where: str, path: str | None = None) -> dict:
             raise BadInputError(f"question {qid}: answer_idx {answer_idx} outside 0..{len(answers) - 1}", where)
     category = row.get("category")
     show = row.get("show_name")
+    if any(invalid_unicode(v) for v in (row["q"], *answers, category, show)):
+        raise BadInputError(f"question {qid}: invalid Unicode (a lone surrogate escape such as \\ud800)", where)
     ts = parse_ts(row.get("ts"))
     question = {"qid": qid, "question": str(row["q"]), "answers": answers, "answer_idx": answer_idx, "ts": ts,
                 "show_name": str(show) if show is not None else None,

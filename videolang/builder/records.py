@@ -21,6 +21,7 @@ REJECT_NO_ZERO_START = "first_timestamp_not_0_00"
 REJECT_FEW_YOUTUBE = "fewer_than_3_timestamps"
 REJECT_YOUTUBE_SHORT = "chapter_shorter_than_10s"
 REJECT_NO_CHAPTERS_FIELD = "no_chapters_field"
+REJECT_BAD_CHAPTERS_FIELD = "invalid_chapters_field"  # a start_time that is not a finite number >= 0
 
 
 class ParseOutcome(NamedTuple):

@@ -13,12 +13,14 @@ never loops over descriptions in Python when it does not have to.
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from videolang.builder import fastparse
 from videolang.builder.records import (
+    REJECT_BAD_CHAPTERS_FIELD,
     REJECT_FEW_TIMESTAMP_LINES,
     REJECT_FEW_YOUTUBE,
     REJECT_NO_CHAPTERS_FIELD,
@@ -97,9 +99,12 @@ def parse_chapters_field(chapters: Any) -> ParseOutcome:
         return ParseOutcome(None, REJECT_NO_CHAPTERS_FIELD)
     out = []
     for ch in chapters:
-        if not isinstance(ch, dict) or not isinstance(ch.get("start_time"), (int, float)):
-            return ParseOutcome(None, REJECT_NO_CHAPTERS_FIELD)
-        out.append((float(ch["start_time"]), str(ch.get("title") or "").strip()))
+        start = ch.get("start_time") if isinstance(ch, dict) else None
+        if not isinstance(start, (int, float)) or isinstance(start, bool) or not math.isfinite(start) or start < 0:
+            return ParseOutcome(None, REJECT_BAD_CHAPTERS_FIELD)
+        out.append((float(start), str(ch.get("title") or "").strip()))
+    if any(a >= b for (a, _), (b, _) in zip(out, out[1:])):
+        return ParseOutcome(None, REJECT_NOT_INCREASING)
     return ParseOutcome(out, None)
 
 

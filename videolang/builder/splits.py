@@ -24,17 +24,12 @@ def hash_unit(video_id: str, salt: str) -> float:
 
 
 def read_id_list(path: str | Path) -> list[str]:
-    path = Path(path)
-    if not path.exists():
-        raise BadInputError("split file not found", path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        import json
+    from videolang.builder.textio import parse_json_text, read_text_file
 
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise BadInputError(f"malformed JSON at line {e.lineno}: {e.msg}", path) from None
+    path = Path(path)
+    text = read_text_file(path, "split file")
+    if path.suffix == ".json":
+        data = parse_json_text(text, path, "a JSON list of ids")
         if isinstance(data, dict):
             data = list(data)
         if not isinstance(data, list):

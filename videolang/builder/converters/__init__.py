@@ -23,6 +23,11 @@ class AnnotationReader:
     fixed_splits = True
     batch_size = 500
 
+    @property
+    def input_path(self) -> str:
+        """The annotation file(s), for messages."""
+        raise NotImplementedError
+
     def records(self) -> tuple[list[VideoRecord], list[Failure]]:
         raise NotImplementedError
 
@@ -39,13 +44,36 @@ class AnnotationReader:
 
 def number(value: Any, what: str, source: str) -> float:
     """A finite float, or BadInputError naming the file and the field."""
+    if isinstance(value, bool):
+        raise BadInputError(f"{what} is not a number: {value!r}", source)
     try:
         out = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise BadInputError(f"{what} is not a number: {value!r}", source) from None
     if not math.isfinite(out):
         raise BadInputError(f"{what} is not finite: {value!r}", source)
     return out
+
+
+def segment(start: Any, end: Any, what: str, source: str) -> tuple[float, float]:
+    """(start, end) of one annotated segment: finite, start >= 0, end >= start; else BadInputError."""
+    s, e = number(start, f"{what} start", source), number(end, f"{what} end", source)
+    if s < 0:
+        raise BadInputError(f"{what} starts before 0: [{start!r}, {end!r}]", source)
+    if e < s:
+        raise BadInputError(f"{what} ends before it starts: [{start!r}, {end!r}]", source)
+    return s, e
+
+
+def duration_of(value: Any, source: str) -> float | None:
+    """A published duration: None when absent; not a number / not finite: BadInputError. Zero or negative
+    durations pass through and are counted as `missing_duration` by the filters."""
+    return None if value is None else number(value, "duration", source)
+
+
+def json_kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
+            type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def strip_prefix(video_id: str, prefix: str | None) -> str:

@@ -22,6 +22,10 @@ class ActivityNetCaptions(AnnotationReader):
     files: dict[str, str]
     strip_prefix: str | None = None
 
+    @property
+    def input_path(self) -> str:
+        return ", ".join(str(p) for p in (self.files or {}).values())
+
     def records(self) -> tuple[list[VideoRecord], list[Failure]]:
         if not self.files:
             raise ConfigError("activitynet needs data.reader.files: {split: path}")

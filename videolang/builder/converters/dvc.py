@@ -4,27 +4,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videolang.builder.converters import number, strip_prefix
+from videolang.builder.converters import duration_of, json_kind, segment, strip_prefix
 from videolang.builder.records import VideoRecord
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
-from videolang.core.io import read_json
+from videolang.builder.textio import read_json_file
 from videolang.core.spans import Chapter
 
 
 def read_dvc_file(path: str | Path, split: str, prefix: str | None = None) -> tuple[list[VideoRecord], list[Failure]]:
     """Records of one DVC-layout file; a malformed entry is a Failure naming the file and the video."""
-    data = read_json(path)
+    data = read_json_file(path, "annotation file", "a JSON object {video_id: {duration, timestamps, sentences}}")
     source = str(path)
     if isinstance(data, dict) and "results" in data and "version" in data:
         raise BadInputError("this is a predictions file (it has 'results'), not annotations", path)
     if not isinstance(data, dict):
-        raise BadInputError("expected a JSON object {video_id: {duration, timestamps, sentences}}", path)
+        raise BadInputError("expected a JSON object {video_id: {duration, timestamps, sentences}}, "
+                            f"got a JSON {json_kind(data)}", path)
     records, failures = [], []
     for key, entry in data.items():
         try:
             if not isinstance(entry, dict):
-                raise BadInputError("entry is not an object", source)
+                raise BadInputError(f"entry is a JSON {json_kind(entry)}, not an object", source)
             timestamps, sentences = entry.get("timestamps"), entry.get("sentences")
             if not isinstance(timestamps, list) or not isinstance(sentences, list) or len(timestamps) != len(sentences):
                 raise BadInputError("needs 'timestamps' and 'sentences' lists of equal length", source)
@@ -32,14 +33,11 @@ def read_dvc_file(path: str | Path, split: str, prefix: str | None = None) -> tu
             for i, (ts, sentence) in enumerate(zip(timestamps, sentences)):
                 if not isinstance(ts, (list, tuple)) or len(ts) != 2:
                     raise BadInputError(f"timestamps[{i}] is not a [start, end] pair: {ts!r}", source)
-                start, end = number(ts[0], f"timestamps[{i}][0]", source), number(ts[1], f"timestamps[{i}][1]", source)
-                if end < start:
-                    raise BadInputError(f"timestamps[{i}] ends before it starts: {ts!r}", source)
+                start, end = segment(ts[0], ts[1], f"timestamps[{i}]", source)
                 chapters.append(Chapter(start, end, str(sentence).strip()))
-            duration = entry.get("duration")
             records.append(VideoRecord(
                 video_id=strip_prefix(str(key), prefix), source=source, chapters=chapters, split=split,
-                duration=number(duration, "duration", source) if duration is not None else None))
+                duration=duration_of(entry.get("duration"), source)))
         except BadInputError as e:
-            failures.append(Failure(str(key), e.problem, source))
+            failures.append(Failure(str(key), f"video skipped: {e.problem}", source))
     return records, failures

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from videolang.builder.textio import sniff_encoding
 from videolang.core.errors import BadInputError
 
 _TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?")
@@ -37,10 +38,15 @@ def read_srt(path: str | Path) -> list[dict]:
     path = Path(path)
     try:
         raw = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInputError("subtitle file not found", path) from None
     except OSError as e:
         raise BadInputError(f"cannot read subtitles: {e.strerror or e}", path) from None
+    encoding = sniff_encoding(raw[:256])
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode(encoding or "utf-8")
     except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+        if encoding is not None:
+            raise BadInputError(f"starts like {encoding} text but is not valid {encoding}", path) from None
+        text = raw.decode("latin-1")  # old subtitle files: a legacy 8-bit encoding, read as latin-1
     return parse_srt(text)

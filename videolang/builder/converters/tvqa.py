@@ -16,9 +16,9 @@ from videolang.builder.converters.srt import read_srt
 from videolang.builder.questions import parse_ts, question_from_row
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
+from videolang.builder.textio import json_lines
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import Failure
-from videolang.core.io import read_jsonl
 
 __all__ = ["TVQA", "parse_ts"]
 
@@ -31,16 +31,26 @@ class TVQA(AnnotationReader):
     subtitles_dir: str | None = None
     durations: str | None = None
 
+    @property
+    def input_path(self) -> str:
+        return ", ".join(str(p) for p in (self.files or {}).values())
+
     def records(self) -> tuple[list[VideoRecord], list[Failure]]:
         if not self.files:
             raise ConfigError("tvqa needs data.reader.files: {split: tvqa_<split>.jsonl}")
+        if self.subtitles_dir and not Path(self.subtitles_dir).is_dir():
+            raise BadInputError("subtitles folder not found" if not Path(self.subtitles_dir).exists()
+                                else "subtitles path is not a folder", self.subtitles_dir,
+                                "set data.reader.subtitles_dir=<folder of <vid_name>.srt>, or null for none")
         durations = load_durations(self.durations) if self.durations else {}
         failures: list[Failure] = []
         clips: dict[tuple[str, str], dict] = {}
         for split, path in self.files.items():
-            for n, row in enumerate(read_jsonl(path), start=1):
+            for n, row, problem in json_lines(path, "TVQA question file"):
                 where = f"{Path(path).name}:{n}"
                 try:
+                    if problem is not None:
+                        raise BadInputError(problem, where)
                     if not isinstance(row, dict) or row.get("vid_name") is None:
                         raise BadInputError("question row has no vid_name", where)
                     vid = str(row["vid_name"])

@@ -12,17 +12,16 @@ file (JSON {id: seconds} or a video_id,duration table); `id_mapping` (JSON
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from videolang.builder.converters import AnnotationReader, number
+from videolang.builder.converters import AnnotationReader, json_kind, number
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
 from videolang.builder.splits import read_id_list
 from videolang.core.errors import BadInputError
+from videolang.builder.textio import json_lines, parse_json_text, read_json_file, read_text_file
 from videolang.core.failures import Failure
-from videolang.core.io import read_json
 from videolang.core.spans import chapters_from_starts
 
 REJECT_NO_SPLIT = "not_in_any_split"
@@ -37,34 +36,40 @@ class ViTT(AnnotationReader):
     id_mapping: str | None = None
     max_annotations: int = 3
 
-    def _read_lines(self) -> tuple[list[dict], list[Failure]]:
+    @property
+    def input_path(self) -> str:
+        return str(self.annotations)
+
+    def _read_lines(self) -> tuple[list[tuple[int, object]], list[Failure]]:
         path = Path(self.annotations)
-        if not path.exists():
-            raise BadInputError("ViTT annotation file not found", path)
+        text = read_text_file(path, "ViTT annotation file")
+        if not text.strip():
+            raise BadInputError("file is empty, expected JSON Lines {id, annotations}", path)
+        if text.lstrip().startswith("["):  # tolerate a JSON array of the same objects
+            return list(enumerate(parse_json_text(text, path), start=1)), []
         rows, failures = [], []
-        text = path.read_text(encoding="utf-8")
-        stripped = text.lstrip()
-        if stripped.startswith("["):  # tolerate a JSON array of the same objects
-            return read_json(path), []
-        for number_, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                failures.append(Failure(f"line {number_}", f"malformed JSON: {e.msg}", str(path)))
+        for number_, row, problem in json_lines(path, "ViTT annotation file"):
+            if problem is not None:
+                failures.append(Failure(f"{path.name}:{number_}", f"line skipped: {problem}", str(path)))
+            else:
+                rows.append((number_, row))
         return rows, failures
 
     def records(self) -> tuple[list[VideoRecord], list[Failure]]:
         source = str(self.annotations)
         rows, failures = self._read_lines()
         splits = {vid: split for split, p in (self.split_ids or {}).items() for vid in read_id_list(p)}
-        mapping = read_json(self.id_mapping) if self.id_mapping else {}
+        mapping = read_json_file(self.id_mapping, "id mapping") if self.id_mapping else {}
+        if not isinstance(mapping, dict):
+            raise BadInputError(f"id mapping must be a JSON object {{ViTT id: YouTube id}}, got a JSON "
+                                f"{json_kind(mapping)}", self.id_mapping)
         durations = load_durations(self.durations) if self.durations else {}
         by_video: dict[str, list[dict]] = {}
-        for row in rows:
+        name = Path(source).name
+        for line, row in rows:
             if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("annotations"), list):
-                failures.append(Failure(str(row)[:40], "needs 'id' and an 'annotations' list", source))
+                failures.append(Failure(f"{name}:{line}", f"line skipped: needs 'id' and an 'annotations' list, got "
+                                        f"{str(row)[:60]}", source))
                 continue
             by_video.setdefault(str(row["id"]), []).append(row)
         records = []
@@ -81,13 +86,22 @@ class ViTT(AnnotationReader):
                 elif split is None:
                     rejected = REJECT_NO_SPLIT
                 try:
-                    tags = sorted(((number(a.get("timestamp"), "timestamp", source) / 1000.0, str(a.get("tag") or "").strip())
-                                   for a in row["annotations"]), key=lambda t: t[0])
-                except (BadInputError, AttributeError) as e:
-                    failures.append(Failure(entry_id, getattr(e, "problem", str(e)), source))
+                    tags = sorted((_tag(a, i, source) for i, a in enumerate(row["annotations"])), key=lambda t: t[0])
+                except BadInputError as e:
+                    failures.append(Failure(entry_id, f"video skipped: {e.problem}", source))
                     continue
                 chapters = (chapters_from_starts([t for t, _ in tags], [g for _, g in tags], duration)
                             if duration is not None else [])
                 records.append(VideoRecord(video_id=entry_id, media_id=media_id, source=source, chapters=chapters,
                                            split=split or "none", duration=duration, rejected=rejected))
         return records, failures
+
+
+def _tag(annotation: object, i: int, source: str) -> tuple[float, str]:
+    """(seconds, tag) of one ViTT annotation; a timestamp that is not a finite number >= 0 is an error."""
+    if not isinstance(annotation, dict):
+        raise BadInputError(f"annotations[{i}] is a JSON {json_kind(annotation)}, not an object", source)
+    ms = number(annotation.get("timestamp"), f"annotations[{i}].timestamp", source)
+    if ms < 0:
+        raise BadInputError(f"annotations[{i}].timestamp is negative: {annotation.get('timestamp')!r}", source)
+    return ms / 1000.0, str(annotation.get("tag") or "").strip()

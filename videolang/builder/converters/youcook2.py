@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from videolang.builder.converters import AnnotationReader, number, strip_prefix
+from videolang.builder.converters import AnnotationReader, duration_of, json_kind, segment, strip_prefix
 from videolang.builder.converters.dvc import read_dvc_file
 from videolang.builder.records import VideoRecord
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import Failure
-from videolang.core.io import read_json
+from videolang.builder.textio import read_json_file
 from videolang.core.spans import Chapter
 
 SUBSETS = {"training": "train", "validation": "val", "testing": "test"}
@@ -38,8 +38,15 @@ class YouCook2(AnnotationReader):
     strip_prefix: str | None = "v_"
     format: str = "auto"
 
+    @property
+    def input_path(self) -> str:
+        return str(self.path)
+
     def records(self) -> tuple[list[VideoRecord], list[Failure]]:
-        data = read_json(self.path)
+        data = read_json_file(self.path, "annotation file")
+        if isinstance(data, dict) and "database" in data and not isinstance(data["database"], dict):
+            raise BadInputError(f"'database' must be a JSON object {{video_id: {{...}}}}, got a JSON "
+                                f"{json_kind(data['database'])}", self.path)
         fmt = self.format
         if fmt == "auto":
             fmt = "original" if isinstance(data, dict) and isinstance(data.get("database"), dict) else "dvc"
@@ -57,21 +64,26 @@ class YouCook2(AnnotationReader):
         records, failures = [], []
         for vid, entry in data["database"].items():
             try:
+                if not isinstance(entry, dict):
+                    raise BadInputError(f"entry is a JSON {json_kind(entry)}, not an object", source)
                 subset = entry.get("subset")
                 if subset not in SUBSETS:
                     raise BadInputError(f"unknown subset {subset!r}", source)
+                annotations = entry.get("annotations") or []
+                if not isinstance(annotations, list):
+                    raise BadInputError(f"'annotations' is a JSON {json_kind(annotations)}, not a list", source)
                 chapters = []
-                for i, ann in enumerate(entry.get("annotations") or []):
-                    seg = ann.get("segment")
+                for i, ann in enumerate(annotations):
+                    seg = ann.get("segment") if isinstance(ann, dict) else None
                     if not isinstance(seg, list) or len(seg) != 2:
                         raise BadInputError(f"annotations[{i}].segment is not [start, end]: {seg!r}", source)
-                    chapters.append(Chapter(number(seg[0], "segment start", source), number(seg[1], "segment end", source),
-                                            str(ann.get("sentence") or "").strip()))
+                    start, end = segment(seg[0], seg[1], f"annotations[{i}].segment", source)
+                    chapters.append(Chapter(start, end, str(ann.get("sentence") or "").strip()))
                 chapters.sort(key=lambda c: (c.start, c.end))
                 records.append(VideoRecord(
                     video_id=strip_prefix(str(vid), self.strip_prefix), source=source, chapters=chapters,
-                    split=SUBSETS[subset], duration=number(entry.get("duration"), "duration", source),
+                    split=SUBSETS[subset], duration=duration_of(entry.get("duration"), source),
                     metadata={"categories": [str(entry.get("recipe_type"))]} if entry.get("recipe_type") else {}))
-            except (BadInputError, AttributeError) as e:
-                failures.append(Failure(str(vid), getattr(e, "problem", str(e)), source))
+            except BadInputError as e:
+                failures.append(Failure(str(vid), f"video skipped: {e.problem}", source))
         return records, failures
