@@ -58,25 +58,33 @@ def test_every_good_video_gets_every_key(extracted, sample_manifest):
     assert code == EXIT_ITEMS_FAILED  # the awkward files failed, and the exit code says so
 
 
+NO_STREAM = {"video_only", "audio_only"}  # a missing stream is a property of the file, not a failure
+
+
 def test_every_awkward_file_is_a_failure_with_a_reason(extracted, sample_manifest):
     code, summary, root, cfg = extracted
     failures = {}
     for f in summary["failures"]:
         failures.setdefault(f["video_id"], {})[f["key"]] = f["reason"]
-    assert sorted(failures) == awkward_ids(sample_manifest)
-    assert summary["failed"] == len(awkward_ids(sample_manifest)) and summary["done"] == len(good_ids(sample_manifest))
+    broken = sorted(set(awkward_ids(sample_manifest)) - NO_STREAM)
+    assert sorted(failures) == broken
+    assert summary["failed"] == len(broken) and summary["done"] == len(good_ids(sample_manifest)) + len(NO_STREAM)
     assert failures["zero_bytes"]["visual"] == "empty file (0 bytes)"
-    assert sorted(failures["video_only"]) == ["audio", "audio_mel", "speech"]
-    assert failures["video_only"]["speech"] == "no audio stream"
-    assert sorted(failures["audio_only"]) == ["visual"] and failures["audio_only"]["visual"] == "no video stream"
     assert "truncated" in failures["truncated_data"]["visual"]
     assert "corrupt or truncated" in failures["truncated_no_moov"]["visual"]
+    assert summary["no_stream"] == {"no audio stream": {"videos": 1, "keys": ["audio", "audio_mel", "speech"]},
+                                    "no video stream": {"videos": 1, "keys": ["visual"]}}
     store = FeatureStore(root)
     assert store.read("audio_only", "speech").segments is not None  # what could be made was made
     assert store.read("video_only", "visual").array.shape[1] > 0
+    assert store.read("video_only", "speech").segments["text"] == []  # no audio: an empty transcript
     manifest = store.manifest()
     assert set(manifest["status"]) == {"done", "failed"}
     assert (manifest[manifest["status"] == "failed"]["reason"].str.len() > 0).all()
+    absent = manifest[(manifest["status"] == "done") & manifest["reason"].notna()]
+    assert sorted(zip(absent["video_id"], absent["key"], absent["reason"])) == [
+        ("audio_only", "visual", "no video stream"), ("video_only", "audio", "no audio stream"),
+        ("video_only", "audio_mel", "no audio stream"), ("video_only", "speech", "no audio stream")]
     assert (root / "manifest.parquet").exists()
 
 
@@ -109,7 +117,8 @@ def test_rerun_skips_finished_and_redoes_corrupt(extracted, sample_manifest, sam
     cfg = compose_config(extract_overrides(zoo, store_dir, sample_corpus), tmp_path)
     assert run_stage(cfg) == EXIT_ITEMS_FAILED
     summary = json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())
-    assert summary["done"] == 2 and summary["skipped"] == len(good_ids(sample_manifest)) - 2
+    assert summary["done"] == 2 and summary["skipped"] == len(good_ids(sample_manifest)) - 2 + len(NO_STREAM)
+    assert summary["failed_before"] == summary["failed"] == len(awkward_ids(sample_manifest)) - len(NO_STREAM)
     assert store.is_valid(first, "visual", store.resolve_fingerprint("visual"))
     assert store.is_valid(second, "audio", store.resolve_fingerprint("audio"))
     assert untouched.stat().st_mtime_ns == before  # finished features are never rewritten

@@ -105,3 +105,27 @@ def test_manifest_merges_journals_latest_wins_and_ignores_torn_lines(tmp_path):
     import pandas as pd
 
     assert pd.read_parquet(path).shape[0] == 2
+
+
+def test_append_after_a_torn_line_starts_a_fresh_line(tmp_path):
+    # regression (issue 13, item 8): a torn last line swallowed the next run's first row
+    store = FeatureStore(tmp_path)
+    row = dict(key="visual", fingerprint="f", model="m", n=1, path="x", seconds=0.1, run="r", status="done")
+    journal = store.journal("shard0of1-rank0of1")
+    journal.append([dict(row, video_id="a", finished_at="2024-01-01T00:00:00.000")])
+    with open(journal.path, "a") as f:
+        f.write('{"video_id": "b", "key": "vis')  # a writer killed mid-line
+    journal.append([dict(row, video_id="c", finished_at="2024-01-01T00:00:02.000")])
+    journal.append([dict(row, video_id="d", finished_at="2024-01-01T00:00:03.000")])
+    df = store.manifest()
+    assert df["video_id"].tolist() == ["a", "c", "d"]  # the row after the torn line survives
+    assert df.attrs["torn_lines"] == {"shard0of1-rank0of1.jsonl": 1} == store.torn_lines
+    assert journal.path.read_text().count("\n") == 4  # the torn line is alone on its line, nothing else lost
+
+
+def test_journal_rows_with_non_utf8_paths_are_written(tmp_path):
+    store = FeatureStore(tmp_path)
+    odd = os.fsdecode(b"/videos/caf\xe9.mp4")
+    store.journal("w").append([dict(video_id="caf\\xe9", key="visual", fingerprint="f", status="failed",
+                                    reason="file not found", path=odd, finished_at="t", run="r")])
+    assert store.manifest()["video_id"].tolist() == ["caf\\xe9"]

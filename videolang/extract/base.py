@@ -8,6 +8,10 @@ in `conf/extractor/`. The encoder drives every extractor the same way:
     ext.update(state, chunk)                  # per FrameChunk (input "frames") or once with the audio array
     record = ext.finish(state)                # -> FeatureRecord
 
+A video without the extractor's input stream (no audio stream, no video stream) is not
+a failure: `begin` is never called, and `absent_record(item, info, reason)` says what,
+if anything, to store (nothing by default).
+
 `config` holds every option that changes the output (it is hashed into the
 fingerprint); runtime options (batch size, device, threads) stay out of it.
 """
@@ -55,6 +59,13 @@ class Extractor:
 
     def update(self, state: Any, data: Any) -> None:
         raise NotImplementedError
+
+    def absent_record(self, item: VideoItem, info: MediaInfo | None, reason: str) -> FeatureRecord | None:
+        """What to store for a video that has no stream of this extractor's input (`reason`: "no audio stream"
+        or "no video stream"). None (the default): nothing is stored, the manifest records the key as done with
+        that reason and n=0, and readers find no features for it, as for any video without them. An extractor
+        whose feature has a natural empty value returns it instead (speech: an empty transcript)."""
+        return None
 
     def finish(self, state: Any) -> FeatureRecord:
         raise NotImplementedError

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from videolang.core.errors import BadInputError
+from videolang.core.errors import BadInputError, ConfigError
 from videolang.extract.media import MediaInfo, describe_error
 
 _EPS = 1e-6
@@ -161,7 +161,9 @@ class PyAVDecoder(FrameDecoder):
 
         def convert(frame) -> np.ndarray:
             rgb = frame.to_ndarray(width=ow, height=oh, format="rgb24", interpolation="AREA")
-            return np.rot90(rgb, k_rot) if k_rot else rgb
+            rgb = np.rot90(rgb, k_rot) if k_rot else rgb
+            # cropped now, not per chunk: a very wide video (16:1) would otherwise hold chunk_frames full rows
+            return np.ascontiguousarray(self.sampling.crop_frames(rgb[None])[0])
 
         with av.open(info.path) as container:
             stream = container.streams.video[0]
@@ -215,4 +217,4 @@ def make_decoder(backend: str = "pyav", **kwargs) -> FrameDecoder:
     try:
         return DECODERS[backend](**kwargs)
     except KeyError:
-        raise BadInputError(f"unknown decoder backend {backend!r}; choose one of {sorted(DECODERS)}") from None
+        raise ConfigError(f"unknown decoder backend {backend!r}; choose one of {sorted(DECODERS)}") from None

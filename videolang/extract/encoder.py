@@ -11,6 +11,7 @@ model; `Assembler.consume(piece)` feeds them to the extractors and hands back a
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 
 import torch
 
-from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.extract.audio import SAMPLE_RATE, load_audio
 from videolang.extract.base import Extractor, resolve_device
 from videolang.extract.decode import FrameChunk, FrameSampling, make_decoder
@@ -44,10 +45,26 @@ class Piece:
 
 @dataclass
 class VideoResult:
+    """One video's outcome per key: `records` made, `failures` (key -> reason), and `absent` (key -> "no audio
+    stream" / "no video stream"): keys whose input stream the file does not have. An absent key is done, not
+    failed; its extractor's `absent_record` (if any, e.g. speech's empty transcript) is in `records` too."""
+
     item: VideoItem
     records: dict[str, FeatureRecord] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    absent: dict[str, str] = field(default_factory=dict)
+
+
+STREAM_OF_INPUT = {"frames": "video", "audio": "audio"}
+
+
+def missing_stream(input_kind: str | None, info: MediaInfo | None) -> str | None:
+    """"no video stream" / "no audio stream" when the file lacks the stream an input kind is decoded from."""
+    if info is None or input_kind not in STREAM_OF_INPUT:
+        return None
+    has = info.has_video if input_kind == "frames" else info.has_audio
+    return None if has else f"no {STREAM_OF_INPUT[input_kind]} stream"
 
 
 class Encoder:
@@ -55,7 +72,7 @@ class Encoder:
                  audio: dict[str, Any] | None = None):
         if not extractors:
             raise ConfigError("no extractors configured (extractor.extractors is empty)")
-        decode = dict(decode or {})
+        decode = check_decode_settings(decode)
         self.backend = decode.pop("backend", "pyav")
         self.chunk_frames = int(decode.pop("chunk_frames", 64))
         self.threads = int(decode.pop("threads", 0))
@@ -64,7 +81,12 @@ class Encoder:
         self.decoder = make_decoder(self.backend, sampling=self.sampling, chunk_frames=self.chunk_frames,
                                     threads=self.threads, truncation_tolerance_s=tolerance)
         audio = dict(audio or {})
+        unknown = set(audio) - {"backend"}
+        if unknown:
+            raise ConfigError(f"unknown extractor.audio option(s) {sorted(unknown)}; known: ['backend']")
         self.audio_backend = audio.get("backend", "auto")
+        if self.audio_backend not in AUDIO_BACKENDS:
+            raise ConfigError(f"extractor.audio.backend={self.audio_backend!r}: choose one of {list(AUDIO_BACKENDS)}")
         self.tolerance = tolerance
         self.extractors = order_by_requirements(extractors)
         for key, ext in self.extractors.items():  # requirements first: their fingerprints feed the dependants'
@@ -133,14 +155,18 @@ class Encoder:
         except BadInputError as e:
             yield Piece("error", item, reason=e.problem)
             return
+        if not info.has_video and not info.has_audio:
+            yield Piece("error", item, reason="no audio or video stream in the file")
+            return
         yield Piece("start", item, info=info)
-        if "frames" in inputs:
+        # a stream the file does not have is not decoded: the Assembler records its keys as absent, not failed
+        if "frames" in inputs and info.has_video:
             try:
                 for chunk in self.decoder.frames(info):
                     yield Piece("frames", item, data=FrameChunk(chunk.times, torch.from_numpy(chunk.frames)))
             except BadInputError as e:
                 yield Piece("error", item, input="frames", reason=e.problem)
-        if "audio" in inputs:
+        if "audio" in inputs and info.has_audio:
             try:
                 audio = load_audio(info, SAMPLE_RATE, self.audio_backend, self.tolerance)
                 yield Piece("audio", item, data=torch.from_numpy(audio))
@@ -152,8 +178,19 @@ class Encoder:
     def load(self, device: str | torch.device | None = "auto") -> "Encoder":
         device = resolve_device(device)
         if self.device != device:
-            for ext in self.extractors.values():
-                ext.load(device)
+            for key, ext in self.extractors.items():
+                try:
+                    ext.load(device)
+                except VideolangError:
+                    raise
+                except (OSError, ValueError, ImportError) as e:  # a model folder or name that does not load
+                    name = ext.model_name
+                    looks_local = os.path.isabs(name) or name.startswith((".", "~")) or os.sep + os.sep in name
+                    text = "no such folder" if looks_local and not os.path.exists(os.path.expanduser(name)) else \
+                        " ".join(str(e).split())[:400]
+                    raise BadInputError(f"cannot load the '{key}' model: {text}", name,
+                                        hint=f"check extractor.extractors.{key}.model (for the tiny zoo: "
+                                             "paths.model_dir, made by stage=make_zoo)") from None
             self.device = device
         return self
 
@@ -190,7 +227,7 @@ class Assembler:
 
     def __init__(self, encoder: Encoder):
         self.encoder = encoder
-        self.open: dict[str, tuple[VideoResult, dict[str, Any], float]] = {}
+        self.open: dict[str, tuple[VideoResult, dict[str, Any], float, MediaInfo | None]] = {}
 
     def consume(self, piece: Piece) -> VideoResult | None:
         vid = piece.item.video_id
@@ -201,35 +238,53 @@ class Assembler:
         if piece.kind == "start":
             result, states = VideoResult(piece.item), {}
             for key in keys:
+                # no stream for its input (or a requirement without one): nothing to compute, nothing failed
+                reason = missing_stream(self.ext(key).input, piece.info) or \
+                    next((result.absent[d] for d in self.ext(key).requires if d in result.absent), None)
+                if reason is not None:
+                    result.absent[key] = reason
+                    continue
                 self._guard(result, key, lambda k=key: states.__setitem__(k, self.ext(k).begin(piece.item, piece.info)))
             for key in keys:
-                if key not in result.failures and self.ext(key).requires and self._requirements_ok(result, key):
+                if self._active(result, key) and self.ext(key).requires and self._requirements_ok(result, key):
                     deps = {d: states[d] for d in self.ext(key).requires}
                     self._guard(result, key, lambda k=key, deps=deps: self.ext(k).link(states[k], deps))
-            self.open[vid] = (result, states, time.perf_counter())
+            self.open[vid] = (result, states, time.perf_counter(), piece.info)
             return None
-        result, states, started = self.open[vid]
+        result, states, started, info = self.open[vid]
         if piece.kind == "error":
             for key in keys:
-                if self.ext(key).input == piece.input:
+                if self.ext(key).input == piece.input and key not in result.absent:
                     result.failures.setdefault(key, piece.reason)
         elif piece.kind in ("frames", "audio"):
             data = piece.data if piece.kind == "frames" else piece.data.numpy()
             for key in keys:
-                if self.ext(key).input == piece.kind and key not in result.failures and \
+                if self.ext(key).input == piece.kind and self._active(result, key) and \
                         self._requirements_ok(result, key):
                     self._guard(result, key, lambda k=key: self.ext(k).update(states[k], data))
         elif piece.kind == "end":
             for key in keys:
-                if key not in result.failures and self._requirements_ok(result, key):
+                if key in result.absent:
+                    self._guard(result, key, lambda k=key: self._store_absent(result, k, info))
+                elif key not in result.failures and self._requirements_ok(result, key):
                     self._guard(result, key, lambda k=key: result.records.__setitem__(k, self.ext(k).finish(states[k])))
             del self.open[vid]
             # keys computed only because another key needs them are not reported (they are already stored)
             result.records = {k: r for k, r in result.records.items() if k in wanted}
             result.failures = {k: r for k, r in result.failures.items() if k in wanted}
+            result.absent = {k: r for k, r in result.absent.items() if k in wanted and k not in result.failures}
             result.seconds = time.perf_counter() - started
             return result
         return None
+
+    @staticmethod
+    def _active(result: VideoResult, key: str) -> bool:
+        return key not in result.failures and key not in result.absent
+
+    def _store_absent(self, result: VideoResult, key: str, info: MediaInfo | None) -> None:
+        record = self.ext(key).absent_record(result.item, info, result.absent[key])
+        if record is not None:
+            result.records[key] = record
 
     def _requirements_ok(self, result: VideoResult, key: str) -> bool:
         """False (and `key` recorded as failed) when a key it needs has failed."""
@@ -253,6 +308,48 @@ class Assembler:
             result.failures[key] = f"extractor error: {describe_error(e)}"
 
 
+AUDIO_BACKENDS = ("auto", "torchaudio", "pyav")
+
+
+def check_decode_settings(decode: dict[str, Any] | None) -> dict[str, Any]:
+    """`extractor.decode` as a dict, or a usage error naming the first bad setting (a bad fps must not turn
+    into one failure per video, nor an unknown option into a traceback)."""
+    from videolang.extract.decode import DECODERS
+
+    decode = dict(decode or {})
+    known = {"backend", "chunk_frames", "threads", "truncation_tolerance_s", "fps", "num_frames", "size", "crop"}
+    unknown = set(decode) - known
+    if unknown:
+        raise ConfigError(f"unknown extractor.decode option(s) {sorted(unknown)}; known: {sorted(known)}")
+
+    def number(name: str, kind: type, minimum: float, allow_none: bool = False):
+        value = decode.get(name)
+        if value is None and allow_none:
+            return
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum and \
+            (kind is float or float(value) == int(value)) and value == value and value != float("inf")
+        if not ok:
+            what = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"extractor.decode.{name}={value!r} must be {what} >= {minimum}"
+                              + (" (or null)" if allow_none else ""))
+
+    if "backend" in decode and decode["backend"] not in DECODERS:
+        raise ConfigError(f"extractor.decode.backend={decode['backend']!r}: choose one of {sorted(DECODERS)}")
+    for name, kind, minimum in (("chunk_frames", int, 1), ("threads", int, 0), ("truncation_tolerance_s", float, 0),
+                                ("size", int, 1)):
+        if name in decode:
+            number(name, kind, minimum)
+    number("num_frames", int, 1, allow_none=True)
+    if not decode.get("num_frames"):
+        if "fps" in decode:
+            number("fps", float, 1e-6)
+    elif "fps" in decode:
+        number("fps", float, 1e-6, allow_none=True)
+    if "crop" in decode and not isinstance(decode["crop"], bool):
+        raise ConfigError(f"extractor.decode.crop={decode['crop']!r} must be true or false")
+    return decode
+
+
 def build_extractors(specs: dict[str, Any]) -> dict[str, Extractor]:
     """{key: config with _target_} -> built extractors; an extractor's own config error stays one paragraph."""
     import hydra.utils
@@ -264,11 +361,20 @@ def build_extractors(specs: dict[str, Any]) -> dict[str, Extractor]:
     for key, spec in specs.items():
         if not spec:
             continue
+        if not isinstance(spec, dict) or "_target_" not in spec:
+            raise ConfigError(f"extractor.extractors.{key} is not an extractor config (no _target_): {spec!r}",
+                              hint="choose one of conf/extractor/*.yaml with extractor@extractor.extractors."
+                                   f"{key}=<name>")
         try:
             built[key] = hydra.utils.instantiate(spec)
         except InstantiationException as e:
             if isinstance(e.__cause__, VideolangError):  # hydra wraps it; the user needs the message, not a trace
                 raise e.__cause__ from None
+            if isinstance(e.__cause__, TypeError):  # an option the extractor does not take, or a missing one
+                raise ConfigError(f"extractor.extractors.{key}: {e.__cause__}",
+                                  hint=f"see conf/extractor/ for the options of {spec['_target_']}") from None
+            if isinstance(e.__cause__, (ImportError, AttributeError)) or "Error locating target" in str(e):
+                raise ConfigError(f"extractor.extractors.{key}: cannot find its class {spec['_target_']!r}") from None
             raise
     return built
 

@@ -49,6 +49,8 @@ def probe(path: str | Path) -> MediaInfo:
         raise BadInputError(f"cannot open as media: {describe_error(e)}", path) from None
     with container:
         vstreams, astreams = container.streams.video, container.streams.audio
+        if vstreams and _is_cover_art(vstreams[0]):
+            vstreams = ()  # an audio file's cover picture (mp3, m4a) is no video: treat the file as audio-only
         info = MediaInfo(path=path, size_bytes=size, has_video=bool(vstreams), has_audio=bool(astreams),
                          duration=None if container.duration is None else container.duration / 1_000_000)
         if vstreams:
@@ -68,6 +70,15 @@ def probe(path: str | Path) -> MediaInfo:
     if info.has_video and info.video_duration is None:
         info.video_duration = _duration_from_packets(path, info.video_start) or info.duration
     return info
+
+
+def _is_cover_art(stream) -> bool:
+    import av
+
+    try:
+        return bool(int(stream.disposition) & int(av.stream.Disposition.attached_pic))
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def check_readable(path: str) -> None:

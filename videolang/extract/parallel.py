@@ -1,7 +1,9 @@
 """Running the Encoder over many videos under Lightning: `trainer.predict` with a store writer.
 
 - Each rank takes every world_size-th video of its shard (a deterministic split, one
-  owner per video), drops keys already valid in the store, and cleans its own crash debris.
+  owner per video), drops keys already valid in the store, keys the manifest records as
+  done without their input stream ("no audio stream") and keys that failed before (unless
+  `retry_failed`, or the media file changed since), and cleans its own crash debris.
 - `VideoStream` decodes in DataLoader workers (each worker owns whole videos), so the
   models in the main process never wait on decoding when they need not.
 - `ExtractModule.predict_step` feeds pieces to the extractors; `StoreWriter` writes each
@@ -22,8 +24,12 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from videolang.core.failures import FailureLog
 from videolang.core.ids import id_to_filename
 from videolang.extract.encoder import Encoder, Piece, VideoResult
-from videolang.extract.sources import VideoItem, shard
+from videolang.extract.sources import VideoItem, display_path, shard
 from videolang.store import FeatureStore
+from videolang.store.manifest import file_stamp
+
+#: reasons of a key done without its input stream (older versions recorded them as failures: those are redone)
+NO_STREAM_REASONS = ("no audio stream", "no video stream")
 
 
 class VideoStream(IterableDataset):
@@ -43,12 +49,51 @@ def _as_is(piece: Piece) -> Piece:
     return piece
 
 
-def pending_items(store: FeatureStore, encoder: Encoder, items: list[VideoItem], overwrite: bool = False) -> list[VideoItem]:
-    """Items with the keys that still need work: missing, corrupt, or (overwrite) all."""
+def _known(value: Any) -> bool:
+    return value is not None and value == value  # NaN (a column missing from older journals) is unknown
+
+
+def recorded_outcomes(store: FeatureStore, encoder: Encoder) -> dict[tuple[str, str], dict[str, Any]]:
+    """(video_id, key) -> the manifest's latest row for the encoder's fingerprint of that key."""
+    manifest = store.manifest()
+    if not len(manifest):
+        return {}
     fps = encoder.fingerprints
+    rows = manifest[manifest["key"].isin(list(fps))]
+    rows = rows[rows["fingerprint"] == rows["key"].map(fps)]
+    return {(r["video_id"], r["key"]): r for r in rows.to_dict("records")}
+
+
+def pending_items(store: FeatureStore, encoder: Encoder, items: list[VideoItem], overwrite: bool = False,
+                  retry_failed: bool = False) -> list[VideoItem]:
+    """Items with the keys that still need work: missing or corrupt, or (overwrite) all.
+
+    Not work: a key the manifest records as done without its input stream (`no audio stream`: nothing is
+    stored, nothing to redo), and a key that failed before with these settings (`retry_failed` retries it).
+    Both are redone when the media file changed since (size or modification time)."""
+    fps = encoder.fingerprints
+    recorded = {} if overwrite else recorded_outcomes(store, encoder)
     todo = []
     for item in items:
-        keys = tuple(k for k in encoder.extractors if overwrite or not store.is_valid(item.video_id, k, fps[k]))
+        stamp: list[str | None] = []  # stat the file once, only when a recorded outcome needs it
+
+        def settled(key: str) -> bool:
+            row = recorded.get((item.video_id, key))
+            if row is None:
+                return False
+            if row["status"] == "done":
+                settled_row = _known(row.get("reason")) and not row.get("n")  # done, nothing to store
+            else:
+                settled_row = (row["status"] == "failed" and not retry_failed
+                               and row.get("reason") not in NO_STREAM_REASONS)
+            if not settled_row:
+                return False
+            if not stamp:
+                stamp.append(file_stamp(item.path))
+            return not _known(row.get("file_stamp")) or row["file_stamp"] == stamp[0]
+
+        keys = tuple(k for k in encoder.extractors
+                     if overwrite or not (store.is_valid(item.video_id, k, fps[k]) or settled(k)))
         if keys:
             todo.append(dataclasses.replace(item, keys=keys))
     return todo
@@ -56,10 +101,11 @@ def pending_items(store: FeatureStore, encoder: Encoder, items: list[VideoItem],
 
 class ExtractModule(L.LightningModule):
     def __init__(self, encoder: Encoder, store: FeatureStore, items: list[VideoItem], num_workers: int = 2,
-                 overwrite: bool = False, writer_name: str = "shard0of1"):
+                 overwrite: bool = False, writer_name: str = "shard0of1", retry_failed: bool = False):
         super().__init__()
         self.encoder, self.store, self.items = encoder, store, items
         self.num_workers, self.overwrite, self.writer_name = num_workers, overwrite, writer_name
+        self.retry_failed = retry_failed
         self.todo: list[VideoItem] = []
 
     def predict_dataloader(self) -> DataLoader:
@@ -68,7 +114,7 @@ class ExtractModule(L.LightningModule):
         # this rank owns `mine`: their crash debris is its to clean (a killed overwrite run can leave some
         # beside complete features), nobody else's
         self.store.remove_temp_files(self.encoder.fingerprints.items(), {id_to_filename(it.video_id) for it in mine})
-        self.todo = pending_items(self.store, self.encoder, mine, self.overwrite)
+        self.todo = pending_items(self.store, self.encoder, mine, self.overwrite, self.retry_failed)
         workers = min(self.num_workers, len(self.todo))
         return DataLoader(VideoStream(self.encoder, self.todo), batch_size=None, num_workers=workers,
                           collate_fn=_as_is, prefetch_factor=4 if workers else None)
@@ -104,9 +150,8 @@ class StoreWriter(BasePredictionWriter):
                         dynamic_ncols=True, smoothing=0.1)
         self.failures = FailureLog("extract")  # logs each failure as it happens; the report lists them again
         self.failed_videos = 0
-        for key in pl_module.encoder.extractors:
-            pl_module.store.write_extractor_info(key, pl_module.encoder.extractors[key].fingerprint,
-                                                 pl_module.encoder.describe(key))
+        self.described: set[str] = set()  # keys whose extractor.json is written (with their first features, so a
+        # run that stops before any, e.g. a model that does not load, leaves no empty configuration folder behind)
 
     def write_on_batch_end(self, trainer, pl_module: ExtractModule, prediction: VideoResult | None, batch_indices,
                            batch, batch_idx, dataloader_idx) -> None:
@@ -114,16 +159,23 @@ class StoreWriter(BasePredictionWriter):
             return
         result, store, encoder = prediction, pl_module.store, pl_module.encoder
         rows, now = [], datetime.now().isoformat(timespec="milliseconds")
+        stamp = file_stamp(result.item.path)
         for key, record in result.records.items():
             try:
+                if key not in self.described:
+                    store.write_extractor_info(key, encoder.extractors[key].fingerprint, encoder.describe(key))
+                    self.described.add(key)
                 store.write(result.item.video_id, record)
             except OSError as e:
                 result.failures[key] = f"cannot write features: {e.strerror or e}"
                 continue
-            rows.append(self._row(result, key, "done", None, len(record), now, encoder))
+            rows.append(self._row(result, key, "done", result.absent.get(key), len(record), now, encoder, stamp))
+        for key, reason in result.absent.items():  # no input stream: done, nothing stored, the reason recorded
+            if key not in result.records and key not in result.failures:
+                rows.append(self._row(result, key, "done", reason, 0, now, encoder, stamp))
         for key, reason in result.failures.items():
-            rows.append(self._row(result, key, "failed", reason, 0, now, encoder))
-            self.failures.record(f"{result.item.video_id} [{key}]", reason, result.item.path)
+            rows.append(self._row(result, key, "failed", reason, 0, now, encoder, stamp))
+            self.failures.record(f"{result.item.video_id} [{key}]", reason, display_path(result.item.path))
         self.journal.append(rows)
         self.failed_videos += bool(result.failures)
         if self.bar is not None:
@@ -131,11 +183,11 @@ class StoreWriter(BasePredictionWriter):
             self.bar.set_postfix(failed=self.failed_videos, refresh=False)
 
     def _row(self, result: VideoResult, key: str, status: str, reason: str | None, n: int, now: str,
-             encoder: Encoder) -> dict[str, Any]:
+             encoder: Encoder, stamp: str | None) -> dict[str, Any]:
         ext = encoder.extractors[key]
         return {"video_id": result.item.video_id, "key": key, "fingerprint": ext.fingerprint, "status": status,
-                "reason": reason, "model": ext.model_name, "n": n, "path": result.item.path,
-                "seconds": round(result.seconds, 3), "finished_at": now, "run": self.run_id}
+                "reason": reason, "model": ext.model_name, "n": n, "path": display_path(result.item.path),
+                "seconds": round(result.seconds, 3), "finished_at": now, "run": self.run_id, "file_stamp": stamp}
 
     def on_predict_end(self, trainer, pl_module) -> None:
         if self.bar is not None:

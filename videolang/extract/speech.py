@@ -95,6 +95,12 @@ class WhisperASR(Extractor):
         return self.record(None, transcript["start"], None, segments=transcript,
                            meta={"duration": state.get("duration"), "sentences": len(transcript["text"])})
 
+    def absent_record(self, item, info, reason: str):
+        """A video without an audio stream has no speech: an empty transcript, stored like any other."""
+        transcript = empty_transcript(self.config.get("language"))
+        return self.record(None, transcript["start"], None, segments=transcript,
+                           meta={"duration": info.duration if info else None, "sentences": 0, "absent": reason})
+
 
 class FasterWhisperASR(WhisperASR):
     """faster-whisper (CTranslate2); `batched` runs the VAD-cut chunks in batches (BatchedInferencePipeline)."""

@@ -6,7 +6,9 @@
 
 Finished videos are skipped after a cheap validity check, corrupt ones redone; every
 failure is recorded with its reason and the run goes on; the exit code is 3 when
-anything failed.
+anything failed. A key whose input stream the file lacks ("no audio stream") is done,
+not failed. Keys that failed before are not retried (`retry_failed=true` retries them,
+a changed media file is retried anyway), so a re-run of a finished run does nothing.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import hydra.utils
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.io import ensure_writable_dir
@@ -47,27 +49,54 @@ def shard_numbers(shard_value: object, count_value: object) -> tuple[int, int]:
     return numbers[0], numbers[1]
 
 
+def flag(name: str, value: object) -> bool:
+    """A true/false option, or a usage error naming it (`stage.overwrite=maybe` must not mean true)."""
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name}={value!r} must be true or false")
+
+
+def whole_number(name: str, value: object, minimum: int) -> int:
+    try:
+        if isinstance(value, bool) or float(value) != int(value):
+            raise ValueError
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not a whole number") from None
+    if number < minimum:
+        raise ConfigError(f"{name}={number} must be at least {minimum}")
+    return number
+
+
 def run(cfg: DictConfig) -> StageResult:
     started = time.time()
     st = cfg.stage
     index, count = shard_numbers(cfg.get("shard"), cfg.get("num_shards"))
-    listed = list_videos(cfg.videos, tuple(st.extensions))
+    shard([], index, count)  # the range, checked before anything is listed
+    num_workers = whole_number("stage.num_workers", st.num_workers, 0)
+    overwrite, progress = flag("stage.overwrite", st.overwrite), flag("stage.progress", st.progress)
+    retry_failed = flag("retry_failed", st.get("retry_failed", False))
+    extensions = st.extensions
+    if isinstance(extensions, str) or not all(isinstance(e, str) and e.strip(". ") for e in (
+            extensions if isinstance(extensions, (list, tuple, ListConfig)) else [None])):
+        raise ConfigError(f"stage.extensions={extensions!r} must be a list of file extensions, e.g. [mp4, mkv]")
+    encoder = Encoder.from_config(cfg.extractor)  # every setting is checked before a large folder is listed
+    listed = list_videos(cfg.videos, tuple(extensions))
     items = shard(listed, index, count)
-    encoder = Encoder.from_config(cfg.extractor)
     # checks over the whole list, not this shard's part (a box file of another shard's video is no orphan)
     notes = [note for ext in encoder.extractors.values() for note in ext.check_items(listed)]
     for note in notes:
         log.warning(note)
     store = FeatureStore(ensure_writable_dir(st.store), encoder.fingerprints)
     run_id = str(cfg.paths.output_dir)
-    log.info("extract: %d video(s) in shard %d/%d -> %s (%s)", len(items), cfg.shard, cfg.num_shards, store.root,
+    log.info("extract: %d video(s) in shard %d/%d -> %s (%s)", len(items), index, count, store.root,
              ", ".join(f"{k}={fp}" for k, fp in encoder.fingerprints.items()))
 
-    module = ExtractModule(encoder, store, items, num_workers=int(st.num_workers), overwrite=bool(st.overwrite),
-                           writer_name=f"shard{cfg.shard}of{cfg.num_shards}")
+    module = ExtractModule(encoder, store, items, num_workers=num_workers, overwrite=overwrite,
+                           writer_name=f"shard{index}of{count}", retry_failed=retry_failed)
     trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_checkpointing=False,
                                       enable_progress_bar=False, enable_model_summary=False,
-                                      callbacks=[StoreWriter(run_id, progress=bool(st.progress))])
+                                      callbacks=[StoreWriter(run_id, progress=progress)])
     with warnings.catch_warnings():
         for message in QUIET:
             warnings.filterwarnings("ignore", message=message)
@@ -75,14 +104,18 @@ def run(cfg: DictConfig) -> StageResult:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()  # every rank's journal is complete before anyone reports
 
-    report = build_report(store, items, list(encoder.extractors), run_id)
+    report = build_report(store, items, encoder.fingerprints, run_id)
+    for journal, lines in sorted(store.torn_lines.items()):
+        log.warning("journal %s: %d torn line%s dropped (a writer was killed mid-line; the rest is intact)",
+                    journal, lines, "" if lines == 1 else "s")
     counted = [k for k, e in encoder.extractors.items() if getattr(e, "summarize_counts", False)]
     if counted:
         report["counts"] = sum_counts(store, counted, run_id)
-    if trainer.global_rank == 0:
+    if trainer.global_rank == 0 and store.manifest_outdated():  # a run that did nothing writes nothing
         store.write_manifest()
     report.update(store=str(store.root), fingerprints=encoder.fingerprints, seconds=round(time.time() - started, 2),
-                  shard=int(cfg.shard), num_shards=int(cfg.num_shards), warnings=notes)
+                  shard=index, num_shards=count, warnings=notes, retry_failed=retry_failed,
+                  torn_lines=dict(store.torn_lines))
     log.info(format_report(report))
     return StageResult(report, failed=report["failed"])
 
@@ -90,19 +123,36 @@ def run(cfg: DictConfig) -> StageResult:
 MAX_LISTED = 1000  # failures listed in summary.json; the manifest has them all
 
 
-def build_report(store: FeatureStore, items, keys: list[str], run_id: str) -> dict:
-    """done / skipped / failed videos of this shard, from the journals (so every rank agrees)."""
+def build_report(store: FeatureStore, items, fingerprints: dict[str, str], run_id: str) -> dict:
+    """done / skipped / failed videos of this shard, from the journals (so every rank agrees).
+
+    `failed` counts the videos with a failed key now: failed in this run, or failed before and not
+    retried (`failed_before` of them; their failures are listed with `"retried": false`)."""
     manifest = store.manifest()
     ids = {it.video_id for it in items}
-    rows = manifest[manifest["video_id"].isin(ids) & manifest["key"].isin(keys)] if len(manifest) else manifest
-    this_run = rows[rows["run"] == run_id] if len(rows) else rows
-    failed_rows = this_run[this_run["status"] == "failed"] if len(this_run) else this_run
-    failed_ids = set(failed_rows["video_id"]) if len(failed_rows) else set()
-    done_ids = (set(this_run["video_id"]) - failed_ids) if len(this_run) else set()
+    if len(manifest):  # the latest outcome of each key of this shard's videos, with these settings
+        rows = manifest[manifest["video_id"].isin(ids) & manifest["key"].isin(list(fingerprints))]
+        rows = rows[rows["fingerprint"] == rows["key"].map(fingerprints)]
+    else:
+        rows = manifest
+    this_run = rows[rows["run"] == run_id]
+    failed_now = this_run[this_run["status"] == "failed"]
+    earlier = rows[(rows["run"] != run_id) & (rows["status"] == "failed")]
+    failed_ids = set(failed_now["video_id"])
+    before_ids = set(earlier["video_id"]) - failed_ids  # a key still failed, not retried this run
+    earlier = earlier[earlier["video_id"].isin(before_ids)]
+    done_ids = set(this_run["video_id"]) - failed_ids - before_ids
     failures = [{"video_id": r.video_id, "key": r.key, "reason": r.reason, "path": r.path}
-                for r in failed_rows.head(MAX_LISTED).itertuples()] if len(failed_rows) else []
-    return {"videos": len(items), "done": len(done_ids), "skipped": len(ids - done_ids - failed_ids),
-            "failed": len(failed_ids), "failed_keys": len(failed_rows), "failures": failures}
+                for r in failed_now.head(MAX_LISTED).itertuples()]
+    failures += [{"video_id": r.video_id, "key": r.key, "reason": r.reason, "path": r.path, "retried": False,
+                  "run": r.run} for r in earlier.head(max(0, MAX_LISTED - len(failures))).itertuples()]
+    no_stream: dict[str, dict] = {}  # keys done this run without their input stream, by reason
+    absent = this_run[(this_run["status"] == "done") & this_run["reason"].notna()]
+    for reason, group in absent.groupby("reason"):
+        no_stream[str(reason)] = {"videos": int(group["video_id"].nunique()), "keys": sorted(set(group["key"]))}
+    return {"videos": len(items), "done": len(done_ids), "skipped": len(ids - done_ids - failed_ids - before_ids),
+            "failed": len(failed_ids) + len(before_ids), "failed_before": len(before_ids),
+            "failed_keys": len(failed_now) + len(earlier), "failures": failures, "no_stream": no_stream}
 
 
 def sum_counts(store: FeatureStore, keys: list[str], run_id: str) -> dict[str, dict[str, int]]:
@@ -125,12 +175,20 @@ def sum_counts(store: FeatureStore, keys: list[str], run_id: str) -> dict[str, d
 
 
 def format_report(report: dict) -> str:
+    before = report.get("failed_before", 0)
+    failed = f"{report['failed'] - before} failed"
+    if before:
+        failed += f", {before} skipped (failed before; retry_failed=true to retry)"
     lines = [f"extract: {report['videos']} video(s): {report['done']} done, {report['skipped']} skipped "
-             f"(already complete), {report['failed']} failed; store {report.get('store')}"]
+             f"(already complete), {failed}; store {report.get('store')}"]
+    for reason, what in (report.get("no_stream") or {}).items():
+        lines.append(f"  {what['videos']} video(s) with {reason}: {', '.join(what['keys'])} done, nothing to "
+                     "extract (not a failure)")
     for key, counts in (report.get("counts") or {}).items():
         lines.append(f"  {key}: " + ", ".join(f"{name} {value}" for name, value in counts.items()))
     for f in report["failures"][:100]:
-        lines.append(f"  failed {f['video_id']} [{f['key']}]: {f['reason']}")
+        note = " (failed before, not retried)" if f.get("retried") is False else ""
+        lines.append(f"  failed {f['video_id']} [{f['key']}]: {f['reason']}{note}")
     if report["failed_keys"] > 100:
         lines.append(f"  ... {report['failed_keys'] - 100} more in {Path(report['store']) / 'manifest.parquet'}")
     return "\n".join(lines)

@@ -44,6 +44,7 @@ class FeatureStore:
     def __init__(self, root: str | Path, fingerprints: dict[str, str] | None = None):
         self.root = Path(root)
         self.fingerprints = dict(fingerprints or {})
+        self.torn_lines: dict[str, int] = {}  # journal file name -> lines dropped at the last `manifest()`
 
     # ----- where things live
     def key_dir(self, key: str, fingerprint: str | None = None) -> Path:
@@ -175,8 +176,23 @@ class FeatureStore:
         return Journal(self.root / "manifest" / f"{writer}.jsonl")
 
     def manifest(self):
-        """All journals merged: the latest row per (video_id, key, fingerprint), as a DataFrame."""
-        return merge_journals(sorted((self.root / "manifest").glob("*.jsonl")))
+        """All journals merged: the latest row per (video_id, key, fingerprint), as a DataFrame.
+
+        Lines torn by a killed writer are dropped; their count per journal file is in
+        `df.attrs["torn_lines"]` (and `self.torn_lines`)."""
+        torn: dict[str, int] = {}
+        df = merge_journals(sorted((self.root / "manifest").glob("*.jsonl")), torn)
+        self.torn_lines = torn
+        df.attrs["torn_lines"] = dict(torn)
+        return df
+
+    def manifest_outdated(self) -> bool:
+        """True when manifest.parquet is missing or a journal changed since it was written."""
+        try:
+            written = (self.root / "manifest.parquet").stat().st_mtime_ns
+        except OSError:
+            return True
+        return any(p.stat().st_mtime_ns >= written for p in (self.root / "manifest").glob("*.jsonl"))
 
     def write_manifest(self) -> Path:
         from videolang.core.io import atomic_write_parquet
