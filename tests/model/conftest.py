@@ -104,8 +104,26 @@ def train_cfg(make_cfg, model_dir, synthetic_dataset):
     return _make
 
 
+# Trained checkpoints, once per test session even where another test module imports the fixture
+# (tests/bad_inputs/test_model_inputs.py does: pytest then holds a second definition of it, whose
+# first call finds the first one's result here).
+_SESSION_RESULTS: dict[tuple[str, str], dict] = {}
+
+
+def _session_once(name: str, tmp_path_factory, make):
+    key = (name, str(tmp_path_factory.getbasetemp()))
+    if key not in _SESSION_RESULTS:
+        _SESSION_RESULTS[key] = make()
+    return _SESSION_RESULTS[key]
+
+
 @pytest.fixture(scope="session")
 def grounding_ckpt(sample_corpus, sample_manifest, zoo, tmp_path_factory):
+    return _session_once("grounding_ckpt", tmp_path_factory,
+                         lambda: _train_grounding(sample_corpus, sample_manifest, zoo, tmp_path_factory))
+
+
+def _train_grounding(sample_corpus, sample_manifest, zoo, tmp_path_factory):
     """A grounding head trained (briefly) on two sample videos extracted with extractor=tiny.
 
     Shared by tests/model/test_predict_grounding.py and test_grounding_notebook.py (trained once per session):
@@ -158,6 +176,11 @@ def manifest_questions(videos: list[dict]) -> list[dict]:
 
 @pytest.fixture(scope="session")
 def videoqa_ckpt(sample_corpus, sample_manifest, zoo, tmp_path_factory):
+    return _session_once("videoqa_ckpt", tmp_path_factory,
+                         lambda: _train_videoqa(sample_corpus, sample_manifest, zoo, tmp_path_factory))
+
+
+def _train_videoqa(sample_corpus, sample_manifest, zoo, tmp_path_factory):
     """A VideoQA head trained (briefly) on two sample videos extracted with extractor=tiny.
 
     Shared by tests/model/test_predict_videoqa.py and the VideoQA notebook test (trained once per session):

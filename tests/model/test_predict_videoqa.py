@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from videolang.core.errors import BadInputError
-from videolang.run import EXIT_ERROR, EXIT_OK, run_stage
+from videolang.run import EXIT_ERROR, EXIT_OK, EXIT_USAGE, run_stage
 
 pytestmark = pytest.mark.slow
 
@@ -65,10 +65,17 @@ def test_bad_questions_answers_and_subtitle_files(make_cfg, videoqa_ckpt, sample
     from videolang.predict import ChapterPredictor, VideoQAPredictor
 
     video = sample_corpus / videoqa_ckpt["videos"][0]["files"]["video"]
-    assert _predict(make_cfg, videoqa_ckpt, video, "question=what")[0] == EXIT_ERROR  # no answers
+    # question / answers / ts are command-line values: a bad one is a usage error (exit 2) naming the key
+    assert _predict(make_cfg, videoqa_ckpt, video, "question=what")[0] == EXIT_USAGE  # no answers
     assert "task=videoqa needs question" in caplog.text
-    assert _predict(make_cfg, videoqa_ckpt, video, "question=what", "answers=[only]")[0] == EXIT_ERROR
-    assert "fewer than two answers" in caplog.text and video.name in caplog.text
+    assert _predict(make_cfg, videoqa_ckpt, video, "question=what", "answers=[only]")[0] == EXIT_USAGE
+    assert "answers: the question has fewer than two answers" in caplog.text
+    assert _predict(make_cfg, videoqa_ckpt, video, "question=what", "answers=[a,b]", "ts=9000-9010")[0] == EXIT_USAGE
+    assert "ts=9000-9010 starts at or after the end of the video" in caplog.text and video.name in caplog.text
+    # a subtitle file is a file: missing, it is an input error naming it
+    assert _predict(make_cfg, videoqa_ckpt, video, "question=what", "answers=[a,b]",
+                    f"subtitles={tmp_path / 'missing.srt'}")[0] == EXIT_ERROR
+    assert f"{tmp_path / 'missing.srt'}: subtitle file not found" in caplog.text
     predictor = VideoQAPredictor.from_checkpoint(videoqa_ckpt["ckpt"], device="cpu")
     with pytest.raises(BadInputError, match="fewer than two answers"):
         predictor.predict_video(video, "what?", ["only one"])

@@ -1,6 +1,7 @@
 """Reading a videolang checkpoint file: one place for "missing", "unreadable" and "not ours" errors."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -9,24 +10,46 @@ import torch
 from videolang.core.errors import BadInputError
 
 
-def read_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[dict[str, Any], dict[str, Any]]:
+def _unreadable(path: Path, error: Exception) -> BadInputError:
+    """Why torch cannot read `path`, in the user's terms (never torch's advice to load unsafely)."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(4)
+    if size == 0:
+        why = "the file is empty: 0 bytes"
+    elif head.startswith(b"PK") and not zipfile.is_zipfile(path):
+        why = f"truncated or damaged: its zip archive is incomplete at {size} bytes; copy or save it again"
+    else:  # torch's own text is about its internals (or advises unsafe loading): the type says enough
+        why = f"torch.load with weights_only=True cannot read it: {type(error).__name__}"
+    return BadInputError(f"not a videolang checkpoint ({why})", path)
+
+
+def read_checkpoint(path: str | Path, map_location: str = "cpu", mmap: bool = False
+                    ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the checkpoint dict, its `videolang` section), loaded with `weights_only=True` (no pickled code).
 
     Any file that torch cannot read, or that has no `videolang` section and stored options, is a
-    user input problem named with its path, not a traceback.
+    user input problem named with its path, not a traceback. `mmap=True` maps the tensors instead of
+    reading them (a cheap check of a large checkpoint).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise BadInputError("checkpoint not found", path)
+    if not path.is_file():
+        raise BadInputError("checkpoint is not a file (a folder?)", path)
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, **({"mmap": True} if mmap else {}))
     except Exception as e:  # noqa: BLE001 - any unreadable file is a user input problem
-        # torch's own text for such files advises loading with weights_only=False: never pass that on
-        first = (str(e).splitlines() or [""])[0][:200]
-        detail = "" if "weights" in first.lower() or "unsafe" in first.lower() else f": {first}"
-        raise BadInputError(f"not a videolang checkpoint (torch.load with weights_only=True cannot read it: "
-                            f"{type(e).__name__}{detail})", path) from None
+        if mmap:  # e.g. an old (non-zip) serialisation cannot be mapped: read it as a whole
+            return read_checkpoint(path, map_location)
+        raise _unreadable(path, e) from None
     extra = ckpt.get("videolang") if isinstance(ckpt, dict) else None
     if not extra or "hyper_parameters" not in ckpt:
         raise BadInputError("not a videolang checkpoint (no stored options)", path)
     return ckpt, extra
+
+
+def check_checkpoint(path: str | Path) -> Path:
+    """Fail early, naming the file, when `path` is not a readable videolang checkpoint (tensors mapped, not read)."""
+    read_checkpoint(path, mmap=True)
+    return Path(path)

@@ -301,14 +301,19 @@ class Vid2SeqDataModule(L.LightningDataModule):
                         self._check_widths(source.get(vid))
                     verdict[vid] = True
                 except (BadInputError, KeyError, TypeError, ValueError) as e:
-                    self.failures.record(f"{split}/{vid}", str(e))
+                    self.failures.record(f"{split}/{vid}", str(e),
+                                         str(self.feature_dir) if self.feature_dir is not None else None)
                     verdict[vid] = False
             if verdict[vid]:
                 kept.append((task, entry))
         if not kept:
-            raise BadInputError(f"no usable video in split '{split}' ({len(entries)} entries listed, "
-                                f"{len(self.failures)} skipped so far; see the log)",
-                                self.task_file(split) if self.dataset_dir else None)
+            where = self.task_file(split) if self.dataset_dir else None
+            if not entries:
+                raise BadInputError(f"split '{split}' has no usable entry (the file lists none, or every entry "
+                                    f"was skipped: see the log)", where)
+            store = f" in the feature store {self.feature_dir}" if self.feature_dir is not None else ""
+            raise BadInputError(f"no usable video in split '{split}': none of its {len(verdict)} videos has usable "
+                                f"features{store} ({len(entries)} entries listed; the log names each)", where)
         return kept
 
     def _check_widths(self, feats: VideoFeatures) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from videolang.core.errors import BadInputError
-from videolang.evaluate.inputs import InputReport, read_source
+from videolang.evaluate.inputs import InputReport, read_source, refuse_duplicate_ids, unwrap_results
 from videolang.evaluate.text import CAPTION_METRICS, TextScorer
 
 
@@ -23,8 +23,9 @@ def caption_metrics(predictions: Mapping[Hashable, str], references: Mapping[Has
                     text: TextScorer, *, compat: bool = False) -> tuple[dict[str, float], pd.DataFrame]:
     """Metrics over all items and one row per item."""
     ids = [i for i in references if i in predictions or not compat]
-    if not ids:
-        raise BadInputError("no reference item has a prediction: nothing to evaluate")
+    if not ids:  # compat skips unpredicted items: with none predicted there is nothing to average (null)
+        frame = pd.DataFrame(columns=["id", "status", "prediction", "references", *CAPTION_METRICS])
+        return {**{m: None for m in CAPTION_METRICS}, "items_evaluated": 0.0}, frame
     if compat and any(len(references[i]) != 1 for i in ids):
         raise BadInputError("compat mode (VidChapters' argument swap) needs exactly one reference per item")
     hyps = {i: predictions.get(i, "") for i in ids}
@@ -49,6 +50,7 @@ def load_caption_references(source: Any) -> dict[str, list[str]]:
     data, name = read_source(source, "references")
     if not isinstance(data, Mapping) or not data:
         raise BadInputError("references must be a non-empty JSON object", name)
+    refuse_duplicate_ids(data, name, "item or video")
     refs: dict[str, list[str]] = {}
     for key, value in data.items():
         if isinstance(value, Mapping) and isinstance(value.get("sentences"), list):
@@ -67,10 +69,12 @@ def load_caption_predictions(source: Any, ref_ids: Sequence[str], report: InputR
     """`{id: caption}`; per video `{video: [caption per reference segment]}` or ActivityNet-style
     `{"results": {video: [{"sentence": ...}]}}`, matched to the reference segments by position."""
     data, name = read_source(source, "predictions")
-    if isinstance(data, Mapping) and "results" in data:
-        data = data["results"]
+    data = unwrap_results(data)
+    if isinstance(data, list) and not data:  # `[]` or a .jsonl file without rows: no predictions at all
+        data = {}
     if not isinstance(data, Mapping):
         raise BadInputError("predictions must be a JSON object {id: caption} or {video: [captions]}", name)
+    refuse_duplicate_ids(data, name, "item or video")
     known = set(ref_ids)
     preds: dict[str, str] = {}
     for key, value in data.items():

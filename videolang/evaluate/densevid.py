@@ -34,7 +34,6 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-from videolang.core.errors import BadInputError
 from videolang.core.spans import tiou_matrix
 from videolang.evaluate.inputs import Segments, clip_to_duration
 from videolang.evaluate.meteor import Pair
@@ -94,7 +93,8 @@ def merged_references(refs: RefFiles) -> dict[str, Segments]:
 def videos_to_score(preds: dict[str, Segments], refs: RefFiles, compat: bool
                     ) -> list[tuple[str, Segments, list[tuple[int, Segments]]]]:
     """(video, predictions, [(file index, references of that file)]) for every reference video the mode
-    scores (see module doc); the videos are the union over the reference files, in order of appearance."""
+    scores (see module doc); the videos are the union over the reference files, in order of appearance.
+    Empty when no reference video has segments, or in compat when none has predictions."""
     files = reference_files(refs)
     out = []
     for vid in dict.fromkeys(v for f in files for v in f):
@@ -104,8 +104,6 @@ def videos_to_score(preds: dict[str, Segments], refs: RefFiles, compat: bool
         duration = next((r.duration for _, r in entries if r.duration is not None), None)
         pred = preds.get(vid, Segments.empty())
         out.append((vid, pred if compat else clip_to_duration(pred, duration), entries))
-    if not out:
-        raise BadInputError("no reference video with segments has predictions: nothing to evaluate")
     return out
 
 
@@ -127,6 +125,8 @@ def dense_captioning_metrics(preds: dict[str, Segments], refs: RefFiles, text: T
     a list of them (densevid_eval's several ground-truth files): caption pairs pool the references of all
     files, precision and recall take each video's best file (each separately), SODA_c is averaged over files."""
     videos = videos_to_score(preds, refs, compat)
+    if not videos:  # compat with no predicted reference video: the tools average over nothing (null here)
+        return _null_metrics(tious, distances, soda), _per_video_frame([], tious)
     pooled = {vid: _pool(entries) for vid, _, entries in videos}
     text.tokenize(texts_needed({v: p for v, p, _ in videos}, pooled, seed))
     rows, groups, soda_videos, soda_owner = [], [], [], []
@@ -215,7 +215,25 @@ def _summarise(rows: list[dict], tious, distances, soda: tuple[float, float, flo
     return out
 
 
+def _null_metrics(tious, distances, soda: bool) -> dict[str, float | None]:
+    """Every metric null and `videos_evaluated` 0: nothing to average (compat skips unpredicted videos)."""
+    out: dict[str, float | None] = {}
+    for m in CAPTION_METRICS:
+        out[m] = None
+        out.update({f"{m}@{key(t)}": None for t in tious})
+    for suffix in [key(t) for t in tious] + [f"{key(d)}s" for d in distances]:
+        out.update({f"{n}@{suffix}": None for n in ("precision", "recall", "f1")})
+    out.update(precision=None, recall=None, f1=None)
+    if soda:
+        out.update(soda_c=None, soda_c_precision=None, soda_c_recall=None)
+    out["videos_evaluated"] = 0.0
+    return out
+
+
 def _per_video_frame(rows: list[dict], tious) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame(columns=["video_id", "status", "n_predictions", "n_references", *CAPTION_METRICS,
+                                     "precision", "recall", "soda_c"])
     df = pd.DataFrame(rows)
     for m in (*CAPTION_METRICS, "precision", "recall"):
         df[m] = df[[f"{m}@{key(t)}" for t in tious]].mean(axis=1)

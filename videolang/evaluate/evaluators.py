@@ -13,15 +13,16 @@ from typing import Any
 
 import pandas as pd
 
-from videolang.core.errors import ConfigError
+from videolang.core.errors import BadInputError, ConfigError
 from videolang.evaluate.captions import caption_metrics, load_caption_predictions, load_caption_references
 from videolang.evaluate.densevid import (DISTANCES, TIOUS, dense_captioning_metrics, merged_references,
                                          soda_by_file, texts_needed, videos_to_score)
 from videolang.evaluate.grounding import (R1_DISTANCES, R1_TIOUS, count_grounding_inputs, grounding_metrics,
                                           load_grounding_predictions, load_grounding_references)
 from videolang.evaluate.grounding import length_buckets as grounding_length_buckets
-from videolang.evaluate.inputs import (InputReport, align_videos, check_durations,
-                                       load_dense_predictions, load_dense_references, reference_sources)
+from videolang.evaluate.inputs import (InputReport, align_videos, check_durations, load_dense_predictions,
+                                       load_dense_references, reference_sources, source_name,
+                                       warn_if_nothing_predicted)
 from videolang.evaluate.meteor import Meteor
 from videolang.evaluate.soda import soda_c_scores
 from videolang.evaluate.text import TextScorer
@@ -90,8 +91,16 @@ class DenseCaptioningEvaluator(Evaluator):
         if len(files) > 1:
             report.add("reference_files", n=len(files))
         merged = merged_references(files)
+        if not any(len(r) for r in merged.values()):
+            names = [source_name(s, "references") for s in reference_sources(references)]
+            raise BadInputError("no reference video has a segment: nothing to evaluate", ", ".join(names))
         align_videos(preds, list(merged), report)
         check_durations(preds, merged, report)
+        matched = [v for v in preds if v in merged and len(merged[v])]
+        usable = sum(len(preds[v]) if merged[v].duration is None else int((preds[v].spans[:, 0] <= merged[v].duration)
+                                                                          .sum()) for v in matched)
+        warn_if_nothing_predicted(report, source_name(predictions, "predictions"), len(preds), len(matched),
+                                  "videos", usable)
         for vid, p in preds.items():
             if vid in merged and not len(p):
                 report.add("videos_with_empty_prediction_list", vid)
@@ -123,6 +132,9 @@ class DenseCaptioningEvaluator(Evaluator):
             for protocol in self.protocols:
                 items = [(k, p, r) for _, p, entries in videos_to_score(preds, files, protocol == "compat")
                          for k, r in entries]
+                if not items:  # compat, no predicted reference video: nothing to average
+                    out[protocol] = {"soda_c": None, "soda_c_precision": None, "soda_c_recall": None}
+                    continue
                 p, r, f = soda_c_scores([(p_, r_) for _, p_, r_ in items], text, protocol == "compat")
                 sp, sr, sf = soda_by_file([k for k, _, _ in items], p, r, f)
                 out[protocol] = {"soda_c": sf, "soda_c_precision": sp, "soda_c_recall": sr}
@@ -148,7 +160,16 @@ class ChapterCaptioningEvaluator(Evaluator):
         report = InputReport()
         refs = load_caption_references(references)
         preds = load_caption_predictions(predictions, list(refs), report)
-        return self.evaluate_loaded(preds, refs, report, meteor)
+        dropped = report.counts["predictions_dropped_not_a_string"]
+        warn_if_nothing_predicted(report, source_name(predictions, "predictions"),
+                                  len(preds) + dropped + report.counts["predictions_for_unknown_items"],
+                                  len(preds) + dropped, "items", len(preds))
+        try:
+            return self.evaluate_loaded(preds, refs, report, meteor)
+        except BadInputError as e:  # a protocol that cannot use these references: name the file
+            if e.path is None:
+                raise BadInputError(e.problem, source_name(references, "references"), e.hint) from None
+            raise
 
     def evaluate_loaded(self, preds: Mapping, refs: Mapping, report: InputReport,
                         meteor: Meteor | None = None) -> EvaluationResult:
@@ -179,8 +200,14 @@ class GroundingEvaluator(Evaluator):
     def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
         report = InputReport()
         refs = load_grounding_references(references)
+        if not any(len(r.windows) for r in refs.values()) and not any(r.saliency is not None for r in refs.values()):
+            raise BadInputError("no query has a relevant window: nothing to evaluate",
+                                source_name(references, "references"))
         preds = load_grounding_predictions(predictions, report)
         count_grounding_inputs(preds, refs, report)
+        warn_if_nothing_predicted(report, source_name(predictions, "predictions"), len(preds),
+                                  sum(q in refs for q in preds), "queries",
+                                  sum(q in refs and len(p.windows) > 0 for q, p in preds.items()))
         metrics, frames = {}, {}
         for protocol in self.protocols:
             metrics[protocol], frames[protocol] = grounding_metrics(
@@ -204,6 +231,10 @@ class VideoQAEvaluator(Evaluator):
         refs = load_qa_references(references, self.category)
         preds = load_qa_predictions(predictions, report)
         metrics, frame = videoqa_metrics(preds, refs, report)
+        known, dropped = set(refs["qid"]), report.counts["predictions_dropped_not_an_answer_index"]
+        matched = sum(q in known for q in preds)
+        warn_if_nothing_predicted(report, source_name(predictions, "predictions"), len(preds) + dropped,
+                                  matched + dropped, "questions", matched)
         return EvaluationResult(self.task, {p: metrics for p in self.protocols}, frame, report, preds, refs)
 
 

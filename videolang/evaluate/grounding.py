@@ -37,7 +37,8 @@ import pandas as pd
 
 from videolang.core.errors import BadInputError
 from videolang.core.spans import tiou_matrix
-from videolang.evaluate.inputs import InputReport, align_videos, parse_span, read_source
+from videolang.evaluate.inputs import (InputReport, align_videos, parse_span, read_source, refuse_duplicate_ids,
+                                       unwrap_results)
 
 R1_TIOUS = (0.3, 0.5, 0.7)
 R1_DISTANCES = (1, 3, 5, 10)
@@ -152,6 +153,8 @@ def load_grounding_predictions(source: Any, report: InputReport) -> dict[str, Qu
     """Moment-DETR JSONL rows `{qid, pred_relevant_windows: [[s, e, score], ...], pred_saliency_scores: [...]}`
     (or a JSON list of them, or `{qid: [[s, e, score], ...]}`). A qid twice is an error naming the file."""
     data, name = read_source(source, "predictions")
+    data = unwrap_results(data)
+    refuse_duplicate_ids(data, name, "qid")
     if isinstance(data, Mapping):
         data = [{"qid": k, "pred_relevant_windows": v} for k, v in data.items()]
     if not isinstance(data, list):
@@ -304,8 +307,8 @@ def grounding_metrics(preds: dict[str, Query], refs: dict[str, Query], report: I
                "n_predictions": 0 if pred is None else len(pred.windows), "n_references": len(gt)}
         row.update(_score_query(pred, gt, compat, r1_all, r1_distances, map_tious))
         rows.append(row)
-    if not rows and not any(r.saliency is not None for r in refs.values()):
-        raise BadInputError("no query left to evaluate")
+    # no query left (compat's length range dropped them all; the evaluator refuses references without a
+    # window): the moment-retrieval metrics are null, `queries_evaluated` 0
     frame = pd.DataFrame(rows)
     out = _summary(frame, r1_all, r1_distances, map_tious)
     if len(frame):

@@ -10,6 +10,7 @@ Everything counted ends up in `InputReport`, which the stage writes out.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -19,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from videolang.core.errors import BadInputError
+from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import validate_video_id
-from videolang.core.io import read_json, read_jsonl
+from videolang.core.io import read_jsonl, read_text
 
 _EXAMPLES = 5
 
@@ -75,6 +76,44 @@ class Segments:
         return Segments(self.spans[index].reshape(-1, 2), [self.sentences[i] for i in index], self.duration)
 
 
+class JSONObject(dict):
+    """A JSON object as read by `read_json_checked`: a dict that remembers the keys it had more than once
+    (plain JSON readers keep the last silently; an id listed twice is an input error here)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> JSONObject:
+    out, dups = JSONObject(), []
+    for k, v in pairs:
+        if k in out and k not in dups:
+            dups.append(k)
+        out[k] = v
+    out.duplicates = tuple(dups)
+    return out
+
+
+def read_json_checked(path: str | Path) -> Any:
+    """`core.io.read_json` (every failure an error naming the file), keeping track of duplicate keys."""
+    path = Path(path)
+    text = read_text(path)
+    if not text.strip():
+        raise BadInputError("file is empty, expected JSON", path)
+    try:
+        return json.loads(text, object_pairs_hook=_object)
+    except json.JSONDecodeError as e:
+        raise BadInputError(f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", path) from None
+
+
+def refuse_duplicate_ids(data: Any, name: str, what: str = "video") -> None:
+    """An id that is a key twice in the object holding the ids: an error naming the file and the id."""
+    dups = getattr(data, "duplicates", ())
+    if dups:
+        more = f" (and {len(dups) - 1} more)" if len(dups) > 1 else ""
+        raise BadInputError(f"{what} {dups[0]!r} is listed twice{more}: a JSON object keeps only the last "
+                            f"(merge or rename them)", name)
+
+
 def source_name(source: Any, what: str) -> str:
     """How messages name an input: its path, or `<predictions>` / `<references>` for a loaded object."""
     return str(source) if isinstance(source, (str, Path)) else f"<{what}>"
@@ -87,7 +126,7 @@ def read_source(source: Any, what: str) -> tuple[Any, str]:
     a valid empty list (the evaluators then warn that nothing was predicted)."""
     if isinstance(source, (str, Path)):
         path = Path(source)
-        return (read_jsonl(path) if path.suffix == ".jsonl" else read_json(path)), str(path)
+        return (read_jsonl(path) if path.suffix == ".jsonl" else read_json_checked(path)), str(path)
     return source, f"<{what}>"
 
 
@@ -106,15 +145,15 @@ def warn_if_nothing_predicted(report: InputReport, name: str, n_entries: int, n_
     """The whole predictions file scores 0: say so, naming the file (the run still scores it, see
     docs/evaluate.md). `n_entries` entries in the file, `n_matched` of them for a reference `unit`
     (videos / queries / questions / items), `n_usable` of those holding anything usable (events)."""
-    one = unit[:-1]
+    one = {"queries": "query"}.get(unit, unit[:-1])
     tail = f"every reference {one} scores 0 - is this the right file?"
     if n_entries == 0:
         report.warn(f"{name}: no predictions at all: {tail}")
     elif n_matched == 0:
         report.warn(f"{name}: none of its {n_entries} predicted {unit} is in the references: {tail}")
     elif n_usable == 0:
-        report.warn(f"{name}: no usable prediction for any reference {one} (every entry is empty or "
-                    f"was dropped, see the counts): {tail}")
+        report.warn(f"{name}: no usable prediction for any reference {one} (every one is empty, was "
+                    f"dropped or starts past the end; see the counts): {tail}")
 
 
 def reference_sources(source: Any) -> list[Any]:
@@ -130,7 +169,7 @@ def reference_sources(source: Any) -> list[Any]:
         ListConfig = ()  # noqa: N806
     if isinstance(source, (list, tuple, ListConfig)):
         if not len(source):
-            raise BadInputError("references: an empty list of reference files")
+            raise ConfigError("references=[] is an empty list of reference files: give one file or several")
         return list(source)
     return [source]
 
@@ -161,6 +200,7 @@ def load_dense_references(source: Any) -> dict[str, Segments]:
     data, name = read_source(source, "references")
     if not isinstance(data, Mapping) or not data:
         raise BadInputError("references must be a non-empty JSON object {video_id: {duration, timestamps, sentences}}", name)
+    refuse_duplicate_ids(data, name)
     refs = {}
     for vid, entry in data.items():
         vid = validate_video_id(vid, name)
@@ -201,9 +241,12 @@ def load_dense_predictions(source: Any, report: InputReport) -> dict[str, Segmen
     data, name = read_source(source, "predictions")
     if isinstance(data, Mapping) and "results" in data:
         data = data["results"]
+    if isinstance(data, list) and not data:  # `[]` or a .jsonl file without rows: no predictions at all
+        data = {}
     if not isinstance(data, Mapping):
         raise BadInputError("predictions must be a JSON object {video_id: [events]} "
                             "(optionally inside {\"results\": ...})", name)
+    refuse_duplicate_ids(data, name)
     preds = {}
     for vid, entry in data.items():
         vid = validate_video_id(vid, name)

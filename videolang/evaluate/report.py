@@ -15,6 +15,10 @@ SCALE_NOTE = ("Scores are fractions in the files and x100 in this table, as pape
               "(CIDEr is x100 of its 0-10 scale).")
 
 
+_UNITS = {"dense_captioning": "videos", "chapter_generation": "videos", "grounding": "queries",
+          "videoqa": "questions", "chapter_captioning": "items"}
+
+
 def _is_count(name: str) -> bool:
     return name.split("@")[0].endswith(COUNT_SUFFIXES)  # `queries_evaluated@short` is a count too
 
@@ -32,12 +36,14 @@ def markdown_report(result: EvaluationResult, sources: dict[str, str]) -> str:
         cells = []
         for p in protocols:
             v = result.metrics[p].get(name)
-            if v is None:  # not computed by this protocol, or null: nothing to average (an empty length bucket)
-                cells.append("no queries" if name in result.metrics[p] else "")
+            if v is None:  # not computed by this protocol, or null: nothing to average (an empty length bucket,
+                # or compat when no reference item was predicted: it skips those)
+                cells.append(f"no {_UNITS.get(result.task, 'items')}" if name in result.metrics[p] else "")
             else:
                 cells.append(f"{v:.0f}" if _is_count(name) else f"{100 * v:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "## Inputs", ""]
+    lines += [f"- **warning**: {w}" for w in result.report.warnings]
     lines += [f"- {line}" for line in result.report.lines()] or ["- nothing dropped, clipped or missing"]
     return "\n".join(lines) + "\n"
 

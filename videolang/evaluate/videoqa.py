@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from videolang.core.errors import BadInputError
-from videolang.evaluate.inputs import InputReport, align_videos, read_source
+from videolang.evaluate.inputs import InputReport, align_videos, read_source, refuse_duplicate_ids, unwrap_results
 
 CATEGORY_FIELDS = ("show_name", "category", "type", "question_type")
 _ANSWER_KEYS = ("answer_idx", "pred", "prediction", "answer")
@@ -33,6 +33,7 @@ def _answer(value: Any) -> int | None:
 def load_qa_references(source: Any, category: str | None = None) -> pd.DataFrame:
     """Rows `{qid, answer_idx[, show_name | category ...]}` (TVQA JSONL) -> qid, answer, category."""
     rows, name = read_source(source, "references")
+    refuse_duplicate_ids(rows, name, "qid")
     if isinstance(rows, Mapping):
         rows = [dict(v, qid=k) if isinstance(v, Mapping) else {"qid": k, "answer_idx": v} for k, v in rows.items()]
     if not isinstance(rows, list) or not rows:
@@ -56,13 +57,18 @@ def load_qa_references(source: Any, category: str | None = None) -> pd.DataFrame
 def load_qa_predictions(source: Any, report: InputReport) -> dict[str, int]:
     """`{qid: answer_idx}` JSON, or rows `{qid, answer_idx | pred | prediction | answer}`."""
     data, name = read_source(source, "predictions")
+    data = unwrap_results(data)
+    refuse_duplicate_ids(data, name, "qid")
     if isinstance(data, Mapping):
         items = list(data.items())
     elif isinstance(data, list):
-        items = []
+        items, seen = [], set()
         for n, row in enumerate(data, start=1):
             if not isinstance(row, Mapping) or "qid" not in row:
                 raise BadInputError(f"row {n}: expected {{qid, answer_idx}}", name)
+            if str(row["qid"]) in seen:
+                raise BadInputError(f"row {n}: duplicate qid {str(row['qid'])!r}", name)
+            seen.add(str(row["qid"]))
             items.append((row["qid"], next((row[k] for k in _ANSWER_KEYS if k in row), None)))
     else:
         raise BadInputError("VideoQA predictions must be {qid: answer_idx} or rows {qid, answer_idx}", name)

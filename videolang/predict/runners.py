@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from videolang.core.errors import ConfigError
+from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_json, atomic_write_jsonl
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,9 @@ class GroundingRun:
         if query is None or (isinstance(query, (list, ListConfig)) and not len(query)):
             raise ConfigError("task=grounding needs query=\"...\" (or 'query=[\"first\", \"second\"]')")
         queries = [str(q) for q in query] if isinstance(query, (list, ListConfig)) else [str(query)]
+        for k, q in enumerate(queries):  # before seconds of model loading
+            if not q.strip() or q == "None":
+                raise ConfigError(f"query: query {k + 1} of {len(queries)} is empty")
         opts = cfg.stage
         predictor = GroundingPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
         prediction = predictor.predict_video(video, queries, **generation_overrides(cfg))
@@ -74,6 +77,25 @@ class GroundingRun:
                 "files": files}
 
 
+def check_questions(asked: list[dict[str, Any]], ts: str | None) -> None:
+    """The command line's question / answers / ts values: a bad one is a usage error naming the key."""
+    from videolang.tasks.videoqa import parse_span
+
+    for k, q in enumerate(asked):
+        which = f"question {k + 1} of {len(asked)}" if len(asked) > 1 else "the question"
+        if not str(q["question"]).strip() or q["question"] == "None":
+            raise ConfigError(f"question: {which} is empty")
+        answers = q["answers"]
+        if not isinstance(answers, list) or len(answers) < 2:
+            raise ConfigError(f"answers: {which} has fewer than two answers ({answers!r}); "
+                              "give at least two: 'answers=[\"a\", \"b\"]'")
+        if any(a is None or not str(a).strip() for a in answers):
+            raise ConfigError(f"answers: {which} has an empty answer ({answers!r})")
+    if ts is not None and parse_span(ts) is None:
+        raise ConfigError(f"ts={ts!r} is not a part of the video: expected ts=<start>-<end> in seconds, "
+                          "0 <= start < end (e.g. ts=10-25)")
+
+
 class VideoQARun:
     """Each answer of `question` with its probability, the chosen one marked; JSON and evaluate-ready JSONL."""
 
@@ -86,8 +108,9 @@ class VideoQARun:
                               "(several questions: 'question=[\"q1\", \"q2\"]' 'answers=[[...], [...]]')")
         question = OmegaConf.to_container(question) if isinstance(question, ListConfig) else str(question)
         answers = OmegaConf.to_container(answers) if isinstance(answers, ListConfig) else answers
-        if isinstance(answers, str):
-            raise ConfigError(f"answers must be a list ('answers=[\"a\", \"b\"]'), got the string {answers!r}")
+        if not isinstance(answers, list):
+            what = f"the string {answers!r}" if isinstance(answers, str) else repr(answers)
+            raise ConfigError(f"answers must be a list ('answers=[\"a\", \"b\"]'), got {what}")
         if isinstance(question, list):
             asked = [{"question": str(q), "answers": a} for q, a in zip(question, answers)] \
                 if len(question) == len(answers) and all(isinstance(a, list) for a in answers) else None
@@ -95,12 +118,23 @@ class VideoQARun:
                 raise ConfigError(f"{len(question)} questions need as many answer lists ('answers=[[...], [...]]')")
         else:
             asked = [{"question": question, "answers": [str(a) for a in answers]}]
-        if cfg.get("ts") is not None:
+        ts = None if cfg.get("ts") is None else str(cfg.ts)
+        check_questions(asked, ts)  # before seconds of model loading
+        if ts is not None:
             for q in asked:
-                q["ts"] = str(cfg.ts)
+                q["ts"] = ts
+        subtitles = cfg.get("subtitles")
+        if subtitles and not Path(str(subtitles)).is_file():
+            raise BadInputError("subtitle file not found" if not Path(str(subtitles)).exists()
+                                else "subtitle file is not a file", str(subtitles))
         opts = cfg.stage
         predictor = VideoQAPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
-        subtitles = cfg.get("subtitles")
+        if ts is not None:  # the part asked about must be inside the video: a setting to fix, not the file
+            feats, _ = predictor.encode_video(video)  # cached: predict_video does not encode it again
+            duration = float(feats.duration or (feats.timestamps[-1] + 1.0))
+            start = float(ts.split("-", 1)[0])
+            if start >= duration:
+                raise ConfigError(f"ts={ts} starts at or after the end of the video ({duration:g} s): {video}")
         prediction = predictor.predict_video(video, asked, subtitles=str(subtitles) if subtitles else None)
         for note in prediction.notes:
             log.info("predict: %s", note)

@@ -11,9 +11,10 @@ import logging
 from pathlib import Path
 
 import hydra.utils
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from videolang.core.errors import ConfigError
+from videolang.core.errors import ConfigError, VideolangError
 from videolang.evaluate.report import write_outputs
 from videolang.stages import StageResult
 
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> StageResult:
+    if isinstance(cfg.predictions, (ListConfig, DictConfig)):
+        raise ConfigError(f"predictions= takes one file, got {OmegaConf.to_container(cfg.predictions)!r}")
     predictions = str(cfg.predictions)
     refs = cfg.references  # one path, or several (ActivityNet's val_1 + val_2: references=[a.json,b.json])
     references = [str(r) for r in refs] if isinstance(refs, ListConfig) else str(refs)
@@ -28,8 +31,19 @@ def run(cfg: DictConfig) -> StageResult:
     if evaluator_cfg is None:
         raise ConfigError("stage=evaluate needs a task with an evaluator: pass "
                           "task=<dense_captioning|chapter_generation|chapter_captioning|grounding|videoqa>")
-    evaluator = hydra.utils.instantiate(evaluator_cfg)
+    try:
+        evaluator = hydra.utils.instantiate(evaluator_cfg)
+    except InstantiationException as e:  # an evaluator option the evaluator refuses: the setting to fix
+        cause = e.__cause__
+        if isinstance(cause, ConfigError):
+            raise ConfigError(f"task.evaluator: {cause}") from None
+        if isinstance(cause, VideolangError):
+            raise cause from None
+        detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(e).splitlines()[0]
+        raise ConfigError(f"task.evaluator: cannot be built from its settings ({detail})") from None
     result = evaluator.evaluate(predictions, references)
+    for message in result.report.warnings:  # whole-file problems (e.g. nothing predicted): first, in full
+        log.warning(message)
     for line in result.report.lines():
         log.warning("input: %s", line)
     files = write_outputs(result, Path(cfg.paths.output_dir), {"predictions": predictions, "references": references},
@@ -37,5 +51,8 @@ def run(cfg: DictConfig) -> StageResult:
     primary = next(iter(result.metrics))
     log.info("%s (%s): %s", cfg.task.name, primary,
              ", ".join(f"{k}={v:.4f}" for k, v in result.primary.items() if "@" not in k and v is not None))
-    return StageResult({"task": str(cfg.task.name), "primary": primary, "metrics": result.metrics,
-                        "inputs": dict(result.report.counts), "files": files})
+    summary = {"task": str(cfg.task.name), "primary": primary, "metrics": result.metrics,
+               "inputs": dict(result.report.counts), "files": files}
+    if result.report.warnings:
+        summary["warnings"] = list(result.report.warnings)
+    return StageResult(summary)

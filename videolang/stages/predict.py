@@ -4,6 +4,7 @@ answers=[...]` with `task=videoqa`; the task config chooses (`task.predict`)."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,20 @@ def run(cfg: DictConfig) -> StageResult:
     extractor_cfg = cfg.get("extractor") if opts.extractor == "config" else None
     if opts.extractor == "config" and extractor_cfg is None:
         raise ConfigError("stage.extractor=config but no extractor group is selected (e.g. extractor=tiny)")
-    for path, what in ((video, "video"), (ckpt, "checkpoint")):  # before seconds of model loading
+    device = str(opts.get("device", "auto"))
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        raise ConfigError(f"stage.device must be auto, cpu, cuda or cuda:<index>, not {device!r}")
+    references = opts.get("references")
+    checks = [(video, "video"), (ckpt, "checkpoint")] + ([(Path(str(references)), "references file")]
+                                                          if references else [])
+    for path, what in checks:  # before seconds of model loading
         if not path.is_file():
             raise BadInputError(f"{what} not found" if not path.exists() else f"{what} is not a file", path)
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"stage.device={device} but no CUDA device is available (use stage.device=auto or cpu)")
     spec = OmegaConf.select(cfg, "task.predict") or {"_target_": "videolang.predict.runners.ChapterRun"}
     runner = hydra.utils.instantiate(spec)
     summary = runner(cfg, video, ckpt, extractor_cfg)

@@ -10,6 +10,7 @@ results layout `{video_id: [{"timestamp": [s, e], "sentence": t}]}`.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from videolang.core.errors import BadInputError
-from videolang.core.io import atomic_write_json, read_json
+from videolang.core.io import atomic_write_json
 from videolang.model.parsing import parse_events
 from videolang.model.sequences import Segment, SequenceBuilder
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
@@ -29,10 +30,64 @@ def events_of(annotation: dict[str, Any]) -> list[Segment]:
 
 
 def read_dvc(path: Path) -> dict[str, dict]:
-    data = read_json(path)
+    """A DVC task file; not JSON, not an object, or a video listed twice: an error naming the file."""
+    from videolang.evaluate.inputs import read_json_checked, refuse_duplicate_ids
+
+    data = read_json_checked(path)
     if not isinstance(data, dict):
-        raise BadInputError("expected {video_id: {duration, timestamps, sentences}}", path)
+        raise BadInputError(f"expected {{video_id: {{duration, timestamps, sentences}}}}, got a JSON "
+                            f"{type(data).__name__}", path)
+    refuse_duplicate_ids(data, str(path))
     return data
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def checked_events(ann: Any, report: DataReport) -> tuple[float, tuple[Segment, ...]]:
+    """(duration, events) of one DVC entry. A bad entry (not an object, no finite positive duration, lists
+    of different lengths, no usable event) raises BadInputError; single bad events are dropped and
+    counted (`events_dropped_bad_time`: not two finite numbers or end before start;
+    `events_past_end_dropped`: starting at or after the end; `events_dropped_bad_sentence`), events
+    reaching outside [0, duration] are clipped (`events_clipped`), as grounding windows are."""
+    if not isinstance(ann, dict):
+        raise BadInputError(f"expected {{duration, timestamps, sentences}}, got {type(ann).__name__}")
+    duration = _finite(ann.get("duration"))
+    if duration is None or duration <= 0:
+        raise BadInputError(f"bad duration {ann.get('duration')!r} (a finite number of seconds > 0)")
+    times, sentences = ann.get("timestamps"), ann.get("sentences")
+    if not isinstance(times, list) or not isinstance(sentences, list):
+        raise BadInputError("timestamps and sentences must be lists")
+    if len(times) != len(sentences):
+        raise BadInputError(f"{len(times)} timestamps but {len(sentences)} sentences")
+    if not sentences:
+        raise BadInputError("no events")
+    events = []
+    for t, title in zip(times, sentences):
+        span = [_finite(x) for x in t] if isinstance(t, (list, tuple)) and len(t) == 2 else [None]
+        if None in span or span[1] < span[0]:
+            report.count("events_dropped_bad_time")
+            continue
+        if not isinstance(title, str):
+            report.count("events_dropped_bad_sentence")
+            continue
+        start, end = span
+        if start >= duration:
+            report.count("events_past_end_dropped")
+            continue
+        if start < 0 or end > duration:
+            report.count("events_clipped")
+        events.append(Segment(max(0.0, start), min(end, duration), title))
+    if not events:
+        raise BadInputError(f"no usable event: all {len(sentences)} were dropped (see the counts)")
+    return duration, tuple(events)
 
 
 def dvc_videos(data: dict[str, dict], where: str, report: DataReport) -> list[tuple[str, float, tuple[Segment, ...]]]:
@@ -42,13 +97,10 @@ def dvc_videos(data: dict[str, dict], where: str, report: DataReport) -> list[tu
     out = []
     for vid, ann in data.items():
         try:
-            if float(ann["duration"]) <= 0 or len(ann["timestamps"]) != len(ann["sentences"]):
-                raise BadInputError("bad duration, or timestamps and sentences differ in length")
-            if not ann["sentences"]:
-                raise BadInputError("no events")
-            out.append((str(vid), float(ann["duration"]), tuple(events_of(ann))))
-        except (BadInputError, KeyError, TypeError, ValueError) as e:
-            report.fail(f"{where}/{vid}", str(e))
+            duration, events = checked_events(ann, report)
+            out.append((str(vid), duration, events))
+        except BadInputError as e:
+            report.fail(f"{where}/{vid}", e.problem)
     return out
 
 

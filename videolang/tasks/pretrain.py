@@ -22,6 +22,7 @@ A model fine-tunes from the checkpoint with `model.init_from=<pretrain ckpt>`.
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ class PretrainTask(EventsTask):
                 duration = float(row["duration"])
             except (KeyError, TypeError, ValueError):
                 duration = float("nan")
-            if not duration > 0:
+            if not (duration > 0 and math.isfinite(duration)) or isinstance(row.get("duration"), bool):
                 report.fail(f"{where}/{vid}", f"bad duration {row.get('duration')!r}")
                 continue
             entries.append(Entry(vid, vid, duration))

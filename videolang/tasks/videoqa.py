@@ -153,9 +153,17 @@ class VideoQATask(Seq2SeqTask):
             if qid in seen:
                 raise BadInputError(f"duplicate qid {qid!r} (row {n})", where)
             seen.add(qid)
+            raw_duration = row.get("duration")
+            try:
+                duration = 0.0 if raw_duration is None else float(raw_duration)
+            except (TypeError, ValueError):
+                duration = float("nan")
+            if isinstance(raw_duration, bool) or not math.isfinite(duration) or duration < 0:
+                report.fail(f"{where}/{qid}", f"bad duration {raw_duration!r} (a finite number of seconds, or none)")
+                continue
             try:
                 entry = self.question_entry(qid, row.get("question"), row.get("answers"), vid,
-                                            float(row.get("duration") or 0.0), row.get("ts"),
+                                            duration, row.get("ts"),
                                             row.get("answer_idx"), row.get("category") or row.get("show_name"),
                                             subtitles.get(vid), builder, report)
             except BadInputError as e:
