@@ -23,6 +23,7 @@ from videolang.config import conf_dir  # noqa: E402
 
 from tests.fixtures.sample import *  # noqa: E402,F401,F403
 from tests.fixtures.zoo import *  # noqa: E402,F401,F403
+from tests.fixtures.model import *  # noqa: E402,F401,F403
 
 
 def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:

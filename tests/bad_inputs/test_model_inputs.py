@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.bad_inputs.harness import check_contract, run_in_process, snapshot
-from tests.model.conftest import videoqa_ckpt, write_synthetic_dataset  # noqa: F401 - a fixture, shared
+from tests.fixtures.model import write_synthetic_dataset
 
 FOLDER = object()  # a files-table value: make a folder at that path
 NAN = float("nan")
@@ -421,7 +421,7 @@ PREDICT_BASE = ["stage=predict", "task=videoqa", "video={video}", "ckpt={ckpt}",
 # --- fixtures and the runner ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def env(videoqa_ckpt, sample_corpus, tmp_path_factory) -> dict[str, Any]:  # noqa: F811 - the imported fixture
+def env(videoqa_ckpt, sample_corpus, tmp_path_factory) -> dict[str, Any]:
     """What the rows point at: a synthetic built dataset + feature store (train), the shared VideoQA checkpoint
     and sample corpus (predict), an earlier evaluation's run folder (evaluate)."""
     from videolang.evaluate import GroundingEvaluator

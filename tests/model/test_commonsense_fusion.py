@@ -15,7 +15,7 @@ from videolang.model.losses import label_smoothed_ce
 from videolang.model.visual import uniform_indices
 from videolang.store import FeatureRecord, FeatureStore
 
-from tests.model.conftest import write_synthetic_dataset
+from tests.fixtures.model import write_synthetic_dataset
 
 VDIM, CDIM, MAX_FRAMES = 6, 4, 8
 EMPTY, MISSING = "syn0002", "syn0003"     # all-zero common-sense mask / no common-sense rows at all

@@ -18,7 +18,7 @@ from videolang.datamodule.synthetic import synthetic_corpus
 from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer
 from videolang.tasks import DataReport, GroundingTask
 
-from tests.model.conftest import grounding_rows
+from tests.fixtures.model import grounding_rows
 
 VDIM = 6
 

@@ -70,11 +70,13 @@ def test_predict_video_without_speech(make_cfg, trained_on_sample, sample_corpus
     code, out = _predict(make_cfg, trained_on_sample, sample_corpus / "awkward" / "video_only.mp4")
     assert code == EXIT_OK
     summary = json.loads((out / "summary.json").read_text())
-    assert any("transcript" in n or "speech" in n for n in summary["notes"])
+    assert any("no speech in this video: no audio stream" in n for n in summary["notes"])
 
 
 @pytest.mark.slow
-def test_predict_rejects_unreadable_input(make_cfg, trained_on_sample, sample_corpus, tmp_path):
+def test_predict_rejects_unreadable_input(make_cfg, trained_on_sample, sample_corpus, tmp_path, caplog):
+    assert _predict(make_cfg, trained_on_sample, sample_corpus / "awkward" / "audio_only.m4a")[0] == EXIT_ERROR
+    assert "cannot read frames: no video stream" in caplog.text  # the file's property, not a decoding failure
     assert _predict(make_cfg, trained_on_sample, sample_corpus / "awkward" / "not_a_video.mp4")[0] == EXIT_ERROR
     assert _predict(make_cfg, trained_on_sample, tmp_path / "missing.mp4")[0] == EXIT_ERROR
     bad_ckpt = tmp_path / "bad.ckpt"

@@ -15,7 +15,7 @@ from videolang.datamodule.samplers import MixedTaskSampler, task_counts
 from videolang.tasks import (REGISTRY, EventsTask, GroundingTask, TaskMix, TitlesTask, VideoQATask, build_task,
                              build_tasks)
 
-from tests.model.conftest import grounding_rows
+from tests.fixtures.model import grounding_rows
 
 VDIM = 6
 

@@ -18,7 +18,7 @@ from videolang.datamodule.vid2seq import collator_for
 from videolang.model.sequences import Segment, load_tokenizer
 from videolang.tasks import DataReport, VideoQATask, build_task
 
-from tests.model.conftest import videoqa_rows
+from tests.fixtures.model import videoqa_rows
 
 VDIM = 6
 

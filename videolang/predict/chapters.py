@@ -132,7 +132,8 @@ class VideoPredictor:
             return feats, list(notes)
         info = probe(str(path))
         result = self.encoder.try_encode(path)
-        feats, notes = self.features_from_records(result.records, result.failures,
+        # a stream the file lacks ("no audio stream") explains a missing key as well as a failure does
+        feats, notes = self.features_from_records(result.records, {**result.absent, **result.failures},
                                                   info.video_duration or info.duration, path)
         self._encoded = {key: (feats, list(notes))}  # the last video only: features of long videos add up
         return feats, notes
@@ -155,7 +156,7 @@ class VideoPredictor:
             else:
                 speech = segments_from_transcript(rec.segments)
                 if not speech:
-                    notes.append("no speech in this video: empty transcript")
+                    notes.append(f"no speech in this video: {failures.get('speech') or 'empty transcript'}")
         commonsense = None
         cs = self.module.commonsense
         if cs.enabled:
