@@ -22,15 +22,19 @@ system:
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; } \
+	    > /tmp/videolang-apt.log 2>&1 || { cat /tmp/videolang-apt.log; exit 1; }; \
 	fi
 
+# Installation output goes to $(VENV)/install.log and is shown only when something fails.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q -e '.[test,whisper-base]'
-	touch $(STAMP)
+	@echo "setting up $(VENV) (log: $(VENV)/install.log)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@( $(BIN)/python -m pip install --upgrade pip && \
+	   $(BIN)/python -m pip install $(TORCH_SPEC) && \
+	   $(BIN)/python -m pip install -e '.[test,whisper-base]' ) > $(VENV)/install.log 2>&1 \
+	  || { cat $(VENV)/install.log; echo "setup failed: see $(VENV)/install.log"; exit 1; }
+	@touch $(STAMP)
 
 demo: setup
 	$(BIN)/python -m pipelines.demo

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from datetime import datetime
 from typing import Any
 
@@ -150,6 +151,7 @@ class StoreWriter(BasePredictionWriter):
                         dynamic_ncols=True, smoothing=0.1)
         self.failures = FailureLog("extract")  # logs each failure as it happens; the report lists them again
         self.failed_videos = 0
+        self.frames, self.started = 0, time.monotonic()  # frames/s next to the bar's videos/s
         self.described: set[str] = set()  # keys whose extractor.json is written (with their first features, so a
         # run that stops before any, e.g. a model that does not load, leaves no empty configuration folder behind)
 
@@ -179,8 +181,11 @@ class StoreWriter(BasePredictionWriter):
         self.journal.append(rows)
         self.failed_videos += bool(result.failures)
         if self.bar is not None:
+            visual = result.records.get("visual")
+            self.frames += len(visual) if visual is not None else 0
+            fps = self.frames / max(time.monotonic() - self.started, 1e-6)
             self.bar.update(1)
-            self.bar.set_postfix(failed=self.failed_videos, refresh=False)
+            self.bar.set_postfix(frames_per_s=f"{fps:.1f}", failed=self.failed_videos, refresh=False)
 
     def _row(self, result: VideoResult, key: str, status: str, reason: str | None, n: int, now: str,
              encoder: Encoder, stamp: str | None) -> dict[str, Any]:

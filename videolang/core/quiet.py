@@ -1,0 +1,61 @@
+"""Stage output that says what videolang is doing, not what its libraries are doing.
+
+Library chatter (transformers' "Loading weights" bars, Lightning's tips and device
+banners, faster-whisper's per-file INFO lines, deprecation and future warnings)
+buries a stage's own progress bar and report. `quiet_libraries()` turns it down
+for one process; `verbose=true` on the command line leaves everything visible.
+Errors and warnings that concern the user's data still come through: library
+loggers go to WARNING, not off.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+# INFO of these loggers is progress or banners; their WARNINGs still show
+CHATTY_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric",
+                  "faster_whisper", "transformers", "huggingface_hub", "torch", "urllib3", "filelock", "fsspec",
+                  "numba", "matplotlib", "PIL", "httpx", "submitit")
+
+# Warnings that are about library internals, not the user's run
+NOISE_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+NOISE_MESSAGES = (
+    ".*does not have many workers.*",          # our loaders pick their own worker counts on purpose
+    ".*is smaller than the logging interval.*",  # tiny demo datasets
+    ".*Checkpoint directory .* exists and is not empty.*",  # resumable runs write into their folder
+    ".*srun.*command is available on your system.*",
+    ".*The `srun` command.*",
+    ".*TypedStorage is deprecated.*",
+    ".*torch.meshgrid.*indexing.*",
+)
+
+
+def quiet_libraries(verbose: bool = False) -> None:
+    """Turn library chatter down for this process (and, through the environment, its workers)."""
+    if verbose:
+        return
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for category in NOISE_CATEGORIES:
+        warnings.filterwarnings("ignore", category=category)
+    for message in NOISE_MESSAGES:
+        warnings.filterwarnings("ignore", message=message)
+    # spawned workers (DataLoader, ddp_spawn) start with fresh filters: the environment carries the choice
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    try:
+        import transformers.utils.logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # the "Loading weights" bars of from_pretrained
+    except ImportError:
+        pass
+    try:
+        import huggingface_hub.utils as hub_utils
+
+        hub_utils.disable_progress_bars()
+    except ImportError:
+        pass
