@@ -71,3 +71,10 @@ def check_contract(outcome: Outcome, *, code: int, names: list[str], problem: st
         assert name in text, f"the message does not name {name!r}:\n{text[-3000:]}"
     if problem is not None:
         assert re.search(problem, text, re.IGNORECASE), f"the message does not say {problem!r}:\n{text[-3000:]}"
+
+
+def run_folder(output: str) -> Path:
+    """The run folder the runner announced (`[videolang] output folder: ...`), the last one printed."""
+    found = re.findall(r"\[videolang\] output folder: (\S+)", output)
+    assert found, output[-2000:]
+    return Path(found[-1])

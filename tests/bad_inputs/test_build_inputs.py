@@ -16,7 +16,6 @@ one run): the files it writes, the command-line overrides, and what the contract
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.bad_inputs.harness import check_contract, run_in_process, snapshot
+from tests.bad_inputs.harness import check_contract, run_folder, run_in_process, snapshot
 
 CHAPTERED = "0:00 Intro\n0:30 Middle part\n1:10 The end"
 FAST = ["stage.workers=1", "stage.language.detect=false"]
@@ -384,12 +383,6 @@ def _materialize(t: Path, files: dict[str, Any]) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-def _run_folder(output: str) -> Path:
-    found = re.findall(r"\[videolang\] output folder: (\S+)", output)
-    assert found, output[-2000:]
-    return Path(found[-1])
-
-
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_build_dataset_bad_input(row: Row, tmp_path: Path, capfd, existing_dataset: Path):
     t = tmp_path
@@ -411,7 +404,7 @@ def test_build_dataset_bad_input(row: Row, tmp_path: Path, capfd, existing_datas
             assert len(message) == 1, outcome.output[-3000:]  # one paragraph
         return
     report = json.loads((out / "report.json").read_text())
-    summary = json.loads((_run_folder(outcome.output) / "summary.json").read_text())
+    summary = json.loads((run_folder(outcome.output) / "summary.json").read_text())
     if row.code == 3:
         listed = json.dumps(summary["failures"], ensure_ascii=False)
         for name in names:

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.bad_inputs.harness import check_contract, run_in_process, snapshot
+from tests.bad_inputs.harness import check_contract, run_folder, run_in_process, snapshot
 from tests.fixtures.model import write_synthetic_dataset
 
 FOLDER = object()  # a files-table value: make a folder at that path
@@ -404,6 +404,14 @@ PREDICT = [
     Row("predict-references-missing", "predict", ["stage.references={t}/none.json"], 1, ["{t}/none.json"],
         "references file not found"),
     Row("predict-missing-video-key", "predict", ["-video"], 2, ["video"], "missing required key"),
+    # -- batch (videos=): settings and the source as a whole, refused before any model is loaded ---------------
+    Row("predict-batch-videoqa", "predict", ["-video", "videos={sample}/videos"], 2, ["task=videoqa"],
+        "batch prediction supports chapters"),
+    Row("predict-batch-video-and-videos", "predict", ["videos={sample}/videos"], 2, ["videos="], "both given"),
+    Row("predict-batch-source-missing", "predict", ["-video", "-task", "-question", "-answers", "videos={t}/nowhere"],
+        1, ["{t}/nowhere"], "video source not found"),
+    Row("predict-batch-bad-shard", "predict", ["-video", "-task", "-question", "-answers", "videos={sample}/videos",
+                                               "shard=abc"], 2, ["shard"], "not a whole number"),
 ]
 
 ROWS = EVALUATE + TRAIN + PREDICT
@@ -469,12 +477,6 @@ def _materialize(t: Path, files: dict[str, Any], env: dict[str, Any]) -> None:
             path.write_text(content, encoding="utf-8")
 
 
-def _run_folder(output: str) -> Path:
-    found = re.findall(r"\[videolang\] output folder: (\S+)", output)
-    assert found, output[-2000:]
-    return Path(found[-1])
-
-
 def _unchanged(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """Files of `before` that are gone or changed in `after`."""
     return [p for p, digest in before.items() if after.get(p) != digest]
@@ -515,7 +517,7 @@ def test_model_stage_bad_input(row: Row, tmp_path: Path, capfd, env: dict[str, A
             failed = [ln for ln in outcome.output.splitlines() if f"{row.stage} failed:" in ln]
             assert len(failed) == 1, outcome.output[-3000:]  # one paragraph
         return
-    run = _run_folder(outcome.output)
+    run = run_folder(outcome.output)
     summary = json.loads((run / "summary.json").read_text())
     if row.code == 3:
         listed = json.dumps(summary, ensure_ascii=False)

@@ -9,7 +9,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,14 +88,14 @@ def read_text(path: str | Path, what: str = "file") -> str:
         raise BadInputError(f"cannot read {what}: {e}", path) from None
 
 
-def read_json(path: str | Path) -> Any:
+def read_json(path: str | Path, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
     """Read JSON, turning every failure into an error that names the file."""
     path = Path(path)
     text = read_text(path)
     if not text.strip():
         raise BadInputError("file is empty, expected JSON", path)
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=object_pairs_hook)
     except json.JSONDecodeError as e:
         raise BadInputError(f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", path) from None
 

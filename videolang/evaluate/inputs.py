@@ -10,7 +10,6 @@ Everything counted ends up in `InputReport`, which the stage writes out.
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -22,7 +21,7 @@ import numpy as np
 
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import validate_video_id
-from videolang.core.io import read_jsonl, read_text
+from videolang.core.io import read_json, read_jsonl
 
 _EXAMPLES = 5
 
@@ -95,14 +94,7 @@ def _object(pairs: list[tuple[str, Any]]) -> JSONObject:
 
 def read_json_checked(path: str | Path) -> Any:
     """`core.io.read_json` (every failure an error naming the file), keeping track of duplicate keys."""
-    path = Path(path)
-    text = read_text(path)
-    if not text.strip():
-        raise BadInputError("file is empty, expected JSON", path)
-    try:
-        return json.loads(text, object_pairs_hook=_object)
-    except json.JSONDecodeError as e:
-        raise BadInputError(f"malformed JSON at line {e.lineno} column {e.colno}: {e.msg}", path) from None
+    return read_json(path, object_pairs_hook=_object)
 
 
 def refuse_duplicate_ids(data: Any, name: str, what: str = "video") -> None:
