@@ -15,6 +15,8 @@ quiet_libraries(verbose=sys.argv[2] == "verbose")
 from transformers import T5ForConditionalGeneration
 T5ForConditionalGeneration.from_pretrained(sys.argv[1])
 warnings.warn("an old api", DeprecationWarning)
+import lightning.pytorch  # resets its logger to INFO on import: the runner quiets again once the stage is imported
+quiet_libraries(verbose=sys.argv[2] == "verbose")
 logging.getLogger("lightning.pytorch.utilities.rank_zero").info("GPU available: False, used: False")
 logging.getLogger("faster_whisper").info("Processing audio with duration 01:18.019")
 logging.getLogger("lightning.pytorch").warning("a real problem with the run")

@@ -113,6 +113,7 @@ def run_stage(cfg: DictConfig) -> int:
         job_keys = [k for k in cfg.keys() if k != "hydra"]  # compose(return_hydra_config=True) adds it in tests
         atomic_write_text(out_dir / "config_resolved.yaml", OmegaConf.to_yaml(OmegaConf.masked_copy(cfg, job_keys), resolve=True))
         stage_fn = hydra.utils.get_method(cfg.stage._target_)
+        quiet_libraries(verbose=bool(cfg.get("verbose", False)))  # again: importing Lightning resets its loggers
         log.info("stage %s: output folder %s", name, out_dir)
         result = stage_fn(cfg)
     except MissingMandatoryValue as e:

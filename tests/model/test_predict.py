@@ -5,36 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from omegaconf import open_dict
 
-from videolang.core.io import atomic_write_json
 from videolang.run import EXIT_ERROR, EXIT_OK, run_stage
-
-
-@pytest.fixture(scope="module")
-def trained_on_sample(sample_corpus, sample_manifest, zoo, tmp_path_factory):
-    """A checkpoint trained (briefly) on two sample videos extracted with extractor=tiny."""
-    from tests.conftest import compose_config
-    from tests.model.helpers import extract_sample_videos
-
-    root = tmp_path_factory.mktemp("predict")
-    model_dir = zoo["tiny-t5"].parent
-    videos = sample_manifest["videos"][:2]
-    common = extract_sample_videos(sample_corpus, videos, model_dir, root)
-    dvc = {v["id"]: {"duration": float(v["duration"]), "timestamps": [[c["start"], c["end"]] for c in v["chapters"]],
-                     "sentences": [c["title"] for c in v["chapters"]]} for v in videos}
-    for split in ("train", "val", "test"):
-        atomic_write_json(root / "data" / "built" / "sample" / "tasks" / f"dense_captioning_{split}.json", dvc)
-    cfg = compose_config(["stage=train", "experiment=sample_demo", *common, "trainer.max_epochs=1",
-                          "trainer.check_val_every_n_epoch=1", "+trainer.limit_val_batches=1",
-                          "model.max_frames=8", "model.generation.num_beams=1", "stage.test_after_fit=false",
-                          "+trainer.enable_progress_bar=false"], root / "train")
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(root / "train")
-    assert run_stage(cfg) == EXIT_OK
-    ckpt = root / "train" / "checkpoints" / "last.ckpt"
-    assert ckpt.is_file()
-    return {"ckpt": ckpt, "root": root, "model_dir": model_dir, "videos": videos}
 
 
 def _predict(make_cfg, trained, video: Path, *extra: str):

@@ -12,7 +12,8 @@ A non-finite loss stops the run with the step and the batch's frames named, inst
 writing a NaN model (the open NaN report on VC R-CNN).
 
 Checkpoints are self-contained: the backbone's architecture, the classes and every
-option are stored in them, so `from_checkpoint(path)` rebuilds the network offline.
+option are stored in them, so `from_checkpoint(path)` rebuilds the network offline; the backbone's
+folder is recorded relative to `paths.model_dir` (`model_dir:tiny-backbone`) when it lies under it.
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from videolang.commonsense.pooling import AttentionPool, pool_regions
 from videolang.commonsense.roi import RoIFeatureNet
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
+from videolang.core.model_paths import (default_model_dir, is_portable, portable_tree, resolve, resolve_tree,
+                                        search_dirs)
 from videolang.model.schedule import optimizers_for
 
 log = logging.getLogger(__name__)
@@ -42,15 +45,19 @@ class CommonsenseModule(L.LightningModule):
     def __init__(self, backbone: dict[str, Any] | None = None, classes: list[str] | None = None, dim: int = 1024,
                  pool_size: int = 7, freeze_backbone: bool = True, pool_weight: float = 1.0,
                  monitor: str = "val/context_acc", seed: int = 0, optimizer: Any = None, scheduler: Any = None,
-                 backbone_state: dict[str, Any] | None = None):
+                 backbone_state: dict[str, Any] | None = None, model_dir: str | Path | None = None):
         super().__init__()
+        self.model_dir = str(model_dir) if model_dir else str(default_model_dir())  # not a hyper-parameter
         if not classes:
             raise ConfigError("the commonsense model needs its class vocabulary (model.classes, or read from "
                               "the regions in the feature store by stage=train)")
         backbone = dict(backbone_state or backbone or {})
         if not backbone:
             raise ConfigError("no RoI backbone configured (model.backbone)")
-        self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_state"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "backbone_state", "model_dir"])
+        if not backbone_state:  # the folder is read: `model_dir:` names resolve against model_dir
+            backbone = {k: resolve(v, self.model_dir, what="the RoI backbone (model.backbone)")
+                        if k in ("name", "weights_file") and is_portable(v) else v for k, v in backbone.items()}
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.classes = list(classes)
         self.roi = RoIFeatureNet(backbone, dim, pool_size, freeze_backbone)
@@ -207,8 +214,12 @@ class CommonsenseModule(L.LightningModule):
 
     # ------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("hyper_parameters") is not None:  # local models under model_dir as `model_dir:<rel>`
+            checkpoint["hyper_parameters"] = portable_tree(dict(checkpoint["hyper_parameters"]), self.model_dir)
         checkpoint["videolang"] = {"kind": "commonsense", "backbone": self.roi.backbone.describe(),
-                                   "best_score": self.best_score, "features": self.feature_info}
+                                   "best_score": self.best_score,
+                                   "features": portable_tree(self.feature_info, self.model_dir),
+                                   "model_dir_at_save": self.model_dir}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         extra = checkpoint.get("videolang") or {}
@@ -230,13 +241,19 @@ class CommonsenseModule(L.LightningModule):
         return {"confounder": str(path), "classes": str(classes)}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu") -> "CommonsenseModule":
-        """Rebuild a trained common-sense model from its checkpoint file alone (no hub, no config)."""
+    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu",
+                        model_dir: str | Path | None = None) -> "CommonsenseModule":
+        """Rebuild a trained common-sense model from its checkpoint file alone (no hub, no config): the
+        backbone's architecture is stored, so its folder is not needed (its recorded path is resolved
+        against `model_dir`, then the model folder it was saved with, when found there, and kept as stored
+        otherwise)."""
         ckpt, extra = read_checkpoint(path, map_location)
         if extra.get("kind") != "commonsense":
             raise BadInputError("not a videolang commonsense checkpoint (train one with stage=train "
                                 "task=commonsense)", path)
-        module = cls(**ckpt["hyper_parameters"], backbone_state=extra["backbone"])
+        folders = search_dirs(model_dir, extra.get("model_dir_at_save"))
+        hparams = resolve_tree(dict(ckpt["hyper_parameters"]), folders, required=False, search=False)
+        module = cls(**hparams, backbone_state=extra["backbone"], model_dir=folders[0])
         module.load_state_dict(ckpt["state_dict"])
         module.best_score = extra.get("best_score")
         module.feature_info = extra.get("features") or {}

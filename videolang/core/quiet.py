@@ -31,12 +31,29 @@ NOISE_MESSAGES = (
 )
 
 
+class LibraryChatterFilter(logging.Filter):
+    """Drops INFO and below from library loggers at the handler, so a library that resets its logger's level
+    when it is imported later (Lightning sets its own to INFO) still cannot print its banners."""
+
+    ROOTS = frozenset(name.split(".")[0] for name in CHATTY_LOGGERS)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.split(".")[0] not in self.ROOTS
+
+
 def quiet_libraries(verbose: bool = False) -> None:
-    """Turn library chatter down for this process (and, through the environment, its workers)."""
+    """Turn library chatter down for this process (and, through the environment, its workers).
+
+    Call it again once a stage's libraries are imported: Lightning resets its loggers on import.
+    """
     if verbose:
         return
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    handlers = [h for name in ("", *CHATTY_LOGGERS) for h in logging.getLogger(name).handlers]
+    for handler in handlers:
+        if not any(isinstance(f, LibraryChatterFilter) for f in handler.filters):
+            handler.addFilter(LibraryChatterFilter())
     for category in NOISE_CATEGORIES:
         warnings.filterwarnings("ignore", category=category)
     for message in NOISE_MESSAGES:

@@ -4,7 +4,10 @@ Checkpoints carry their own options: the constructor arguments (plain values,
 via `save_hyperparameters`), the backbone's T5 config and the tokenizer files
 (with the time tokens) are stored inside every checkpoint, so
 `Vid2SeqModule.from_checkpoint(path)` rebuilds the model from that file alone,
-offline, with `torch.load(..., weights_only=True)`.
+offline, with `torch.load(..., weights_only=True)`. The models it records (the backbone, the
+extractors that made the training features) are stored relative to `paths.model_dir`
+(`model_dir:tiny-clip`, `videolang.core.model_paths`) or by hub name, and resolved against the
+current `model_dir` when loaded, so the run folder and the model folder can both move.
 
 The task (`task`: a registry name, kept for older checkpoints; or `head`: a
 `{_target_, options}` block from the task config, a task object or a `TaskMix`) owns
@@ -30,6 +33,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
+from videolang.core.model_paths import (default_model_dir, is_portable, portable_tree, resolve, resolve_tree,
+                                        search_dirs)
 from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
 from videolang.model.schedule import optimizers_for
 from videolang.model.sequences import SequenceBuilder, load_tokenizer
@@ -77,8 +82,10 @@ class Vid2SeqModule(L.LightningModule):
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
                  tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
                  commonsense_dim: int | None = None, head: Any = None, init_from: str | None = None,
-                 time_token_norm: bool = False, frame_deltas: bool = False):
+                 time_token_norm: bool = False, frame_deltas: bool = False, model_dir: str | Path | None = None):
         super().__init__()
+        # where `model_dir:` paths resolve and what checkpoints store paths relative to (not a hyper-parameter)
+        self.model_dir = str(model_dir) if model_dir else str(default_model_dir())
         denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
         # None (a checkpoint made before the switch existed) = disabled; stored normalised in hparams
         cs = CommonsenseOptions.parse(_plain(commonsense))
@@ -98,10 +105,14 @@ class Vid2SeqModule(L.LightningModule):
             raise ValueError(f"{needs_text[0]} reads its query or question through the T5 encoder: model.use_speech "
                              "must be true (the task's own options leave the transcript out)")
         head = tasks.spec()  # plain values (saved below): checkpoints rebuild the tasks from it
-        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer", "t5_config"])
+        self.save_hyperparameters(ignore=["optimizer", "scheduler", "tokenizer", "t5_config", "model_dir"])
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.tasks: TaskMix = tasks
-        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(backbone, num_time_tokens)
+        # the backbone folder is read only when the tokenizer or T5 options are not given (a checkpoint has both)
+        needs_backbone = tokenizer is None or not t5_config
+        source = resolve(backbone, self.model_dir, what="the T5 backbone (model.backbone)",
+                         required=needs_backbone) if is_portable(backbone) else backbone
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(source, num_time_tokens)
         self.builders: dict[str, SequenceBuilder] = {
             t.name: t.make_builder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens)
             for t in tasks}
@@ -110,9 +121,9 @@ class Vid2SeqModule(L.LightningModule):
         if t5_config:  # rebuilding from a checkpoint: architecture only, the weights follow
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), t5_config)
         elif pretrained:
-            t5 = Vid2Seq.load_t5(backbone, len(self.tokenizer))
+            t5 = Vid2Seq.load_t5(source, len(self.tokenizer))
         else:
-            t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(backbone))
+            t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(source))
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
                            commonsense_layers=cs.layers, frame_deltas=frame_deltas)
@@ -120,6 +131,11 @@ class Vid2SeqModule(L.LightningModule):
         self.best_score: float | None = None
         # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.
         self.feature_info: dict[str, Any] = {}
+        # Set when loaded from a checkpoint: its file, the model_dir its `model_dir:` paths were relative to,
+        # and the folders its models are looked for in (`search_dirs`: model_dir, then the saved one).
+        self.checkpoint_file: str | None = None
+        self.saved_model_dir: str | None = None
+        self.model_search: list[str] = [self.model_dir]
         self._outputs: list[dict[str, Any]] = []
         self._meteor = None
         # What `init_from` loaded (set when fitting starts): {"checkpoint", "loaded", "skipped", "missing"}.
@@ -165,6 +181,8 @@ class Vid2SeqModule(L.LightningModule):
         tokens. Tensors that do not fit (a wider visual input, another task's extra layers) are
         skipped and listed; a checkpoint sharing no tensor with this model is an error naming it.
         """
+        if is_portable(str(path)):
+            path = resolve(str(path), self.model_dir, what="model.init_from")
         ckpt, extra = read_checkpoint(path)
         if "tokenizer_files" not in extra:
             raise BadInputError(f"init_from needs a Vid2Seq checkpoint (this is a {extra.get('kind', 'other')} "
@@ -296,6 +314,9 @@ class Vid2SeqModule(L.LightningModule):
     on_test_epoch_start = on_validation_epoch_start
 
     def _gathered_outputs(self) -> list[dict[str, Any]]:
+        """This epoch's outputs of every rank: under DDP each rank decoded its share of the split, so they are
+        gathered (`all_gather_object`) and the items the distributed sampler repeated to even out the ranks
+        are dropped by (task, key); every rank then holds the whole split, once."""
         outputs, self._outputs = self._outputs, []
         if self.trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
             gathered: list[Any] = [None] * self.trainer.world_size
@@ -330,6 +351,7 @@ class Vid2SeqModule(L.LightningModule):
                 dropped.update(item.get("dropped", {}))
             if task.malformed_key:
                 scores[task.malformed_key] = float(sum(dropped.values()))
+            scores["items"] = float(len(mine))  # items scored (videos, chapters, queries, questions), all ranks'
             metrics.update({f"{self.tasks.prefix(prefix, task)}{k}": float(v) for k, v in scores.items()})
         self.log_dict(metrics)  # every rank scored the same gathered outputs: identical values
         self.last_outputs = outputs
@@ -357,30 +379,49 @@ class Vid2SeqModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         import json
 
+        # local model paths under model_dir stored as `model_dir:<rel>` (hub names and other paths as they are)
+        if checkpoint.get("hyper_parameters") is not None:
+            checkpoint["hyper_parameters"] = portable_tree(dict(checkpoint["hyper_parameters"]), self.model_dir)
         checkpoint["videolang"] = {
             "t5_config": json.loads(self.net.t5.config.to_json_string()),
             "tokenizer_files": tokenizer_to_tensors(self.tokenizer),
             "best_score": self.best_score,
-            "features": self.feature_info,
+            "features": portable_tree(self.feature_info, self.model_dir),
+            "model_dir_at_save": self.model_dir,  # what `model_dir:` meant then (the fingerprint check in predict)
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         extra = checkpoint.get("videolang") or {}
         self.best_score = extra.get("best_score")
         self.feature_info = extra.get("features") or self.feature_info
+        self.saved_model_dir = extra.get("model_dir_at_save")
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu", **overrides: Any) -> "Vid2SeqModule":
-        """Rebuild a trained model from a checkpoint file alone (no hub, no config)."""
+    def from_checkpoint(cls, path: str | Path, map_location: str = "cpu", model_dir: str | Path | None = None,
+                        **overrides: Any) -> "Vid2SeqModule":
+        """Rebuild a trained model from a checkpoint file alone (no hub, no config).
+
+        `model_dir` (`paths.model_dir`) is where the models the checkpoint names relative to it are
+        looked for first, then the model folder it was saved with; without it, the saved folder (when
+        it still exists), then the project's `models/` (`videolang.core.model_paths.search_dirs`).
+        `feature_info`, from which predict rebuilds the extractors, is kept as stored and resolved
+        there; the backbone folder is not needed (its T5 options and tokenizer are in the checkpoint)."""
         ckpt, extra = read_checkpoint(path, map_location)
         if "t5_config" not in extra or "tokenizer_files" not in extra:
             raise BadInputError(f"not a videolang Vid2Seq checkpoint (a {extra.get('kind', 'other')} model: no "
                                 "stored T5 options or tokenizer)", path)
-        hparams = {**ckpt["hyper_parameters"], **overrides}
-        module = cls(**hparams, t5_config=extra["t5_config"], tokenizer=tokenizer_from_tensors(extra["tokenizer_files"]))
+        folders = search_dirs(model_dir, extra.get("model_dir_at_save"))
+        # `model_dir:` paths found: their current location; not found (not needed to rebuild): as stored
+        stored = resolve_tree(dict(ckpt["hyper_parameters"]), folders, required=False, search=False)
+        hparams = {**stored, **overrides}
+        module = cls(**hparams, t5_config=extra["t5_config"], tokenizer=tokenizer_from_tensors(extra["tokenizer_files"]),
+                     model_dir=folders[0])
+        module.model_search = folders
         module.load_state_dict(ckpt["state_dict"])
         module.best_score = extra.get("best_score")
         module.feature_info = extra.get("features") or {}
+        module.checkpoint_file = str(path)
+        module.saved_model_dir = extra.get("model_dir_at_save")
         return module.eval()
 
 

@@ -7,6 +7,8 @@ Videos without speech get an empty transcript; videos longer than the model's
 frame budget are uniformly subsampled like in training. A model that reads the
 common-sense stream gets its extractor (and the keys it requires) in the encoder,
 and its rows go through the data module's own item and collate code (same fusion).
+The extractors' models are found under `model_dir` (`paths.model_dir`) when the checkpoint
+names them relative to it (`model_dir:tiny-clip`) or by an absolute path that has moved.
 """
 from __future__ import annotations
 
@@ -80,9 +82,12 @@ class VideoPredictor:
 
     @classmethod
     def from_checkpoint(cls, ckpt: str | Path, extractor_cfg: Any | None = None, device: str = "auto",
-                        **overrides: Any) -> "ChapterPredictor":
-        """`extractor_cfg=None`: the extractors described in the checkpoint; else an `extractor` config group."""
-        module = Vid2SeqModule.from_checkpoint(ckpt, **overrides)
+                        model_dir: str | Path | None = None, **overrides: Any) -> "ChapterPredictor":
+        """`extractor_cfg=None`: the extractors described in the checkpoint; else an `extractor` config group.
+        `model_dir`: where the models the checkpoint names are looked for first (`stage=predict` passes
+        `paths.model_dir`), then the model folder it was saved with; without it, the saved folder while it
+        exists, then the project's `models/` (docs/model.md, "Moving a checkpoint")."""
+        module = Vid2SeqModule.from_checkpoint(ckpt, model_dir=model_dir, **overrides)
         if module.tasks.producing(cls.produces) is None:
             raise ConfigError(f"{ckpt} has no head that predicts {cls.what} (its task: {module.hparams.task}); "
                               f"use a checkpoint trained with a task that does")
@@ -216,6 +221,7 @@ def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
     import hydra.utils
     from omegaconf import DictConfig, OmegaConf
 
+    from videolang.core.model_paths import resolve_tree
     from videolang.extract.encoder import Encoder
 
     keys = model_feature_keys(module)
@@ -238,11 +244,16 @@ def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
         raise ConfigError("the checkpoint does not record how its visual features were extracted: "
                           "pass an extractor config (e.g. extractor=tiny)")
 
+    folders = getattr(module, "model_search", None) or getattr(module, "model_dir", None)  # paths.model_dir first
+    source = getattr(module, "checkpoint_file", None) or "the checkpoint"
+
     def rebuild(key: str):
         desc = info.get(key) or {}
         if not desc.get("class"):
             return None
-        return hydra.utils.instantiate({"_target_": desc["class"], **desc.get("config", {})})
+        # `model_dir:<rel>` and moved absolute model paths -> where they are now (a missing model is an error)
+        config = resolve_tree(desc.get("config", {}), folders, what=f"the '{key}' extractor's model", source=source)
+        return hydra.utils.instantiate({"_target_": desc["class"], **config})
 
     built = _build_closure(keys, rebuild, lambda k, ext: (info.get(k) or {}).get("requires") or (), required,
                            "the checkpoint")
@@ -250,10 +261,30 @@ def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
                    if (info[k].get("input") or {}).get("backend")), None)
     encoder = Encoder(built, decode=decode)
     for key, fp in encoder.fingerprints.items():
-        if fp != info[key].get("fingerprint"):
-            log.warning("rebuilt '%s' extractor has fingerprint %s, the training features %s",
-                        key, fp, info[key].get("fingerprint"))
+        trained = info[key].get("fingerprint")
+        if fp == trained:
+            continue
+        if fingerprint_as_saved(encoder, key, info, getattr(module, "saved_model_dir", None)) == trained:
+            # the same options; only the models' folder differs from training (moved, or another model_dir)
+            log.info("'%s' extractor: its model was found under paths.model_dir=%s (moved since training)",
+                     key, getattr(module, "model_dir", None))
+            continue
+        log.warning("rebuilt '%s' extractor has fingerprint %s, the training features %s", key, fp, trained)
     return encoder
+
+
+def fingerprint_as_saved(encoder: Any, key: str, info: dict[str, Any], saved_model_dir: str | None) -> str:
+    """The fingerprint the rebuilt extractor would have with the model paths it had when the checkpoint was
+    written (and its requirements' recorded fingerprints): equal to the recorded one when only the models'
+    location differs."""
+    from videolang.core.model_paths import as_saved
+    from videolang.store.record import fingerprint_of
+
+    described = dict(encoder.fingerprint_config(encoder.extractors[key]))
+    described["config"] = as_saved(described["config"], info[key].get("config", {}), saved_model_dir)
+    if "requires" in described:
+        described["requires"] = {dep: (info.get(dep) or {}).get("fingerprint") for dep in described["requires"]}
+    return fingerprint_of(described)
 
 
 def _build_closure(keys: list[str], build, requires, required: set[str], where: str) -> dict[str, Any]:

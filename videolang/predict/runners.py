@@ -19,6 +19,12 @@ from videolang.core.io import atomic_write_json, atomic_write_jsonl
 log = logging.getLogger(__name__)
 
 
+def model_dir_of(cfg: DictConfig) -> str | None:
+    """`paths.model_dir`: where the models a checkpoint names relative to it are (docs/model.md)."""
+    value = OmegaConf.select(cfg, "paths.model_dir", default=None)
+    return None if value is None else str(value)
+
+
 def generation_overrides(cfg: DictConfig) -> dict[str, Any]:
     opts = cfg.stage
     generation = OmegaConf.to_container(opts.generation, resolve=True) if opts.get("generation") else {}
@@ -33,7 +39,8 @@ class ChapterRun:
         from videolang.stages.predict import reference_chapters, side_by_side
 
         opts = cfg.stage
-        predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
+        predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device),
+                                                        model_dir=model_dir_of(cfg))
         prediction = predictor.predict_video(video, **generation_overrides(cfg))
         files = write_chapter_files(prediction, opts.out_dir, video.stem)
         for note in prediction.notes:
@@ -62,7 +69,8 @@ class GroundingRun:
             if not q.strip() or q == "None":
                 raise ConfigError(f"query: query {k + 1} of {len(queries)} is empty")
         opts = cfg.stage
-        predictor = GroundingPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
+        predictor = GroundingPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device),
+                                                          model_dir=model_dir_of(cfg))
         prediction = predictor.predict_video(video, queries, **generation_overrides(cfg))
         for note in prediction.notes:
             log.info("predict: %s", note)
@@ -128,7 +136,8 @@ class VideoQARun:
             raise BadInputError("subtitle file not found" if not Path(str(subtitles)).exists()
                                 else "subtitle file is not a file", str(subtitles))
         opts = cfg.stage
-        predictor = VideoQAPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device))
+        predictor = VideoQAPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device),
+                                                        model_dir=model_dir_of(cfg))
         if ts is not None:  # the part asked about must be inside the video: a setting to fix, not the file
             feats, _ = predictor.encode_video(video)  # cached: predict_video does not encode it again
             duration = float(feats.duration or (feats.timestamps[-1] + 1.0))

@@ -1,6 +1,10 @@
 """`stage=predict`: one raw video through a trained head: chapters (JSON, YouTube lines, WebVTT) by
 default, ranked windows for `query=...` with `task=grounding`, answer probabilities for `question=...
-answers=[...]` with `task=videoqa`; the task config chooses (`task.predict`)."""
+answers=[...]` with `task=videoqa`; the task config chooses (`task.predict`).
+
+`videos=<folder|list.txt|videos.parquet|file>` instead of `video=` predicts chapters for every video
+with the feature store's rules (skip what is done, record failures and go on, shards, ranks): see
+`videolang.predict.batch`."""
 from __future__ import annotations
 
 import logging
@@ -54,7 +58,15 @@ def run(cfg: DictConfig) -> StageResult:
     import hydra.utils
 
     opts = cfg.stage
-    video, ckpt = Path(str(cfg.video)), Path(str(cfg.ckpt))
+    video_value, videos_value = cfg.get("video"), cfg.get("videos")
+    if video_value is None and videos_value is None:
+        raise ConfigError("missing required key 'video': pass video=<file> for one video, or "
+                          "videos=<folder|list.txt|videos.parquet> for a batch")
+    if video_value is not None and videos_value is not None:
+        raise ConfigError(f"video={video_value} and videos={videos_value} both given: video= predicts one file, "
+                          "videos= a batch; pass one of them")
+    ckpt = Path(str(cfg.ckpt))
+    video = None if video_value is None else Path(str(video_value))
     if opts.extractor not in ("checkpoint", "config"):
         raise ConfigError(f"stage.extractor must be 'checkpoint' or 'config', not {opts.extractor!r}")
     extractor_cfg = cfg.get("extractor") if opts.extractor == "config" else None
@@ -64,8 +76,8 @@ def run(cfg: DictConfig) -> StageResult:
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
         raise ConfigError(f"stage.device must be auto, cpu, cuda or cuda:<index>, not {device!r}")
     references = opts.get("references")
-    checks = [(video, "video"), (ckpt, "checkpoint")] + ([(Path(str(references)), "references file")]
-                                                          if references else [])
+    checks = ([(video, "video")] if video is not None else []) + [(ckpt, "checkpoint")] + (
+        [(Path(str(references)), "references file")] if references and video is not None else [])
     for path, what in checks:  # before seconds of model loading
         if not path.is_file():
             raise BadInputError(f"{what} not found" if not path.exists() else f"{what} is not a file", path)
@@ -74,6 +86,11 @@ def run(cfg: DictConfig) -> StageResult:
 
         if not torch.cuda.is_available():
             raise ConfigError(f"stage.device={device} but no CUDA device is available (use stage.device=auto or cpu)")
+    if video is None:
+        from videolang.predict.batch import run_batch
+
+        summary, failed = run_batch(cfg, ckpt, extractor_cfg, device)
+        return StageResult(summary, failed=failed)
     spec = OmegaConf.select(cfg, "task.predict") or {"_target_": "videolang.predict.runners.ChapterRun"}
     runner = hydra.utils.instantiate(spec)
     summary = runner(cfg, video, ckpt, extractor_cfg)

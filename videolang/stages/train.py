@@ -4,40 +4,46 @@ The stage only instantiates and wires (data module, model, callbacks, loggers,
 trainer); everything else lives in `videolang.datamodule`, `videolang.model` and
 `videolang.commonsense`. The data module is `stage.datamodule` (the Vid2Seq heads) unless
 the task config brings its own (`task.datamodule`, e.g. the common-sense proxy task).
+
+Distributed fits (`trainer=ddp` on GPUs, `trainer=ddp_sim` on two CPU processes) work with both of
+Lightning's single-machine launchers; `FitRanks` covers what each of them leaves out:
+
+- `strategy=ddp` (`trainer=ddp`; Lightning's recommendation) re-runs the command line for ranks > 0, with
+  `hydra.run.dir=<this run's folder>`: every rank runs this stage in the same run folder, rank 0 writes the
+  checkpoints, logs, `validation_history.jsonl` and `summary.json`, the others only
+  `summary.rank<r>.json`. It needs the command line to be `python -m videolang.run ...` (a test or a
+  notebook calling `run_stage` would be re-run as itself; a `-m` sweep would start a sweep per rank): both
+  are refused with a usage error. Rank 0 returns once the other ranks have ended.
+- `strategy=ddp_spawn` (`trainer=ddp_sim`) runs `fit` in spawned copies of this process, which hand back
+  only the weights and the callback metrics: rank 0 passes the rest of what the summary needs (step,
+  epoch, checkpoint paths, best score, early stopping, init_from) through a temporary file, and the
+  spawned ranks get this process's logging (console + `<stage>.log`). Works in-process too (tests).
+
+Either way, validation metrics are computed from every rank's decoded outputs, gathered
+(`Vid2SeqModule._gathered_outputs`), so they are the whole validation split's.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from videolang.core.errors import ConfigError, VideolangError
+from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_write_json, ensure_dir
-from videolang.stages import StageResult
+from videolang.stages import StageResult, instantiate
 
 log = logging.getLogger(__name__)
-
-
-def instantiate(spec: Any, key: str, **kwargs: Any) -> Any:
-    """`hydra.utils.instantiate`, with a component that cannot be built from its settings (an unknown
-    `_target_`, an unknown or invalid option) reported as a usage error naming the config key; a
-    videolang error raised while building keeps its own message (and exit code)."""
-    try:
-        return hydra.utils.instantiate(spec, **kwargs)
-    except InstantiationException as e:
-        cause = e.__cause__
-        while isinstance(cause, InstantiationException) and cause.__cause__ is not None:
-            cause = cause.__cause__
-        if isinstance(cause, VideolangError):
-            raise cause from None
-        text = str(e).split(", set env var HYDRA_FULL_ERROR")[0].strip().replace("\n", " ")
-        raise ConfigError(f"{key}: cannot be built from its settings: {text}") from None
 
 
 def _instantiate_all(group: DictConfig | None, key: str) -> list[Any]:
@@ -169,14 +175,21 @@ def run(cfg: DictConfig) -> StageResult:
     check_settings(cfg)
     import torch
 
-    before = torch.get_num_threads()
+    before, omp_before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     threads = cfg.stage.get("torch_threads")
     if threads:  # tiny models on a small shared CPU: one thread avoids oversubscription (~5x faster steps)
         torch.set_num_threads(int(threads))
+        # the ranks a DDP launcher starts read it at start-up (else Lightning gives each rank cores / ranks)
+        os.environ["OMP_NUM_THREADS"] = str(int(threads))
     try:
         return _train(cfg)
     finally:
         torch.set_num_threads(before)
+        if threads:
+            if omp_before is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = omp_before
 
 
 def _train(cfg: DictConfig) -> StageResult:
@@ -188,28 +201,34 @@ def _train(cfg: DictConfig) -> StageResult:
     module.feature_info = datamodule.feature_info()
     callbacks = _instantiate_all(cfg.get("callbacks"), "callbacks")
     loggers = _instantiate_all(cfg.get("logger"), "logger")
-    trainer = instantiate(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+    ranks = FitRanks(verbose=bool(cfg.get("verbose", False)))
+    trainer = instantiate(cfg.trainer, "trainer", callbacks=[*callbacks, ranks], logger=loggers or False)
+    check_launcher(trainer)
     if trainer.is_global_zero:
         save_model_options(module, out_dir)
         for lg in loggers:
             lg.log_hyperparams({"tags": list(cfg.get("tags") or []), **dict(module.hparams)})
 
     resume = cfg.stage.get("resume")
-    trainer.fit(module, datamodule, ckpt_path=str(resume) if resume else None)
-
-    best = next((c.best_model_path for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), "")
-    last = next((c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path), "")
-    best, last = (p if p and Path(p).is_file() else "" for p in (best, last))
+    try:
+        trainer.fit(module, datamodule, ckpt_path=str(resume) if resume else None)
+        outcome = ranks.outcome(trainer, module)
+    finally:
+        ranks.forget()
+    fit_trainer = trainer
+    best, last = outcome["best_checkpoint"] or "", outcome["last_checkpoint"] or ""
+    module.best_score, module.init_report = outcome["best_score"], outcome["init_from"]
     summary: dict[str, Any] = {
         "best_checkpoint": best or None, "last_checkpoint": last or None,
         "monitor": module.hparams.monitor, "best_score": module.best_score,
-        "global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch),
+        "global_step": outcome["global_step"], "epochs": outcome["epochs"],
         "skipped_videos": datamodule.failures.as_rows(),
         "val": {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")},
     }
-    stopped = next((c.report for c in callbacks if getattr(c, "report", None)), None)
-    if stopped:  # videolang.callbacks.EarlyStopping: when and why
-        summary["early_stopping"] = stopped
+    if trainer.world_size > 1:
+        summary["world_size"] = int(trainer.world_size)
+    if outcome["early_stopping"]:  # videolang.callbacks.EarlyStopping: when and why
+        summary["early_stopping"] = outcome["early_stopping"]
     if hasattr(datamodule, "summary"):
         summary["data"] = datamodule.summary()
     if getattr(module, "init_report", None):
@@ -227,4 +246,127 @@ def _train(cfg: DictConfig) -> StageResult:
         summary["test_files"] = write_outputs(module, datamodule.splits["test"], out_dir, metrics)
     if datamodule.failures:
         log.warning(datamodule.failures.summary())
-    return StageResult(summary, failed=len(datamodule.failures))
+    wait_for_other_ranks(fit_trainer)
+    # Rank 0 reports skipped videos (exit 3); the others exit 0 with the same list in summary.rank<r>.json:
+    # Lightning's `ddp` launcher kills every rank as soon as one of the ranks it started exits non-zero.
+    return StageResult(summary, failed=len(datamodule.failures) if fit_trainer.is_global_zero else 0)
+
+
+# ----------------------------------------------------------------------------- distributed fits
+_EPOCH_LEVEL_SYNC = r"It is recommended to use `self\.log\('(val|test)/"
+
+
+class FitRanks(L.Callback):
+    """What `stage=train` needs from the ranks of a distributed fit (module docstring, top).
+
+    - `outcome()`: the fit's result for the summary (global step, epochs, best / last checkpoint, best
+      score, early stopping, init_from), recorded by this process's own rank, or, when Lightning spawned
+      the ranks (`ddp_spawn`), by rank 0 of the spawned copies, through a temporary JSON file.
+    - In spawned ranks, this process's logging (Hydra's console and `<stage>.log` handlers, the quiet
+      library loggers), which a spawned interpreter does not inherit.
+    - Lightning's "use sync_dist=True" warning for `val/*` and `test/*` metrics is silenced: those are
+      computed from the outputs gathered from every rank, so every rank logs the same value already.
+    """
+
+    def __init__(self, verbose: bool = False):
+        self.parent_pid = os.getpid()
+        self.verbose = verbose
+        self.handoff = Path(tempfile.gettempdir()) / f"videolang-fit-{os.getpid()}-{uuid.uuid4().hex}.json"
+        self.logging = _hydra_logging()
+        self._outcome: dict[str, Any] | None = None
+
+    def _spawned(self) -> bool:
+        return os.getpid() != self.parent_pid
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        from lightning.fabric.utilities.warnings import PossibleUserWarning
+
+        warnings.filterwarnings("ignore", message=_EPOCH_LEVEL_SYNC, category=PossibleUserWarning)
+        if self._spawned() and self.logging is not None and not logging.getLogger().handlers:
+            from hydra.core.utils import configure_log
+
+            configure_log(OmegaConf.create(self.logging))
+            try:
+                from videolang.core.quiet import quiet_libraries
+            except ImportError:  # pragma: no cover
+                pass
+            else:
+                quiet_libraries(verbose=self.verbose)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._outcome = fit_outcome(trainer, pl_module)
+        if self._spawned() and trainer.is_global_zero:
+            atomic_write_json(self.handoff, self._outcome)
+
+    def outcome(self, trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
+        if self._outcome is not None:
+            return self._outcome
+        if self.handoff.is_file():  # rank 0 of spawned ranks
+            return json.loads(self.handoff.read_text())
+        return fit_outcome(trainer, module)  # fit ended before on_fit_end (nothing to report but the loop)
+
+    def forget(self) -> None:
+        self.handoff.unlink(missing_ok=True)
+
+
+def fit_outcome(trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
+    best = next((c.best_model_path for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), "")
+    last = next((c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path), "")
+    best, last = (p if p and Path(p).is_file() else "" for p in (best, last))
+    stopped = next((c.report for c in trainer.callbacks if getattr(c, "report", None)), None)
+    score = getattr(module, "best_score", None)
+    return {"best_checkpoint": best or None, "last_checkpoint": last or None,
+            "best_score": float(score) if score is not None else None,
+            "global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch),
+            "early_stopping": stopped, "init_from": getattr(module, "init_report", None)}
+
+
+def _hydra_logging() -> dict[str, Any] | None:
+    """Hydra's resolved job logging config (console + `<stage>.log`), for spawned ranks; None outside the CLI."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if not HydraConfig.initialized():
+            return None
+        job_logging = HydraConfig.get().job_logging
+        return OmegaConf.to_container(job_logging, resolve=True) if job_logging is not None else None
+    except Exception:  # pragma: no cover - a config composed without hydra's logging keys
+        return None
+
+
+def _relaunches(trainer: L.Trainer) -> bool:
+    """Whether fit will start the other ranks by re-running this process's command line (`strategy=ddp`
+    without torchrun / SLURM, which start every rank themselves)."""
+    from lightning.pytorch.strategies.launchers import _SubprocessScriptLauncher
+
+    env = getattr(trainer.strategy, "cluster_environment", None)
+    return isinstance(getattr(trainer.strategy, "launcher", None), _SubprocessScriptLauncher) \
+        and env is not None and not env.creates_processes_externally
+
+
+def check_launcher(trainer: L.Trainer) -> None:
+    """`strategy=ddp` re-runs the command line for each other rank: refused where that command is not this
+    run's own `python -m videolang.run ...` (usage error naming the way out)."""
+    if not _relaunches(trainer):
+        return
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ConfigError("trainer.strategy=ddp: Lightning starts the other ranks by re-running the command line, "
+                          "which under -m would start a sweep per rank: use trainer=ddp_sim (ddp_spawn) in a "
+                          "sweep, or hydra/launcher=slurm_train (one task per rank)")
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if getattr(main, "name", None) != "videolang.run":
+        raise ConfigError("trainer.strategy=ddp: Lightning starts the other ranks by re-running the command "
+                          "line, which is not `python -m videolang.run ...` here: run the stage from the command "
+                          "line, or use trainer.strategy=ddp_spawn (trainer=ddp_sim) in-process")
+
+
+def wait_for_other_ranks(trainer: L.Trainer) -> None:
+    """On the rank that re-ran the command line for the others: wait until they have ended (written their
+    summaries), so the command returns when the whole run is done."""
+    launcher = getattr(trainer.strategy, "launcher", None)
+    for proc in getattr(launcher, "procs", None) or []:
+        if isinstance(proc, subprocess.Popen):
+            proc.wait()
