@@ -28,7 +28,9 @@ CHATTER = ("Loading weights", "an old api", "GPU available", "Processing audio")
 
 @pytest.mark.parametrize("mode", ["quiet", "verbose"])
 def test_library_chatter_is_hidden_unless_verbose(tiny_t5, mode):
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "TRANSFORMERS_VERBOSITY")}
+    from videolang.core.quiet import QUIET_ENVIRONMENT
+
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_ENVIRONMENT}  # as a fresh shell has it
     env["HF_HUB_OFFLINE"] = "1"
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tiny_t5), mode], capture_output=True, text=True,
                           env=env, timeout=300)

@@ -8,8 +8,10 @@ paragraph, no traceback, and every existing output byte for byte unchanged.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +33,7 @@ class Outcome:
 def run_in_process(args: list[str], capfd: pytest.CaptureFixture) -> Outcome:
     """`python -m videolang.run *args` in this process: exit code and everything it printed."""
     capfd.readouterr()
+    environ, filters = dict(os.environ), list(warnings.filters)  # the runner quiets libraries process-wide
     argv, sys.argv = sys.argv, ["videolang.run", *args]
     runner._STAGE_STARTED = False
     GlobalHydra.instance().clear()
@@ -42,6 +45,9 @@ def run_in_process(args: list[str], capfd: pytest.CaptureFixture) -> Outcome:
     finally:
         sys.argv = argv
         GlobalHydra.instance().clear()
+        os.environ.clear()
+        os.environ.update(environ)
+        warnings.filters[:] = filters
     captured = capfd.readouterr()
     text = captured.out + captured.err
     errors = [ln for ln in text.splitlines() if "[ERROR]" in ln or "[WARNING]" in ln]

@@ -41,6 +41,15 @@ class LibraryChatterFilter(logging.Filter):
         return record.levelno >= logging.WARNING or record.name.split(".")[0] not in self.ROOTS
 
 
+# what spawned workers (DataLoader, ddp_spawn), which start with fresh warning filters, inherit
+QUIET_ENVIRONMENT = {
+    "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::FutureWarning",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+}
+
+
 def quiet_libraries(verbose: bool = False) -> None:
     """Turn library chatter down for this process (and, through the environment, its workers).
 
@@ -59,10 +68,8 @@ def quiet_libraries(verbose: bool = False) -> None:
     for message in NOISE_MESSAGES:
         warnings.filterwarnings("ignore", message=message)
     # spawned workers (DataLoader, ddp_spawn) start with fresh filters: the environment carries the choice
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning,ignore::FutureWarning")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    for name, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     try:
         import transformers.utils.logging as hf_logging
 
