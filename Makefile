@@ -29,6 +29,9 @@ system:
 # Installation output goes to $(VENV)/install.log and is shown only when something fails.
 $(STAMP): pyproject.toml
 	@echo "setting up $(VENV) (log: $(VENV)/install.log)"
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	if [ -n "$$free" ] && [ "$$free" -lt 9 ]; then \
+	  echo "warning: $$free GB free on this disk; the environment takes about 8 GB (PyTorch with its CUDA libraries)"; fi
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@( $(BIN)/python -m pip install --upgrade pip && \
 	   $(BIN)/python -m pip install $(TORCH_SPEC) && \

@@ -147,3 +147,26 @@ def test_a_failing_job_does_not_stop_the_sweep_and_sets_the_exit_code(tmp_path):
     assert "Traceback" not in proc.stderr
     assert (sweep_dir / "0" / "summary.json").is_file()  # the first job finished
     assert "job 1" in proc.stderr and "missing.jsonl" in proc.stderr  # the failed job is named
+
+
+def test_sweeps_started_in_the_same_second_get_their_own_folders(tmp_path):
+    """Regression: two -m sweeps started in the same second shared one sweep folder. The sweep folder is claimed
+    like a run folder, and the jobs (separate processes under submitit) write into the launching process's claim."""
+    from datetime import datetime, timedelta
+
+    refs = tmp_path / "qa.jsonl"
+    refs.write_text(json.dumps({"qid": "q1", "answer_idx": 2}) + "\n")
+    multirun = tmp_path / "logs" / "evaluate" / "multirun"
+    now = datetime.now()
+    taken = {(now + timedelta(seconds=s)).strftime("%Y-%m-%d_%H-%M-%S") for s in range(120)}  # another sweep's
+    for name in taken:
+        (multirun / name).mkdir(parents=True)
+    proc = subprocess.run([sys.executable, "-m", "videolang.run", "-m", "stage=evaluate", "task=videoqa",
+                           f"predictions={refs},{refs}", f"references={refs}", "hydra/launcher=submitit_local",
+                           f"paths.log_dir={tmp_path / 'logs'}"], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == EXIT_OK, proc.stderr[-3000:]
+    ours = sorted(set(p.name for p in multirun.iterdir()) - taken)
+    assert len(ours) == 1 and ours[0].endswith("_2"), ours
+    assert all((multirun / ours[0] / str(job) / "summary.json").is_file() for job in (0, 1))
+    assert not any(any((multirun / name).iterdir()) for name in taken)  # nothing written into the other sweeps

@@ -68,7 +68,9 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("project_root"):
         OmegaConf.register_new_resolver("project_root", lambda: str(project_root()))
     if not OmegaConf.has_resolver("claim_run_dir"):
-        OmegaConf.register_new_resolver("claim_run_dir", claim_run_dir)
+        # cached in the config: Hydra copies a sweep's resolver cache into each job's config (`load_sweep_config`),
+        # so a job in another process (submitit) gets the launching process's claim instead of making its own
+        OmegaConf.register_new_resolver("claim_run_dir", claim_run_dir, use_cache=True)
 
 
 register_resolvers()

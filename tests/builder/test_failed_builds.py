@@ -224,3 +224,20 @@ def test_a_killed_build_leaves_a_staging_folder_that_the_next_build_removes(tabl
     assert code == 0 and (out / "videos.parquet").exists()
     assert not stale.exists() and someone_else.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".dataset")) == [someone_else.name]
+
+
+def test_a_rebuild_removes_what_the_previous_build_wrote_and_this_one_does_not(table_build, tmp_path):
+    # regression: rebuilding with fewer tasks left the old task files beside the new ones, as if current
+    good = tmp_path / "good.csv"
+    good.write_text(csv_text(), encoding="utf-8")
+    summary, out, code = table_build(good)
+    assert code == 0 and any(f.name.startswith("grounding_") for f in (out / "tasks").iterdir())
+    (out / "tasks" / "my_notes.txt").write_text("mine")  # not the builder's: stays
+    (out / "README.txt").write_text("mine")
+    summary, out, code = table_build(good, "stage.tasks=[dense_captioning]")
+    assert code == 0
+    assert {f.name for f in (out / "tasks").iterdir()} == {f"dense_captioning_{s}.json" for s in
+                                                           ("train", "val", "test")} | {"my_notes.txt"}
+    assert (out / "README.txt").read_text() == "mine"
+    report = json.loads((out / "report.json").read_text())
+    assert sorted(report["task_files"]) == sorted(f.name for f in (out / "tasks").iterdir() if f.suffix == ".json")

@@ -66,3 +66,17 @@ def test_inference_notebook_runs(trained_on_sample, sample_corpus, monkeypatch):
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
     outputs, text = execute_notebook("predict_chapters.ipynb")
     assert "(True," in text
+
+
+@pytest.mark.slow
+def test_predictor_runs_its_extractors_on_its_own_device(trained_on_sample, sample_corpus, monkeypatch):
+    # regression: stage.device=cpu moved the model to the CPU but loaded the extractors on "auto" (a GPU if any)
+    import torch
+
+    from videolang.predict import ChapterPredictor
+
+    predictor = ChapterPredictor.from_checkpoint(trained_on_sample["ckpt"], device="cpu",
+                                                 model_dir=trained_on_sample["model_dir"])
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # "auto" would now pick a GPU this machine lacks
+    feats, _ = predictor.encode_video(sample_corpus / "awkward" / "video_only.mp4")
+    assert predictor.encoder.device == torch.device("cpu") and feats.frames.shape[0] > 0

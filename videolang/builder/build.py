@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import logging
 import os
 import re
@@ -173,18 +174,37 @@ def _remove_stale_staging(parent: Path, name: str) -> None:
             continue
 
 
+def _built_files(folder: Path) -> set[str]:
+    """The tables and task files a build's `report.json` says it wrote (relative paths; none when unreadable)."""
+    try:
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        tables, tasks = dict(report.get("tables") or {}), dict(report.get("task_files") or {})
+    except (OSError, ValueError, TypeError, AttributeError):
+        return set()
+    plain = re.compile(r"[\w.-]+")  # a name this builder writes: never a path that leaves the folder
+    return ({str(n) for n in tables if plain.fullmatch(str(n)) and str(n) not in (".", "..")}
+            | {f"tasks/{n}" for n in tasks if plain.fullmatch(str(n)) and str(n) not in (".", "..")})
+
+
 def _commit(staging: Path, out: Path) -> None:
     """Move a finished build into `out`: one rename when `out` is new, else file by file (the
-    report last), so files in `out` that this build does not write are left alone."""
+    report last). Files the previous build wrote and this one does not (the task files of a split
+    that is gone) are removed; anything else in `out` is left alone."""
     if not out.exists():
         os.rename(staging, out)
         return
+    before = _built_files(out)
     files = sorted((p for p in staging.rglob("*") if p.is_file()),
                    key=lambda p: (p.name in ("report.json", "report.md"), str(p)))
+    written = {src.relative_to(staging).as_posix() for src in files}
     for src in files:
         dst = out / src.relative_to(staging)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
+    for rel in sorted(before - written):
+        if (out / rel).is_file():
+            (out / rel).unlink()
+            log.info("%s: removed (written by the previous build, not by this one)", out / rel)
 
 
 @dataclass

@@ -18,8 +18,8 @@ from videolang.builder.readers import TableRows
 from videolang.builder.records import REJECT_FEW_TIMESTAMP_LINES, VideoRecord
 from videolang.builder.rulesets import get_ruleset
 from videolang.builder.splits import SplitAssigner
-from videolang.builder.textio import invalid_unicode
 from videolang.core.failures import Failure
+from videolang.core.io import invalid_unicode
 from videolang.core.spans import Chapter, chapters_from_starts
 
 

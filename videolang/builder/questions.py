@@ -11,9 +11,9 @@ import math
 from collections import Counter
 from typing import Any
 
-from videolang.builder.textio import invalid_unicode
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
+from videolang.core.io import invalid_unicode
 
 # Private notes on a question row, removed before tables are written: where it came from
 # (("file:line", path of the file)), and that its `ts` was given but unreadable (counted by check_times).

@@ -4,7 +4,7 @@ Every reader splits its input into small picklable *tasks* in the main process
 (`tasks()`, streamed, never the whole corpus at once) and turns one task into
 records in a worker (`load(task)`). A file that cannot be read becomes a
 `Failure` naming the file, a table row that cannot be read a `Failure` naming
-`file:line`; the run goes on. Text is read through `videolang.builder.textio`:
+`file:line`; the run goes on. Text is read through `videolang.core.io`:
 UTF-8, UTF-8 with BOM, UTF-16 and UTF-32 are detected, anything else is refused
 with the line and byte at fault.
 """
@@ -20,18 +20,17 @@ from typing import Any
 from videolang.builder.converters.srt import read_srt
 from videolang.builder.questions import question_from_row
 from videolang.builder.records import VideoRecord
-from videolang.builder.textio import (
+from videolang.core.errors import BadInputError
+from videolang.core.failures import Failure
+from videolang.core.io import (
     describe_encoding,
     head_bytes,
     invalid_unicode,
     json_lines,
-    parse_json_text,
-    read_json_file,
-    read_text_file,
+    read_json,
+    read_text,
     sniff_encoding,
 )
-from videolang.core.errors import BadInputError
-from videolang.core.failures import Failure
 
 LoadResult = tuple[list[VideoRecord], list[Failure]]
 INFO_SUFFIX = ".info.json"
@@ -127,7 +126,7 @@ class InfoJsonFolder:
         records, failures = [], []
         for file in task:
             try:
-                info = parse_json_text(read_text_file(file, "info JSON"), file, "yt-dlp info JSON")
+                info = read_json(file, what="info JSON", expected="yt-dlp info JSON")
                 record = record_from_info(info, file)
             except BadInputError as e:
                 failures.append(Failure(Path(file).name, e.problem, file))
@@ -220,7 +219,7 @@ class DescriptionFolder:
             stem = path.name[: -len(DESCRIPTION_SUFFIX)]
             try:
                 video_id = _id_of_stem(stem)
-                text = read_text_file(path, "description")
+                text = read_text(path, "description")
                 if invalid_unicode(text):
                     raise BadInputError("invalid Unicode (lone surrogate) in the description", path)
             except BadInputError as e:
@@ -232,7 +231,7 @@ class DescriptionFolder:
             metadata: dict[str, Any] = {}
             if info_path.exists():
                 try:
-                    info = parse_json_text(read_text_file(info_path, "info JSON"), info_path, "yt-dlp info JSON")
+                    info = read_json(info_path, what="info JSON", expected="yt-dlp info JSON")
                     if not isinstance(info, dict):
                         raise BadInputError(f"expected a JSON object, got a JSON {_json_type(info)}", info_path)
                     duration = _duration(info.get("duration")) or duration
@@ -265,7 +264,7 @@ def load_durations(path: str | Path) -> dict[str, float]:
     if not path.exists():
         raise BadInputError("durations file not found", path)
     if path.suffix == ".json":
-        data = read_json_file(path, "durations file", "a JSON object {video_id: seconds}")
+        data = read_json(path, what="durations file", expected="a JSON object {video_id: seconds}")
         if not isinstance(data, dict):
             raise BadInputError(f"durations JSON must be an object {{video_id: seconds}}, got a JSON {_json_type(data)}",
                                 path)

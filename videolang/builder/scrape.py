@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from videolang.builder.readers import INFO_SUFFIX, InfoJsonFolder
-from videolang.builder.textio import read_text_file
 from videolang.core.failures import Failure
 from videolang.core.ids import id_to_filename, is_youtube_id
-from videolang.core.io import atomic_write_json, ensure_writable_dir
+from videolang.core.io import atomic_write_json, ensure_writable_dir, read_text
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def url_for(text: str) -> str:
 
 def read_inputs(path: str | Path) -> list[str]:
     """Ids or URLs, one per line; blank lines and `#` comments skipped; duplicates removed in order."""
-    lines = read_text_file(path, "id list").splitlines()
+    lines = read_text(path, "id list").splitlines()
     seen, out = set(), []
     for line in lines:
         item = line.split("#", 1)[0].strip() if not line.lstrip().startswith("http") else line.strip()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.io import parse_json_text, read_text
 
 
 def hash_unit(video_id: str, salt: str) -> float:
@@ -24,10 +25,8 @@ def hash_unit(video_id: str, salt: str) -> float:
 
 
 def read_id_list(path: str | Path) -> list[str]:
-    from videolang.builder.textio import parse_json_text, read_text_file
-
     path = Path(path)
-    text = read_text_file(path, "split file")
+    text = read_text(path, "split file")
     if path.suffix == ".json":
         data = parse_json_text(text, path, "a JSON list of ids")
         if isinstance(data, dict):

@@ -27,7 +27,7 @@ from videolang.core.ids import id_to_filename
 from videolang.extract.encoder import Encoder, Piece, VideoResult
 from videolang.extract.sources import VideoItem, display_path, shard
 from videolang.store import FeatureStore
-from videolang.store.manifest import file_stamp
+from videolang.store.manifest import file_stamp, outcome_stands
 
 #: reasons of a key done without its input stream (older versions recorded them as failures: those are redone)
 NO_STREAM_REASONS = ("no audio stream", "no video stream")
@@ -83,15 +83,13 @@ def pending_items(store: FeatureStore, encoder: Encoder, items: list[VideoItem],
             if row is None:
                 return False
             if row["status"] == "done":
-                settled_row = _known(row.get("reason")) and not row.get("n")  # done, nothing to store
-            else:
-                settled_row = (row["status"] == "failed" and not retry_failed
-                               and row.get("reason") not in NO_STREAM_REASONS)
-            if not settled_row:
+                if not (_known(row.get("reason")) and not row.get("n")):  # done with something to store:
+                    return False                                            # the store, not the journal, says
+            elif row["status"] != "failed" or row.get("reason") in NO_STREAM_REASONS:
                 return False
             if not stamp:
                 stamp.append(file_stamp(item.path))
-            return not _known(row.get("file_stamp")) or row["file_stamp"] == stamp[0]
+            return outcome_stands(row, stamp[0], retry_failed)
 
         keys = tuple(k for k in encoder.extractors
                      if overwrite or not (store.is_valid(item.video_id, k, fps[k]) or settled(k)))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.ids import validate_video_id
+from videolang.core.io import read_bytes, sniff_encoding
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +119,12 @@ def _from_parquet(path: Path) -> list[tuple[int | None, VideoItem]]:
 
 def _decode_list(data: bytes, path: Path) -> list[str] | None:
     """Text of a list file as lines; None when it is not text at all."""
-    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            try:
-                return data.decode(codec).splitlines()
-            except UnicodeDecodeError:
-                return None
+    encoding = sniff_encoding(data[:256])
+    if encoding not in (None, "utf-8-sig"):  # UTF-16 / UTF-32, with or without byte-order mark
+        try:
+            return data.decode(encoding).splitlines()
+        except UnicodeDecodeError:
+            return None
     if b"\x00" in data:
         return None
     data = data.removeprefix(codecs.BOM_UTF8)
@@ -149,14 +149,11 @@ def _resolve_line(text: str, folder: Path) -> str:
 
 
 def _from_list_file(source: Path) -> list[tuple[int | None, VideoItem]]:
-    try:
-        data = source.read_bytes()
-    except OSError as e:
-        raise BadInputError(f"cannot read the list file: {e.strerror or e}", source) from None
+    data = read_bytes(source, "list file")
     lines = _decode_list(data, source)
     if lines is None:
-        raise BadInputError("binary file, not a list of video paths (it holds NUL bytes; a UTF-16 list needs its "
-                            "byte-order mark)", source,
+        raise BadInputError("binary file, not a list of video paths (it holds NUL bytes and is not UTF-16 "
+                            "or UTF-32 text)", source,
                             hint=f"{SOURCE_HINT}; a media file is recognised by its extension, one of "
                                  f"stage.extensions: .{', .'.join(MEDIA_EXTENSIONS)}")
     entries = []

@@ -43,7 +43,7 @@ from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.ids import id_to_filename
 from videolang.core.io import atomic_write_json
 from videolang.extract.sources import VideoItem, display_path, shard
-from videolang.store.manifest import Journal, file_stamp, read_journal
+from videolang.store.manifest import Journal, file_stamp, outcome_stands, read_journal
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,7 @@ def classify(job: BatchJob, items: list[VideoItem], recorded: dict[str, dict[str
             out[item.video_id] = ("complete", mark)
             continue
         row = recorded.get(item.video_id)
-        if (row is not None and row.get("status") == "failed" and not job.retry_failed
-                and row.get("file_stamp") == stamp):
+        if row is not None and row.get("status") == "failed" and outcome_stands(row, stamp, job.retry_failed):
             out[item.video_id] = ("failed_before", row)
             continue
         out[item.video_id] = ("todo", None)

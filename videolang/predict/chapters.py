@@ -136,6 +136,7 @@ class VideoPredictor:
             feats, notes = self._encoded[key]
             return feats, list(notes)
         info = probe(str(path))
+        self.encoder.load(self.device)  # the extractors on the model's device (stage.device=cpu on a GPU machine)
         result = self.encoder.try_encode(path)
         # a stream the file lacks ("no audio stream") explains a missing key as well as a failure does
         feats, notes = self.features_from_records(result.records, {**result.absent, **result.failures},

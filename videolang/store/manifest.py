@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,19 @@ def file_stamp(path: str | os.PathLike) -> str | None:
     except (OSError, ValueError):
         return None
     return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def outcome_stands(row: Mapping[str, Any], current_stamp: str | None, retry_failed: bool = False) -> bool:
+    """Whether a recorded outcome still holds, so the work is not redone: a failure is retried only when
+    asked (`retry_failed`), and no outcome holds once the media file changed since (size or modification
+    time; a missing file that appears since has changed too). Rows of older versions carry no file stamp:
+    they hold only while the file still cannot be read, so those videos are retried once and stamped."""
+    if row.get("status") == "failed" and retry_failed:
+        return False
+    recorded = row.get("file_stamp")
+    if recorded != recorded:  # NaN: the column was missing from an older journal
+        recorded = None
+    return recorded == current_stamp
 
 
 def read_journal(path: Path, torn: dict[str, int] | None = None) -> list[dict[str, Any]]:

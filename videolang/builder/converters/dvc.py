@@ -8,13 +8,13 @@ from videolang.builder.converters import duration_of, json_kind, segment, strip_
 from videolang.builder.records import VideoRecord
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
-from videolang.builder.textio import read_json_file
+from videolang.core.io import read_json
 from videolang.core.spans import Chapter
 
 
 def read_dvc_file(path: str | Path, split: str, prefix: str | None = None) -> tuple[list[VideoRecord], list[Failure]]:
     """Records of one DVC-layout file; a malformed entry is a Failure naming the file and the video."""
-    data = read_json_file(path, "annotation file", "a JSON object {video_id: {duration, timestamps, sentences}}")
+    data = read_json(path, what="annotation file", expected="a JSON object {video_id: {duration, timestamps, sentences}}")
     source = str(path)
     if isinstance(data, dict) and "results" in data and "version" in data:
         raise BadInputError("this is a predictions file (it has 'results'), not annotations", path)

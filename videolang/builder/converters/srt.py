@@ -1,11 +1,14 @@
 """A forgiving SubRip (.srt) reader: BOM, CRLF, missing cue numbers, `,` or `.` before milliseconds."""
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
-from videolang.builder.textio import sniff_encoding
 from videolang.core.errors import BadInputError
+from videolang.core.io import decode_bytes, read_bytes, sniff_encoding
+
+log = logging.getLogger(__name__)
 
 _TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?")
 _ARROW = re.compile(rf"^\s*({_TIME.pattern})\s*-->\s*({_TIME.pattern})")
@@ -35,18 +38,15 @@ def parse_srt(text: str) -> list[dict]:
 
 
 def read_srt(path: str | Path) -> list[dict]:
+    """Cues of a .srt file. UTF-8/BOM/UTF-16/32 are detected; other bytes are read as Latin-1 (old subtitle
+    files are often in a legacy 8-bit encoding) and the fallback is logged, naming the file and the byte."""
     path = Path(path)
+    raw = read_bytes(path, "subtitle file")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise BadInputError("subtitle file not found", path) from None
-    except OSError as e:
-        raise BadInputError(f"cannot read subtitles: {e.strerror or e}", path) from None
-    encoding = sniff_encoding(raw[:256])
-    try:
-        text = raw.decode(encoding or "utf-8")
-    except UnicodeDecodeError:
-        if encoding is not None:
-            raise BadInputError(f"starts like {encoding} text but is not valid {encoding}", path) from None
-        text = raw.decode("latin-1")  # old subtitle files: a legacy 8-bit encoding, read as latin-1
+        text = decode_bytes(raw, path, "subtitles")
+    except BadInputError as e:
+        if sniff_encoding(raw[:256]) is not None:
+            raise  # announced UTF-16/32 but broken: no fallback would read it right
+        log.warning("%s: %s; read as Latin-1 (save it as UTF-8 to be sure of the text)", path, e.problem)
+        text = raw.decode("latin-1")
     return parse_srt(text)

@@ -16,9 +16,9 @@ from videolang.builder.converters.srt import read_srt
 from videolang.builder.questions import parse_ts, question_from_row
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
-from videolang.builder.textio import json_lines
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import Failure
+from videolang.core.io import json_lines
 
 __all__ = ["TVQA", "parse_ts"]
 

@@ -20,8 +20,8 @@ from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
 from videolang.builder.splits import read_id_list
 from videolang.core.errors import BadInputError
-from videolang.builder.textio import json_lines, parse_json_text, read_json_file, read_text_file
 from videolang.core.failures import Failure
+from videolang.core.io import json_lines, parse_json_text, read_json, read_text
 from videolang.core.spans import chapters_from_starts
 
 REJECT_NO_SPLIT = "not_in_any_split"
@@ -42,7 +42,7 @@ class ViTT(AnnotationReader):
 
     def _read_lines(self) -> tuple[list[tuple[int, object]], list[Failure]]:
         path = Path(self.annotations)
-        text = read_text_file(path, "ViTT annotation file")
+        text = read_text(path, "ViTT annotation file")
         if not text.strip():
             raise BadInputError("file is empty, expected JSON Lines {id, annotations}", path)
         if text.lstrip().startswith("["):  # tolerate a JSON array of the same objects
@@ -59,7 +59,7 @@ class ViTT(AnnotationReader):
         source = str(self.annotations)
         rows, failures = self._read_lines()
         splits = {vid: split for split, p in (self.split_ids or {}).items() for vid in read_id_list(p)}
-        mapping = read_json_file(self.id_mapping, "id mapping") if self.id_mapping else {}
+        mapping = read_json(self.id_mapping, what="id mapping") if self.id_mapping else {}
         if not isinstance(mapping, dict):
             raise BadInputError(f"id mapping must be a JSON object {{ViTT id: YouTube id}}, got a JSON "
                                 f"{json_kind(mapping)}", self.id_mapping)

@@ -15,7 +15,7 @@ from videolang.builder.converters.dvc import read_dvc_file
 from videolang.builder.records import VideoRecord
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import Failure
-from videolang.builder.textio import read_json_file
+from videolang.core.io import read_json
 from videolang.core.spans import Chapter
 
 SUBSETS = {"training": "train", "validation": "val", "testing": "test"}
@@ -43,7 +43,7 @@ class YouCook2(AnnotationReader):
         return str(self.path)
 
     def records(self) -> tuple[list[VideoRecord], list[Failure]]:
-        data = read_json_file(self.path, "annotation file")
+        data = read_json(self.path, what="annotation file")
         if isinstance(data, dict) and "database" in data and not isinstance(data["database"], dict):
             raise BadInputError(f"'database' must be a JSON object {{video_id: {{...}}}}, got a JSON "
                                 f"{json_kind(data['database'])}", self.path)
