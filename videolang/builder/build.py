@@ -194,17 +194,22 @@ def _commit(staging: Path, out: Path) -> None:
         os.rename(staging, out)
         return
     before = _built_files(out)
-    files = sorted((p for p in staging.rglob("*") if p.is_file()),
-                   key=lambda p: (p.name in ("report.json", "report.md"), str(p)))
-    written = {src.relative_to(staging).as_posix() for src in files}
+    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (_is_report(p), str(p)))
+    stale = sorted(before - {src.relative_to(staging).as_posix() for src in files})
     for src in files:
+        if stale and _is_report(src):  # before the new report: a build killed here is redone, nothing forgotten
+            for rel in stale:
+                if (out / rel).is_file():
+                    (out / rel).unlink()
+                    log.info("%s: removed (written by the previous build, not by this one)", out / rel)
+            stale = []
         dst = out / src.relative_to(staging)
         dst.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dst)
-    for rel in sorted(before - written):
-        if (out / rel).is_file():
-            (out / rel).unlink()
-            log.info("%s: removed (written by the previous build, not by this one)", out / rel)
+
+
+def _is_report(path: Path) -> bool:
+    return path.name in ("report.json", "report.md")
 
 
 @dataclass
