@@ -119,7 +119,7 @@ def report(tasks: Path, proxy: dict, proxy_seconds: float, runs: dict, total: fl
             m = evaluate_dense_captioning(preds, refs, meteor=meteor)
             rows[name] = {"soda_c": m["soda_c"], "cider": m["cider"], "meteor": m["meteor"], "videos": len(refs),
                           "epochs": summary.get("epochs"), "steps": summary.get("global_step"), "seconds": seconds}
-    print(f"\ndense captioning on the held-out test split (no speech input; same seed, split and budget):")
+    print("\ndense captioning on the held-out test split (no speech input; same seed, split and budget):")
     print(f"{'model':<36} {'SODA_c':>8} {'CIDEr':>8} {'METEOR':>8} {'videos':>7} {'epochs':>7} {'steps':>7} {'time':>8}")
     for name, r in rows.items():
         print(f"{name:<36} {100 * r['soda_c']:8.2f} {100 * r['cider']:8.2f} {100 * r['meteor']:8.2f} {r['videos']:7d} "

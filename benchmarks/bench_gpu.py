@@ -102,21 +102,14 @@ def free(device) -> None:
 
 def quiet() -> None:
     """Only the table: no Lightning tips, no transformers notes, no deprecation chatter."""
-    import logging
     import warnings
 
     import lightning.pytorch  # noqa: F401  (sets its loggers to INFO on import: import first, then lower them)
 
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "transformers", "faster_whisper"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as hf_logging
+    from videolang.core.quiet import quiet_libraries
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:
-        pass
+    quiet_libraries()
+    warnings.filterwarnings("ignore")
 
 
 # ---------------------------------------------------------------- (a) visual extraction
@@ -124,6 +117,8 @@ def make_videos(n: int, seconds: int, size=(640, 360), fps: int = 30) -> list[Pa
     """`n` H.264 videos (moving gradients), written with PyAV (no ffmpeg program needed); cached."""
     import av
     import numpy as np
+
+    from videolang.core.io import atomic_path
 
     folder = BENCH / f"gpu_videos_{n}x{seconds}s"
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,8 +128,7 @@ def make_videos(n: int, seconds: int, size=(640, 360), fps: int = 30) -> list[Pa
     for i in range(n):
         path = folder / f"v{i:02d}.mp4"
         if not path.exists():
-            tmp = folder / f".v{i:02d}.part.mp4"
-            with av.open(str(tmp), "w") as out:
+            with atomic_path(path, suffix=".mp4") as tmp, av.open(str(tmp), "w") as out:
                 stream = out.add_stream("libx264", rate=fps)
                 stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
                 stream.options = {"preset": "veryfast"}
@@ -145,7 +139,6 @@ def make_videos(n: int, seconds: int, size=(640, 360), fps: int = 30) -> list[Pa
                         out.mux(packet)
                 for packet in stream.encode():
                     out.mux(packet)
-            tmp.rename(path)
         paths.append(path)
     return paths
 
@@ -209,14 +202,14 @@ def bench_visual(args, device, model_dir: Path) -> list[str]:
 def write_wav(path: Path, audio) -> Path:
     import numpy as np
 
+    from videolang.core.io import atomic_path
+
     if not path.exists():
-        tmp = path.with_suffix(".part.wav")
-        with wave.open(str(tmp), "wb") as w:
+        with atomic_path(path, suffix=".wav") as tmp, wave.open(str(tmp), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)
             w.setframerate(16000)
             w.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
-        tmp.rename(path)
     return path
 
 

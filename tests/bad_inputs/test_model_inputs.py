@@ -297,6 +297,8 @@ TRAIN = [
         edit=edit_json(DVC_TRAIN, set_entry("not an object")), check=skipped("syn0000")),
     Row("train-entry-nan-duration", "train", [], 3, [f"{TASK}/{DVC_TRAIN}/syn0000"], "bad duration nan",
         edit=edit_json(DVC_TRAIN, set_entry(NAN, "duration")), check=skipped("syn0000")),
+    Row("train-entry-huge-int-duration", "train", [], 3, [f"{TASK}/{DVC_TRAIN}/syn0000"], "bad duration 1000",
+        edit=edit_json(DVC_TRAIN, set_entry(10 ** 400, "duration")), check=skipped("syn0000")),  # float() overflows
     Row("train-entry-lengths-differ", "train", [], 3, [f"{TASK}/{DVC_TRAIN}/syn0000"], "5 timestamps but 1 sentences",
         edit=edit_json(DVC_TRAIN, set_entry(["only one"], "sentences")), check=skipped("syn0000")),
     Row("train-video-missing-from-store", "train", [], 3, ["train/notInStore", "{features}"],
@@ -328,6 +330,10 @@ TRAIN = [
         "bad duration 'long'|fewer than two answers", edit=edit_rows("videoqa_train.jsonl", lambda rows: [
             dict(rows[0], duration="long"), dict(rows[1], answers=["one"]), *rows[2:]]),
         check=skipped("syn0000_q0", "syn0000_q1")),
+    Row("train-videoqa-huge-int-duration", "train", ["task=videoqa"], 3, [f"{TASK}/videoqa_train.jsonl/syn0000_q0"],
+        "bad duration 1000", edit=edit_rows("videoqa_train.jsonl", lambda rows: [dict(rows[0], duration=10 ** 400),
+                                                                                 *rows[1:]]),
+        check=skipped("syn0000_q0")),
     # -- checkpoints and folders ----------------------------------------------------------------------
     Row("train-resume-missing", "train", ["stage.resume={t}/none.ckpt"], 1, ["{t}/none.ckpt"], "checkpoint not found"),
     Row("train-resume-random-bytes", "train", ["stage.resume={t}/random.ckpt"], 1, ["{t}/random.ckpt"],

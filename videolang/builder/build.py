@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import json
 import logging
 import os
 import re
@@ -35,7 +34,7 @@ from videolang.builder.report import build_report, write_report
 from videolang.builder.tasks import write_tasks
 from videolang.core.failures import FailureLog
 from videolang.core.errors import BadInputError, VideolangError
-from videolang.core.io import atomic_path, ensure_dir, ensure_writable_dir
+from videolang.core.io import atomic_path, ensure_dir, ensure_writable_dir, read_json
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +176,9 @@ def _remove_stale_staging(parent: Path, name: str) -> None:
 def _built_files(folder: Path) -> set[str]:
     """The tables and task files a build's `report.json` says it wrote (relative paths; none when unreadable)."""
     try:
-        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        report = read_json(folder / "report.json")
         tables, tasks = dict(report.get("tables") or {}), dict(report.get("task_files") or {})
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (BadInputError, ValueError, TypeError, AttributeError):
         return set()
     plain = re.compile(r"[\w.-]+")  # a name this builder writes: never a path that leaves the folder
     return ({str(n) for n in tables if plain.fullmatch(str(n)) and str(n) not in (".", "..")}
@@ -332,11 +331,12 @@ class DatasetBuilder:
         videos = _columns(video_table.select(["split", "num_chapters", "duration", "language", "file_stem",
                                               "media_id"]))
         chapters = _columns(chapter_table.select(["start", "end", "title"]))
+        failure_rows = failures.as_rows()
         counts = {"scanned": scanned, "read_failures": len(failures), "kept": video_table.num_rows,
                   "rejected": sum(rejected.values()), "chapters": chapter_table.num_rows}
         report = build_report(name=self.name, settings=self._settings_summary(workers, seconds), counts=counts,
                               rejected=rejected, adjusted=adjusted, videos=videos, chapters=chapters,
-                              failures=failures.as_rows(), warnings=self._warnings(videos), tables=tables,
+                              failures=failure_rows, warnings=self._warnings(videos), tables=tables,
                               task_files=task_files)
         write_report(out, report, videos, chapters)
         if failures:
@@ -345,7 +345,7 @@ class DatasetBuilder:
                  counts["kept"], counts["chapters"], seconds, final)
         return {"dataset": self.name, "out_dir": str(final), **counts, "splits": report["splits"],
                 "task_files": sorted(task_files), "failed_inputs": len(failures),
-                "failures": failures.as_rows()[:MAX_SUMMARY_FAILURES]}
+                "failures": failure_rows[:MAX_SUMMARY_FAILURES]}
 
     def _configured_splits(self) -> list[str]:
         splits = self.settings.splits

@@ -26,6 +26,7 @@ from videolang.core.io import (
     describe_encoding,
     head_bytes,
     invalid_unicode,
+    json_kind,
     json_lines,
     read_json,
     read_text,
@@ -74,7 +75,7 @@ def _scan(folder: Path, suffix: str) -> Iterator[Path]:
 def record_from_info(info: Any, source: str) -> VideoRecord:
     """A record from one yt-dlp info dict (raises BadInputError when it is not one)."""
     if not isinstance(info, dict):
-        raise BadInputError(f"expected a JSON object (yt-dlp info dict), got a JSON {_json_type(info)}", source)
+        raise BadInputError(f"expected a JSON object (yt-dlp info dict), got a JSON {json_kind(info)}", source)
     if "id" not in info:
         raise BadInputError("info JSON has no 'id'", source)
     description = info.get("description")
@@ -92,11 +93,6 @@ def record_from_info(info: Any, source: str) -> VideoRecord:
         duration=_duration(info.get("duration")), title=title if isinstance(title, str) else None,
         metadata={k: info.get(k) for k in METADATA_KEYS if info.get(k) is not None},
     )
-
-
-def _json_type(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
-            type(None): "null"}.get(type(value), type(value).__name__)
 
 
 @dataclass
@@ -219,9 +215,7 @@ class DescriptionFolder:
             stem = path.name[: -len(DESCRIPTION_SUFFIX)]
             try:
                 video_id = _id_of_stem(stem)
-                text = read_text(path, "description")
-                if invalid_unicode(text):
-                    raise BadInputError("invalid Unicode (lone surrogate) in the description", path)
+                text = read_text(path, "description")  # strict decoding: never a lone surrogate
             except BadInputError as e:
                 failures.append(Failure(path.name, e.problem, file))
                 continue
@@ -233,7 +227,7 @@ class DescriptionFolder:
                 try:
                     info = read_json(info_path, what="info JSON", expected="yt-dlp info JSON")
                     if not isinstance(info, dict):
-                        raise BadInputError(f"expected a JSON object, got a JSON {_json_type(info)}", info_path)
+                        raise BadInputError(f"expected a JSON object, got a JSON {json_kind(info)}", info_path)
                     duration = _duration(info.get("duration")) or duration
                     title = info.get("title") if isinstance(info.get("title"), str) else None
                     metadata = {k: info.get(k) for k in METADATA_KEYS if info.get(k) is not None}
@@ -266,7 +260,7 @@ def load_durations(path: str | Path) -> dict[str, float]:
     if path.suffix == ".json":
         data = read_json(path, what="durations file", expected="a JSON object {video_id: seconds}")
         if not isinstance(data, dict):
-            raise BadInputError(f"durations JSON must be an object {{video_id: seconds}}, got a JSON {_json_type(data)}",
+            raise BadInputError(f"durations JSON must be an object {{video_id: seconds}}, got a JSON {json_kind(data)}",
                                 path)
         return {str(k): d for k, v in data.items() if (d := _duration(v)) is not None}
     import pyarrow as pa

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -145,6 +146,15 @@ def decode_bytes(raw: bytes, path: str | Path, what: str = "text") -> str:
                             f"(byte {e.start})", path, "save it as UTF-8") from None
 
 
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks (checkpoints and models do not fit comfortably in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read_bytes(path: str | Path, what: str = "file") -> bytes:
     """A file's bytes; a missing file, a folder or an unreadable file is a BadInputError naming it."""
     path = Path(path)
@@ -203,12 +213,14 @@ def read_jsonl(path: str | Path, what: str = "file") -> list[Any]:
     return rows
 
 
-def json_lines(path: str | Path, what: str = "file") -> Iterator[tuple[int, Any, str | None]]:
+def json_lines(path: str | Path, what: str = "file", text: str | None = None
+               ) -> Iterator[tuple[int, Any, str | None]]:
     """(line number, row, None) per JSON line, or (line number, None, problem) for a malformed one.
 
-    Blank lines are skipped; a file that cannot be read at all raises BadInputError.
+    Blank lines are skipped; a file that cannot be read at all raises BadInputError. `text`: the file's
+    text when the caller has read it already.
     """
-    text = read_text(path, what)
+    text = read_text(path, what) if text is None else text
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -224,6 +236,12 @@ def head_bytes(path: str | Path, n: int = 256) -> bytes:
     opener = gzip.open if path.name.endswith(".gz") else open
     with opener(path, "rb") as f:
         return f.read(n)
+
+
+def json_kind(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages ("expected an object, got a JSON list")."""
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
+            type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def invalid_unicode(value: Any) -> bool:

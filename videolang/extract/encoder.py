@@ -100,7 +100,6 @@ class Encoder:
     @classmethod
     def from_config(cls, cfg) -> "Encoder":
         """Build from the `extractor` config group (or a full config holding one)."""
-        import hydra.utils
         from omegaconf import DictConfig, OmegaConf
 
         if isinstance(cfg, DictConfig) and "extractor" in cfg and "extractors" not in cfg:

@@ -24,7 +24,6 @@ The feature store's rules, applied to prediction files:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -41,9 +40,10 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.ids import id_to_filename
-from videolang.core.io import atomic_write_json
+from videolang.core.io import atomic_write_json, file_sha256
 from videolang.extract.sources import VideoItem, display_path, shard
 from videolang.store.manifest import Journal, file_stamp, outcome_stands, read_journal
+from videolang.store.record import fingerprint_of
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +58,11 @@ MAX_PRINTED = 100                    # per-video rows printed
 
 
 # ---------------------------------------------------------------------- identity of a run's settings
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def settings_identity(ckpt: str | Path, runner: str, extractor: Any, generation: dict[str, Any]) -> dict[str, Any]:
     """What the predictions depend on: the checkpoint's bytes (not its path: a moved checkpoint is the
     same model), the runner, the extractors (`checkpoint` or the `extractor` config) and decoding overrides."""
     return {"format": FORMAT, "checkpoint_sha256": file_sha256(ckpt), "runner": runner,
             "extractor": extractor, "generation": dict(sorted(generation.items()))}
-
-
-def fingerprint_of(identity: dict[str, Any]) -> str:
-    text = json.dumps(identity, sort_keys=True, ensure_ascii=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------------- what a batch run carries
@@ -295,17 +282,16 @@ class BatchPredictModule(L.LightningModule):
     """`trainer.predict` over a shard's videos: each rank takes every world_size-th video (one owner per video),
     loads its own predictor on its own device and writes outputs, commit marks and its own journal."""
 
-    def __init__(self, job: BatchJob, items: list[VideoItem]):
+    def __init__(self, job: BatchJob, items: list[VideoItem], todo_ids: set[str]):
         super().__init__()
-        self.job, self.items = job, items
+        self.job, self.items, self.todo_ids = job, items, todo_ids
         self.todo: list[VideoItem] = []
 
     def predict_dataloader(self) -> DataLoader:
         rank, world = self.trainer.global_rank, self.trainer.world_size
         mine = shard(self.items, rank, world)  # this rank owns `mine`: their crash debris is its to clean
         remove_debris(self.job.out_dir, {id_to_filename(it.video_id) for it in mine})
-        state = classify(self.job, mine)
-        self.todo = [it for it in mine if state[it.video_id][0] == "todo"]
+        self.todo = [it for it in mine if it.video_id in self.todo_ids]  # classified once, by run_batch
         return DataLoader(ItemStream(self.todo), batch_size=None, num_workers=0, collate_fn=_as_is)
 
     def on_predict_start(self) -> None:
@@ -470,12 +456,12 @@ def wants_several_processes(trainer_cfg) -> bool:
 
 def run_batch(cfg, ckpt: Path, extractor_cfg: Any, device: str) -> tuple[dict[str, Any], int]:
     """`stage=predict videos=...`: (summary, failed videos)."""
-    from omegaconf import DictConfig, ListConfig, OmegaConf
+    from omegaconf import DictConfig, OmegaConf
 
     from videolang.core.io import ensure_writable_dir
     from videolang.extract.sources import list_videos
     from videolang.predict.runners import generation_overrides, model_dir_of
-    from videolang.stages.extract import flag, shard_numbers
+    from videolang.stages.extract import extension_list, flag, shard_numbers
 
     started = time.time()
     opts = cfg.stage
@@ -484,15 +470,12 @@ def run_batch(cfg, ckpt: Path, extractor_cfg: Any, device: str) -> tuple[dict[st
     retry_failed = flag("retry_failed", opts.get("retry_failed", False))
     progress = flag("stage.progress", opts.get("progress", True))
     target = check_task(cfg)
-    extensions = opts.get("extensions")
-    if isinstance(extensions, str) or not isinstance(extensions, (list, tuple, ListConfig)) or not extensions or \
-            not all(isinstance(e, str) and e.strip(". ") for e in extensions):
-        raise ConfigError(f"stage.extensions={extensions!r} must be a list of file extensions, e.g. [mp4, mkv]")
+    extensions = extension_list(opts.get("extensions"))
     if opts.get("references"):
         log.warning("predict: stage.references is used with video=<file> only; batch runs print a summary table")
     several = wants_several_processes(cfg.trainer)
     trainer = trainer_for(cfg) if several else None
-    listed = list_videos(cfg.videos, tuple(str(e) for e in extensions))
+    listed = list_videos(cfg.videos, extensions)
     items = shard(listed, index, count)
     out_dir = ensure_writable_dir(opts.out_dir)
     extractor = OmegaConf.to_container(extractor_cfg, resolve=True) if isinstance(extractor_cfg, DictConfig) \
@@ -519,7 +502,7 @@ def run_batch(cfg, ckpt: Path, extractor_cfg: Any, device: str) -> tuple[dict[st
         with warnings.catch_warnings():
             for message in QUIET:
                 warnings.filterwarnings("ignore", message=message)
-            trainer.predict(BatchPredictModule(job, items), return_predictions=False)
+            trainer.predict(BatchPredictModule(job, items, {it.video_id for it in todo}), return_predictions=False)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.barrier()  # every rank's journal is complete before anyone reports
         rank = trainer.global_rank

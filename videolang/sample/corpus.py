@@ -16,7 +16,6 @@ Every file is written to a temporary name and renamed.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from pathlib import Path
 
 from videolang.core.errors import VideolangError
 from videolang.core.ids import id_to_filename
-from videolang.core.io import atomic_write_json, atomic_write_text, ensure_writable_dir, read_json
+from videolang.core.io import atomic_write_json, atomic_write_text, ensure_writable_dir, file_sha256, read_json
 from videolang.sample.awkward import AWKWARD_FILES, make_awkward_files
 from videolang.sample.metadata import boxes_jsonl, describe, info_json, repeated_title_words
 from videolang.sample.objects import CLASS_NAMES
@@ -67,12 +66,7 @@ class SampleReport:
                 f"in {self.out_dir}")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = file_sha256
 
 
 def file_record(path: Path) -> dict:

@@ -22,8 +22,9 @@ class StageResult:
 
 def instantiate(spec: Any, key: str, **kwargs: Any) -> Any:
     """`hydra.utils.instantiate`, with a component that cannot be built from its settings (an unknown
-    `_target_`, an unknown or invalid option) reported as a usage error naming the config key; a
-    videolang error raised while building keeps its own message (and exit code)."""
+    `_target_`, an unknown or invalid option) reported as a usage error naming the config key (a setting the
+    component refuses, a `ConfigError`, is prefixed with the key unless it names it); any other videolang
+    error raised while building keeps its own message (and exit code)."""
     import hydra.utils
     from hydra.errors import InstantiationException
 
@@ -35,6 +36,8 @@ def instantiate(spec: Any, key: str, **kwargs: Any) -> Any:
         cause = e.__cause__
         while isinstance(cause, InstantiationException) and cause.__cause__ is not None:
             cause = cause.__cause__
+        if isinstance(cause, ConfigError) and not cause.path and key not in cause.problem:
+            raise ConfigError(f"{key}: {cause.problem}", hint=cause.hint) from None
         if isinstance(cause, VideolangError):
             raise cause from None
         text = str(e).split(", set env var HYDRA_FULL_ERROR")[0].strip().replace("\n", " ")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import hydra.utils
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 
 from videolang.builder.build import DatasetBuilder, MediaIndex
@@ -17,8 +15,8 @@ from videolang.builder.filters import FilterConfig
 from videolang.builder.process import LanguageConfig, Settings
 from videolang.builder.splits import SplitAssigner
 from videolang.builder.tasks import TASKS
-from videolang.core.errors import ConfigError, VideolangError
-from videolang.stages import StageResult
+from videolang.core.errors import ConfigError
+from videolang.stages import StageResult, instantiate
 
 
 def _merged(cfg: DictConfig, key: str) -> dict[str, Any]:
@@ -72,22 +70,11 @@ def _fraction(value: Any) -> float:
     return fraction
 
 
-def _reader(cfg: DictConfig) -> Any:
-    try:
-        return hydra.utils.instantiate(cfg.data.reader, _convert_="all")
-    except InstantiationException as e:
-        cause = e.__cause__ or e
-        if isinstance(cause, VideolangError):
-            raise cause from None
-        reason = str(cause).strip().splitlines()[-1] if str(cause).strip() else type(cause).__name__
-        raise ConfigError(f"data.reader ({cfg.data.reader.get('_target_')}): {reason}") from None
-
-
 def builder_from_config(cfg: DictConfig) -> DatasetBuilder:
     if cfg.get("data") is None or cfg.data.get("reader") is None:
         raise ConfigError("stage=build_dataset needs an input: choose one with data=<name> "
                           "(sample, vidchapters, scrape, youcook2, vitt, activitynet, tvqa; see conf/data/)")
-    reader = _reader(cfg)
+    reader = instantiate(cfg.data.reader, "data.reader", _convert_="all")
     language, splits = _merged(cfg, "language"), _merged(cfg, "splits")
     try:
         language_config = LanguageConfig(**language)

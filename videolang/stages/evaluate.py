@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import hydra.utils
-from hydra.errors import InstantiationException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from videolang.core.errors import ConfigError, VideolangError
+from videolang.core.errors import ConfigError
 from videolang.evaluate.report import write_outputs
-from videolang.stages import StageResult
+from videolang.stages import StageResult, instantiate
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +29,7 @@ def run(cfg: DictConfig) -> StageResult:
     if evaluator_cfg is None:
         raise ConfigError("stage=evaluate needs a task with an evaluator: pass "
                           "task=<dense_captioning|chapter_generation|chapter_captioning|grounding|videoqa>")
-    try:
-        evaluator = hydra.utils.instantiate(evaluator_cfg)
-    except InstantiationException as e:  # an evaluator option the evaluator refuses: the setting to fix
-        cause = e.__cause__
-        if isinstance(cause, ConfigError):
-            raise ConfigError(f"task.evaluator: {cause}") from None
-        if isinstance(cause, VideolangError):
-            raise cause from None
-        detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(e).splitlines()[0]
-        raise ConfigError(f"task.evaluator: cannot be built from its settings ({detail})") from None
+    evaluator = instantiate(evaluator_cfg, "task.evaluator")  # an option it refuses: the setting to fix
     result = evaluator.evaluate(predictions, references)
     for message in result.report.warnings:  # whole-file problems (e.g. nothing predicted): first, in full
         log.warning(message)

@@ -38,15 +38,8 @@ QUIET = ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpe
 
 def shard_numbers(shard_value: object, count_value: object) -> tuple[int, int]:
     """`shard` / `num_shards` as integers, or a usage error naming the value (`shard=abc`)."""
-    numbers = []
-    for name, value in (("shard", shard_value), ("num_shards", count_value)):
-        try:
-            if isinstance(value, bool) or float(value) != int(value):
-                raise ValueError
-            numbers.append(int(value))
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}={value!r} is not a whole number (e.g. shard=3 num_shards=8)") from None
-    return numbers[0], numbers[1]
+    example = " (e.g. shard=3 num_shards=8)"
+    return whole_number("shard", shard_value, example=example), whole_number("num_shards", count_value, example=example)
 
 
 def flag(name: str, value: object) -> bool:
@@ -56,16 +49,25 @@ def flag(name: str, value: object) -> bool:
     raise ConfigError(f"{name}={value!r} must be true or false")
 
 
-def whole_number(name: str, value: object, minimum: int) -> int:
+def whole_number(name: str, value: object, minimum: int | None = None, example: str = "") -> int:
+    """An integer option (`3`, `3.0`, `"3"`), or a usage error naming it: never a bool, never a fraction."""
     try:
         if isinstance(value, bool) or float(value) != int(value):
             raise ValueError
         number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not a whole number") from None
-    if number < minimum:
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}={value!r} is not a whole number{example}") from None
+    if minimum is not None and number < minimum:
         raise ConfigError(f"{name}={number} must be at least {minimum}")
     return number
+
+
+def extension_list(value: object) -> tuple[str, ...]:
+    """`stage.extensions` as a tuple of names, or a usage error: a non-empty list of non-empty strings."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple, ListConfig)) or not value or \
+            not all(isinstance(e, str) and e.strip(". ") for e in value):
+        raise ConfigError(f"stage.extensions={value!r} must be a list of file extensions, e.g. [mp4, mkv]")
+    return tuple(str(e) for e in value)
 
 
 def run(cfg: DictConfig) -> StageResult:
@@ -76,12 +78,9 @@ def run(cfg: DictConfig) -> StageResult:
     num_workers = whole_number("stage.num_workers", st.num_workers, 0)
     overwrite, progress = flag("stage.overwrite", st.overwrite), flag("stage.progress", st.progress)
     retry_failed = flag("retry_failed", st.get("retry_failed", False))
-    extensions = st.extensions
-    if isinstance(extensions, str) or not all(isinstance(e, str) and e.strip(". ") for e in (
-            extensions if isinstance(extensions, (list, tuple, ListConfig)) else [None])):
-        raise ConfigError(f"stage.extensions={extensions!r} must be a list of file extensions, e.g. [mp4, mkv]")
+    extensions = extension_list(st.extensions)
     encoder = Encoder.from_config(cfg.extractor)  # every setting is checked before a large folder is listed
-    listed = list_videos(cfg.videos, tuple(extensions))
+    listed = list_videos(cfg.videos, extensions)
     items = shard(listed, index, count)
     # checks over the whole list, not this shard's part (a box file of another shard's video is no orphan)
     notes = [note for ext in encoder.extractors.values() for note in ext.check_items(listed)]
@@ -104,15 +103,16 @@ def run(cfg: DictConfig) -> StageResult:
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()  # every rank's journal is complete before anyone reports
 
-    report = build_report(store, items, encoder.fingerprints, run_id)
+    manifest = store.manifest()  # merged once: the report, the counts and manifest.parquet all read it
+    report = build_report(manifest, items, encoder.fingerprints, run_id)
     for journal, lines in sorted(store.torn_lines.items()):
         log.warning("journal %s: %d torn line%s dropped (a writer was killed mid-line; the rest is intact)",
                     journal, lines, "" if lines == 1 else "s")
     counted = [k for k, e in encoder.extractors.items() if getattr(e, "summarize_counts", False)]
     if counted:
-        report["counts"] = sum_counts(store, counted, run_id)
+        report["counts"] = sum_counts(store, manifest, counted, run_id)
     if trainer.global_rank == 0 and store.manifest_outdated():  # a run that did nothing writes nothing
-        store.write_manifest()
+        store.write_manifest(manifest)
     report.update(store=str(store.root), fingerprints=encoder.fingerprints, seconds=round(time.time() - started, 2),
                   shard=index, num_shards=count, warnings=notes, retry_failed=retry_failed,
                   torn_lines=dict(store.torn_lines))
@@ -123,12 +123,12 @@ def run(cfg: DictConfig) -> StageResult:
 MAX_LISTED = 1000  # failures listed in summary.json; the manifest has them all
 
 
-def build_report(store: FeatureStore, items, fingerprints: dict[str, str], run_id: str) -> dict:
-    """done / skipped / failed videos of this shard, from the journals (so every rank agrees).
+def build_report(manifest, items, fingerprints: dict[str, str], run_id: str) -> dict:
+    """done / skipped / failed videos of this shard, from the merged journals (`FeatureStore.manifest`: so
+    every rank agrees).
 
     `failed` counts the videos with a failed key now: failed in this run, or failed before and not
     retried (`failed_before` of them; their failures are listed with `"retried": false`)."""
-    manifest = store.manifest()
     ids = {it.video_id for it in items}
     if len(manifest):  # the latest outcome of each key of this shard's videos, with these settings
         rows = manifest[manifest["video_id"].isin(ids) & manifest["key"].isin(list(fingerprints))]
@@ -155,9 +155,9 @@ def build_report(store: FeatureStore, items, fingerprints: dict[str, str], run_i
             "failed_keys": len(failed_now) + len(earlier), "failures": failures, "no_stream": no_stream}
 
 
-def sum_counts(store: FeatureStore, keys: list[str], run_id: str) -> dict[str, dict[str, int]]:
-    """Per key, the sum of the `meta["counts"]` of the videos this run wrote (e.g. reused frames, clipped boxes)."""
-    manifest = store.manifest()
+def sum_counts(store: FeatureStore, manifest, keys: list[str], run_id: str) -> dict[str, dict[str, int]]:
+    """Per key, the sum of the `meta["counts"]` of the videos this run wrote (e.g. reused frames, clipped boxes),
+    from the merged journals (`FeatureStore.manifest`)."""
     if not len(manifest):
         return {}
     done = manifest[(manifest["run"] == run_id) & (manifest["status"] == "done") & manifest["key"].isin(keys)]

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_write_json, ensure_dir
@@ -286,12 +286,9 @@ class FitRanks(L.Callback):
             from hydra.core.utils import configure_log
 
             configure_log(OmegaConf.create(self.logging))
-            try:
-                from videolang.core.quiet import quiet_libraries
-            except ImportError:  # pragma: no cover
-                pass
-            else:
-                quiet_libraries(verbose=self.verbose)
+            from videolang.core.quiet import quiet_libraries
+
+            quiet_libraries(verbose=self.verbose)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._outcome = fit_outcome(trainer, pl_module)

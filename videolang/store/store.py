@@ -194,10 +194,11 @@ class FeatureStore:
             return True
         return any(p.stat().st_mtime_ns >= written for p in (self.root / "manifest").glob("*.jsonl"))
 
-    def write_manifest(self) -> Path:
+    def write_manifest(self, manifest=None) -> Path:
+        """manifest.parquet from `manifest` (a `self.manifest()` the caller has merged already) or a fresh merge."""
         from videolang.core.io import atomic_write_parquet
 
-        return atomic_write_parquet(self.root / "manifest.parquet", self.manifest())
+        return atomic_write_parquet(self.root / "manifest.parquet", self.manifest() if manifest is None else manifest)
 
 
 def temp_owner_stem(name: str) -> str | None:

@@ -18,6 +18,7 @@ override the budgets (`max_input_tokens` / `max_output_tokens`, null = the model
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,18 @@ if TYPE_CHECKING:
     from videolang.core.failures import FailureLog
     from videolang.datamodule.sources import VideoFeatures
 
+
+
+def finite_number(value: Any) -> float | None:
+    """A task file's number as a float, or None for anything else: text, booleans, NaN/inf, and integers too
+    large for a float (JSON allows 1e400 written out in digits; `float()` raises OverflowError on it)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if math.isfinite(x) else None
 
 @dataclass(frozen=True)
 class Entry:

@@ -10,7 +10,6 @@ results layout `{video_id: [{"timestamp": [s, e], "sentence": t}]}`.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from videolang.core.errors import BadInputError
 from videolang.core.io import atomic_write_json
 from videolang.model.parsing import parse_events
 from videolang.model.sequences import Segment, SequenceBuilder
-from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
+from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, finite_number, frame_item, output_base
 
 
 def events_of(annotation: dict[str, Any]) -> list[Segment]:
@@ -41,15 +40,6 @@ def read_dvc(path: Path) -> dict[str, dict]:
     return data
 
 
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
 
 def checked_events(ann: Any, report: DataReport) -> tuple[float, tuple[Segment, ...]]:
     """(duration, events) of one DVC entry. A bad entry (not an object, no finite positive duration, lists
@@ -59,7 +49,7 @@ def checked_events(ann: Any, report: DataReport) -> tuple[float, tuple[Segment, 
     reaching outside [0, duration] are clipped (`events_clipped`), as grounding windows are."""
     if not isinstance(ann, dict):
         raise BadInputError(f"expected {{duration, timestamps, sentences}}, got {type(ann).__name__}")
-    duration = _finite(ann.get("duration"))
+    duration = finite_number(ann.get("duration"))
     if duration is None or duration <= 0:
         raise BadInputError(f"bad duration {ann.get('duration')!r} (a finite number of seconds > 0)")
     times, sentences = ann.get("timestamps"), ann.get("sentences")
@@ -71,7 +61,7 @@ def checked_events(ann: Any, report: DataReport) -> tuple[float, tuple[Segment, 
         raise BadInputError("no events")
     events = []
     for t, title in zip(times, sentences):
-        span = [_finite(x) for x in t] if isinstance(t, (list, tuple)) and len(t) == 2 else [None]
+        span = [finite_number(x) for x in t] if isinstance(t, (list, tuple)) and len(t) == 2 else [None]
         if None in span or span[1] < span[0]:
             report.count("events_dropped_bad_time")
             continue

@@ -98,7 +98,7 @@ class GroundingTask(Seq2SeqTask):
             try:
                 duration = float(row["duration"])
                 raw = [(float(w[0]), float(w[1])) for w in row.get("relevant_windows") or []]
-            except (KeyError, TypeError, ValueError, IndexError) as e:
+            except (KeyError, TypeError, ValueError, IndexError, OverflowError) as e:
                 report.fail(f"{where}/{qid}", f"bad duration or relevant_windows: {e}")
                 continue
             if not (duration > 0 and math.isfinite(duration)):

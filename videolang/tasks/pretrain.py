@@ -22,7 +22,6 @@ A model fine-tunes from the checkpoint with `model.init_from=<pretrain ckpt>`.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import read_jsonl
 from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
 from videolang.model.sequences import SequenceBuilder
-from videolang.tasks.base import DataReport, Entry, frame_item
+from videolang.tasks.base import DataReport, Entry, finite_number, frame_item
 from videolang.tasks.events import EventsTask
 
 
@@ -94,11 +93,8 @@ class PretrainTask(EventsTask):
             if vid in seen:
                 raise BadInputError(f"video {vid!r} listed twice (row {n})", where)
             seen.add(vid)
-            try:
-                duration = float(row["duration"])
-            except (KeyError, TypeError, ValueError):
-                duration = float("nan")
-            if not (duration > 0 and math.isfinite(duration)) or isinstance(row.get("duration"), bool):
+            duration = finite_number(row.get("duration"))
+            if duration is None or duration <= 0:
                 report.fail(f"{where}/{vid}", f"bad duration {row.get('duration')!r}")
                 continue
             entries.append(Entry(vid, vid, duration))

@@ -29,7 +29,6 @@ whole clip (`ts_unreadable`). A malformed `subtitles.parquet` is an error naming
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_jsonl, read_jsonl
 from videolang.model.losses import IGNORE, label_smoothed_ce
 from videolang.model.sequences import Segment, SequenceBuilder
-from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
+from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, finite_number, frame_item, output_base
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +153,8 @@ class VideoQATask(Seq2SeqTask):
                 raise BadInputError(f"duplicate qid {qid!r} (row {n})", where)
             seen.add(qid)
             raw_duration = row.get("duration")
-            try:
-                duration = 0.0 if raw_duration is None else float(raw_duration)
-            except (TypeError, ValueError):
-                duration = float("nan")
-            if isinstance(raw_duration, bool) or not math.isfinite(duration) or duration < 0:
+            duration = 0.0 if raw_duration is None else finite_number(raw_duration)
+            if duration is None or duration < 0:
                 report.fail(f"{where}/{qid}", f"bad duration {raw_duration!r} (a finite number of seconds, or none)")
                 continue
             try:

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 
 from videolang.core.errors import BadInputError, VideolangError
+from videolang.core.io import file_sha256
 from videolang.zoo.registry import build_zoo, register_zoo_model
 
 __all__ = ["assemble_whisper_base", "verify_whisper_base", "WHISPER_BASE_DIRNAME"]
@@ -58,7 +59,7 @@ def verify_whisper_base(path: Path) -> Path:
     if missing:
         raise BadInputError(f"not a complete Whisper-base model folder: missing {', '.join(missing)}", path)
     model_bin = path / "model.bin"
-    _check_model_bin(model_bin, model_bin.stat().st_size, _sha256_of(model_bin))
+    _check_model_bin(model_bin, model_bin.stat().st_size, file_sha256(model_bin, _CHUNK))
     return path
 
 
@@ -93,9 +94,3 @@ def _check_model_bin(path: Path, size: int, sha256: str) -> None:
         )
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -24,9 +24,9 @@ class AnnotationReader:
     batch_size = 500
 
     @property
-    def input_path(self) -> str:
-        """The annotation file(s), for messages."""
-        raise NotImplementedError
+    def input_path(self) -> str | None:
+        """The annotation file(s), for messages (None: the dataset's `describe.input`)."""
+        return None
 
     def records(self) -> tuple[list[VideoRecord], list[Failure]]:
         raise NotImplementedError
@@ -69,11 +69,6 @@ def duration_of(value: Any, source: str) -> float | None:
     """A published duration: None when absent; not a number / not finite: BadInputError. Zero or negative
     durations pass through and are counted as `missing_duration` by the filters."""
     return None if value is None else number(value, "duration", source)
-
-
-def json_kind(value: Any) -> str:
-    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean",
-            type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def strip_prefix(video_id: str, prefix: str | None) -> str:

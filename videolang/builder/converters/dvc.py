@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videolang.builder.converters import duration_of, json_kind, segment, strip_prefix
+from videolang.builder.converters import duration_of, segment, strip_prefix
 from videolang.builder.records import VideoRecord
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
-from videolang.core.io import read_json
+from videolang.core.io import json_kind, read_json
 from videolang.core.spans import Chapter
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from videolang.builder.converters import AnnotationReader, json_kind, number
+from videolang.builder.converters import AnnotationReader, number
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
 from videolang.builder.splits import read_id_list
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
-from videolang.core.io import json_lines, parse_json_text, read_json, read_text
+from videolang.core.io import json_kind, json_lines, parse_json_text, read_json, read_text
 from videolang.core.spans import chapters_from_starts
 
 REJECT_NO_SPLIT = "not_in_any_split"
@@ -48,7 +48,7 @@ class ViTT(AnnotationReader):
         if text.lstrip().startswith("["):  # tolerate a JSON array of the same objects
             return list(enumerate(parse_json_text(text, path), start=1)), []
         rows, failures = [], []
-        for number_, row, problem in json_lines(path, "ViTT annotation file"):
+        for number_, row, problem in json_lines(path, text=text):
             if problem is not None:
                 failures.append(Failure(f"{path.name}:{number_}", f"line skipped: {problem}", str(path)))
             else:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from videolang.builder.converters import AnnotationReader, duration_of, json_kind, segment, strip_prefix
+from videolang.builder.converters import AnnotationReader, duration_of, segment, strip_prefix
 from videolang.builder.converters.dvc import read_dvc_file
 from videolang.builder.records import VideoRecord
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import Failure
-from videolang.core.io import read_json
+from videolang.core.io import json_kind, read_json
 from videolang.core.spans import Chapter
 
 SUBSETS = {"training": "train", "validation": "val", "testing": "test"}
