@@ -30,8 +30,8 @@ from videolang.commonsense.pooling import AttentionPool, pool_regions
 from videolang.commonsense.roi import RoIFeatureNet
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
-from videolang.core.model_paths import (default_model_dir, is_portable, portable_tree, resolve, resolve_tree,
-                                        search_dirs)
+from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
+                                        resolve_tree, search_dirs)
 from videolang.model.schedule import optimizers_for
 
 log = logging.getLogger(__name__)
@@ -214,12 +214,9 @@ class CommonsenseModule(L.LightningModule):
 
     # ------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if checkpoint.get("hyper_parameters") is not None:  # local models under model_dir as `model_dir:<rel>`
-            checkpoint["hyper_parameters"] = portable_tree(dict(checkpoint["hyper_parameters"]), self.model_dir)
         checkpoint["videolang"] = {"kind": "commonsense", "backbone": self.roi.backbone.describe(),
                                    "best_score": self.best_score,
-                                   "features": portable_tree(self.feature_info, self.model_dir),
-                                   "model_dir_at_save": self.model_dir}
+                                   **portable_checkpoint(checkpoint, self.model_dir, self.feature_info)}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         extra = checkpoint.get("videolang") or {}

@@ -8,13 +8,13 @@ from typing import Any
 import torch
 
 from videolang.core.errors import BadInputError
+from videolang.core.io import head_bytes
 
 
 def _unreadable(path: Path, error: Exception) -> BadInputError:
     """Why torch cannot read `path`, in the user's terms (never torch's advice to load unsafely)."""
     size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(4)
+    head = head_bytes(path, 4)
     if size == 0:
         why = "the file is empty: 0 bytes"
     elif head.startswith(b"PK") and not zipfile.is_zipfile(path):
@@ -37,11 +37,10 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu", mmap: bool = Fa
         raise BadInputError("checkpoint not found", path)
     if not path.is_file():
         raise BadInputError("checkpoint is not a file (a folder?)", path)
+    mmap = mmap and zipfile.is_zipfile(path)  # an old (non-zip) serialisation cannot be mapped: read as a whole
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, **({"mmap": True} if mmap else {}))
     except Exception as e:  # noqa: BLE001 - any unreadable file is a user input problem
-        if mmap:  # e.g. an old (non-zip) serialisation cannot be mapped: read it as a whole
-            return read_checkpoint(path, map_location)
         raise _unreadable(path, e) from None
     extra = ckpt.get("videolang") if isinstance(ckpt, dict) else None
     if not extra or "hyper_parameters" not in ckpt:
@@ -49,7 +48,6 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu", mmap: bool = Fa
     return ckpt, extra
 
 
-def check_checkpoint(path: str | Path) -> Path:
+def check_checkpoint(path: str | Path) -> None:
     """Fail early, naming the file, when `path` is not a readable videolang checkpoint (tensors mapped, not read)."""
     read_checkpoint(path, mmap=True)
-    return Path(path)

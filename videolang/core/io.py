@@ -49,6 +49,16 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def atomic_target(name: str) -> str | None:
+    """The file name a temporary file of `atomic_path` (".<final>.<random>.tmp<ext>") was to become, or None
+    for any other name: what a killed writer left behind, for the writer that owns `<final>` to remove."""
+    if not name.startswith(".") or ".tmp" not in name:
+        return None
+    head, _, ext = name[1:].rpartition(".tmp")
+    final = head.rsplit(".", 1)[0]
+    return final if "." in head and final.endswith(ext) else None
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:

@@ -107,6 +107,14 @@ def portable(value: str, model_dir: str | Path | None) -> str:
     return f"{PREFIX}{rel}" if rel else value
 
 
+def portable_checkpoint(checkpoint: dict[str, Any], model_dir: str, feature_info: Any) -> dict[str, Any]:
+    """For a module's `on_save_checkpoint`: its hyper-parameters made portable in place, and the entries every
+    videolang checkpoint carries (the features it was trained on, portable; what `model_dir:` meant then)."""
+    if checkpoint.get("hyper_parameters") is not None:
+        checkpoint["hyper_parameters"] = portable_tree(checkpoint["hyper_parameters"], model_dir)
+    return {"features": portable_tree(feature_info, model_dir), "model_dir_at_save": model_dir}
+
+
 def portable_tree(obj: Any, model_dir: str | Path | None) -> Any:
     """A copy of nested dicts / lists with every local path under `model_dir` made `model_dir:`-relative."""
     if isinstance(obj, str):

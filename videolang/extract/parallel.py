@@ -24,13 +24,13 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from videolang.core.failures import FailureLog
 from videolang.core.ids import id_to_filename
-from videolang.extract.encoder import Encoder, Piece, VideoResult
+from videolang.extract.encoder import STREAM_OF_INPUT, Encoder, Piece, VideoResult
 from videolang.extract.sources import VideoItem, display_path, shard
 from videolang.store import FeatureStore
-from videolang.store.manifest import file_stamp, outcome_stands
+from videolang.store.manifest import current_rows, file_stamp, outcome_stands
 
 #: reasons of a key done without its input stream (older versions recorded them as failures: those are redone)
-NO_STREAM_REASONS = ("no audio stream", "no video stream")
+NO_STREAM_REASONS = tuple(f"no {stream} stream" for stream in STREAM_OF_INPUT.values())  # as `missing_stream` says
 
 
 class VideoStream(IterableDataset):
@@ -56,12 +56,7 @@ def _known(value: Any) -> bool:
 
 def recorded_outcomes(store: FeatureStore, encoder: Encoder) -> dict[tuple[str, str], dict[str, Any]]:
     """(video_id, key) -> the manifest's latest row for the encoder's fingerprint of that key."""
-    manifest = store.manifest()
-    if not len(manifest):
-        return {}
-    fps = encoder.fingerprints
-    rows = manifest[manifest["key"].isin(list(fps))]
-    rows = rows[rows["fingerprint"] == rows["key"].map(fps)]
+    rows = current_rows(store.manifest(), encoder.fingerprints)
     return {(r["video_id"], r["key"]): r for r in rows.to_dict("records")}
 
 

@@ -33,8 +33,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
-from videolang.core.model_paths import (default_model_dir, is_portable, portable_tree, resolve, resolve_tree,
-                                        search_dirs)
+from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
+                                        resolve_tree, search_dirs)
 from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
 from videolang.model.schedule import optimizers_for
 from videolang.model.sequences import SequenceBuilder, load_tokenizer
@@ -379,15 +379,13 @@ class Vid2SeqModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         import json
 
-        # local model paths under model_dir stored as `model_dir:<rel>` (hub names and other paths as they are)
-        if checkpoint.get("hyper_parameters") is not None:
-            checkpoint["hyper_parameters"] = portable_tree(dict(checkpoint["hyper_parameters"]), self.model_dir)
+        # local model paths under model_dir stored as `model_dir:<rel>` (hub names and other paths as they are);
+        # `model_dir_at_save`: what `model_dir:` meant then (the fingerprint check in predict)
         checkpoint["videolang"] = {
             "t5_config": json.loads(self.net.t5.config.to_json_string()),
             "tokenizer_files": tokenizer_to_tensors(self.tokenizer),
             "best_score": self.best_score,
-            "features": portable_tree(self.feature_info, self.model_dir),
-            "model_dir_at_save": self.model_dir,  # what `model_dir:` meant then (the fingerprint check in predict)
+            **portable_checkpoint(checkpoint, self.model_dir, self.feature_info),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

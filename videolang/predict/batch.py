@@ -40,7 +40,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.ids import id_to_filename
-from videolang.core.io import atomic_write_json, file_sha256
+from videolang.core.io import atomic_target, atomic_write_json, file_sha256
 from videolang.extract.sources import VideoItem, display_path, shard
 from videolang.store.manifest import Journal, file_stamp, outcome_stands, read_journal
 from videolang.store.record import fingerprint_of
@@ -132,10 +132,9 @@ def latest_rows(job: BatchJob, torn: dict[str, int] | None = None) -> dict[str, 
     return latest
 
 
-def classify(job: BatchJob, items: list[VideoItem], recorded: dict[str, dict[str, Any]] | None = None
-             ) -> dict[str, tuple[str, dict[str, Any] | None]]:
+def classify(job: BatchJob, items: list[VideoItem]) -> dict[str, tuple[str, dict[str, Any] | None]]:
     """video_id -> ("complete", mark) | ("failed_before", journal row) | ("todo", None)."""
-    recorded = latest_rows(job) if recorded is None else recorded
+    recorded = latest_rows(job)
     out: dict[str, tuple[str, dict[str, Any] | None]] = {}
     for item in items:
         stamp = file_stamp(item.path)
@@ -159,11 +158,8 @@ def remove_debris(out_dir: str | Path, stems: set[str]) -> int:
     except OSError:
         return 0
     for entry in entries:
-        name = entry.name
-        if not name.startswith(".") or ".tmp" not in name:
-            continue
-        final = name[1:].rsplit(".tmp", 1)[0].rsplit(".", 1)[0]  # ".<final>.<random>.tmp<ext>" -> <final>
-        for suffix in OUTPUT_SUFFIXES:
+        final = atomic_target(entry.name)
+        for suffix in OUTPUT_SUFFIXES if final is not None else ():
             if final.endswith(suffix) and final[: -len(suffix)] in stems:
                 Path(entry.path).unlink(missing_ok=True)
                 removed += 1
@@ -190,14 +186,14 @@ class BatchWorker:
                                                               device=self.device, model_dir=self.job.model_dir)
             self.predictor.encoder.load(self.predictor.device)  # the extractors on the model's device
 
-    def predict(self, item: VideoItem) -> dict[str, Any]:
+    def predict(self, item: VideoItem) -> None:
         """Predict one video, write its outputs and commit mark, journal the outcome; never raises for the video."""
         from videolang.predict import write_chapter_files
 
         self.load()
         started, stamp = time.time(), file_stamp(item.path)
         stem = id_to_filename(item.video_id)
-        n, notes, reason = 0, [], None
+        n, reason = 0, None
         try:
             prediction = self.predictor.predict_video(item.path, **self.job.generation)
             files = write_chapter_files(prediction, self.job.out_dir, stem)
@@ -228,7 +224,6 @@ class BatchWorker:
         if reason is not None:
             self.failed += 1
             log.warning("predict: failed %s (%s) [%s]", item.video_id, reason, display_path(item.path))
-        return {**row, "notes": notes}
 
     def run(self, items: list[VideoItem]) -> None:
         """Predict `items` (already filtered to the work left) in this process, with one progress bar."""

@@ -28,6 +28,7 @@ from videolang.extract.parallel import ExtractModule, StoreWriter
 from videolang.extract.sources import list_videos, shard
 from videolang.stages import StageResult
 from videolang.store import FeatureStore
+from videolang.store.manifest import current_rows
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +131,9 @@ def build_report(manifest, items, fingerprints: dict[str, str], run_id: str) -> 
     `failed` counts the videos with a failed key now: failed in this run, or failed before and not
     retried (`failed_before` of them; their failures are listed with `"retried": false`)."""
     ids = {it.video_id for it in items}
-    if len(manifest):  # the latest outcome of each key of this shard's videos, with these settings
-        rows = manifest[manifest["video_id"].isin(ids) & manifest["key"].isin(list(fingerprints))]
-        rows = rows[rows["fingerprint"] == rows["key"].map(fingerprints)]
-    else:
-        rows = manifest
+    rows = current_rows(manifest, fingerprints)  # the latest outcome of each key with these settings,
+    if len(rows):                                # of this shard's videos
+        rows = rows[rows["video_id"].isin(ids)]
     this_run = rows[rows["run"] == run_id]
     failed_now = this_run[this_run["status"] == "failed"]
     earlier = rows[(rows["run"] != run_id) & (rows["status"] == "failed")]

@@ -53,11 +53,15 @@ def _instantiate_all(group: DictConfig | None, key: str) -> list[Any]:
             if isinstance(c, DictConfig) and "_target_" in c]
 
 
-def build_datamodule(cfg: DictConfig):
+def datamodule_key(cfg: DictConfig) -> str:
+    """Where the datamodule is configured: the task's own (`task.datamodule`) or the stage's default."""
     task = cfg.get("task")
-    spec = task.get("datamodule") if task is not None else None
-    return instantiate(spec or cfg.stage.datamodule, "task.datamodule" if spec else "stage.datamodule",
-                       _convert_="all")
+    return "task.datamodule" if task is not None and task.get("datamodule") else "stage.datamodule"
+
+
+def build_datamodule(cfg: DictConfig):
+    key = datamodule_key(cfg)
+    return instantiate(OmegaConf.select(cfg, key), key, _convert_="all")
 
 
 def _number(cfg: DictConfig, key: str) -> Any:
@@ -78,8 +82,7 @@ def _whole(value: Any) -> int | None:
 def check_settings(cfg: DictConfig) -> None:
     """The numbers a training run is made of, checked before anything is built: a bad one is a usage error
     (exit 2) naming the key, instead of a library's traceback minutes later."""
-    task = cfg.get("task")
-    dm_key = "task.datamodule" if task is not None and task.get("datamodule") else "stage.datamodule"
+    dm_key = datamodule_key(cfg)
     whole = {f"{dm_key}.batch_size": 1, f"{dm_key}.eval_batch_size": 1, f"{dm_key}.num_workers": 0,
              "trainer.max_epochs": -1, "trainer.min_epochs": 0, "trainer.max_steps": -1,
              "trainer.accumulate_grad_batches": 1, "trainer.check_val_every_n_epoch": 1,
@@ -216,10 +219,10 @@ def _train(cfg: DictConfig) -> StageResult:
     finally:
         ranks.forget()
     fit_trainer = trainer
-    best, last = outcome["best_checkpoint"] or "", outcome["last_checkpoint"] or ""
+    best = outcome["best_checkpoint"]  # a file that exists, or None
     module.best_score, module.init_report = outcome["best_score"], outcome["init_from"]
     summary: dict[str, Any] = {
-        "best_checkpoint": best or None, "last_checkpoint": last or None,
+        "best_checkpoint": best, "last_checkpoint": outcome["last_checkpoint"],
         "monitor": module.hparams.monitor, "best_score": module.best_score,
         "global_step": outcome["global_step"], "epochs": outcome["epochs"],
         "skipped_videos": datamodule.failures.as_rows(),
@@ -240,7 +243,7 @@ def _train(cfg: DictConfig) -> StageResult:
         if trainer.world_size > 1:  # decode the test split on one process, with the selected weights
             trainer = L.Trainer(accelerator=str(cfg.trainer.get("accelerator", "auto")), devices=1,
                                 precision=cfg.trainer.get("precision"), logger=False, enable_checkpointing=False)
-        results = trainer.test(module, datamodule, ckpt_path=best or None, verbose=False)
+        results = trainer.test(module, datamodule, ckpt_path=best, verbose=False)
         metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
         summary["test"] = metrics
         summary["test_files"] = write_outputs(module, datamodule.splits["test"], out_dir, metrics)

@@ -99,6 +99,14 @@ def read_journal(path: Path, torn: dict[str, int] | None = None) -> list[dict[st
     return rows
 
 
+def current_rows(manifest, fingerprints: dict[str, str]):
+    """The rows of a merged manifest made with these settings: per key, only its given fingerprint."""
+    if not len(manifest):
+        return manifest
+    rows = manifest[manifest["key"].isin(list(fingerprints))]
+    return rows[rows["fingerprint"] == rows["key"].map(fingerprints)]
+
+
 def merge_journals(paths: list[Path], torn: dict[str, int] | None = None):
     """The latest row per (video_id, key, fingerprint) over all journals; `torn` collects dropped lines."""
     import pandas as pd

@@ -27,7 +27,7 @@ import numpy as np
 
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import filename_to_id, id_to_filename
-from videolang.core.io import atomic_path, atomic_save_npy, atomic_write_json, ensure_dir
+from videolang.core.io import atomic_path, atomic_save_npy, atomic_target, atomic_write_json, ensure_dir
 from videolang.store.manifest import Journal, merge_journals
 from videolang.store.record import FeatureRecord
 
@@ -202,13 +202,12 @@ class FeatureStore:
 
 
 def temp_owner_stem(name: str) -> str | None:
-    """For a temporary file of `videolang.core.io.atomic_path` (".<stem>.<ext>.<random><suffix>"), the stem."""
+    """For a temporary file of `videolang.core.io.atomic_path` that was to become `<stem>.npy` or
+    `<stem>.json`, the stem."""
+    final = atomic_target(name)
     for ext in (".npy", ".json"):
-        suffix = f".tmp{ext}"
-        if name.startswith(".") and name.endswith(suffix):
-            final = name[1:-len(suffix)].rsplit(".", 1)[0]  # drop ".<random>"
-            if final.endswith(ext):
-                return final[: -len(ext)]
+        if final is not None and final.endswith(ext):
+            return final[: -len(ext)]
     return None
 
 
