@@ -436,9 +436,9 @@ PREDICT_BASE = ["stage=predict", "task=videoqa", "video={video}", "ckpt={ckpt}",
 # --- fixtures and the runner ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def env(videoqa_ckpt, sample_corpus, tmp_path_factory) -> dict[str, Any]:
-    """What the rows point at: a synthetic built dataset + feature store (train), the shared VideoQA checkpoint
-    and sample corpus (predict), an earlier evaluation's run folder (evaluate)."""
+def env(model_dir, tmp_path_factory) -> dict[str, Any]:
+    """What the evaluate and train rows point at: a synthetic built dataset + feature store (train) and an
+    earlier evaluation's run folder (evaluate). The predict rows add `predict_env` (a trained checkpoint)."""
     from videolang.evaluate import GroundingEvaluator
     from videolang.evaluate.report import write_outputs
 
@@ -446,15 +446,22 @@ def env(videoqa_ckpt, sample_corpus, tmp_path_factory) -> dict[str, Any]:
     write_synthetic_dataset(root / "data", root / "features", silent_ids=("syn0000",))
     earlier = root / "earlier_evaluation"
     write_outputs(GroundingEvaluator().evaluate(G_PREDS, G_REFS), earlier, {"predictions": "p", "references": "r"})
+    return {"data": root / "data", "features": root / "features", "model_dir": model_dir, "earlier": earlier}
+
+
+@pytest.fixture(scope="module")
+def predict_env(env, videoqa_ckpt, sample_corpus) -> dict[str, Any]:
+    """The predict rows' inputs: the shared VideoQA checkpoint (and half of it) and a sample video."""
     ckpt = videoqa_ckpt["ckpt"]
-    return {"data": root / "data", "features": root / "features", "model_dir": videoqa_ckpt["model_dir"],
-            "ckpt": ckpt, "ckpt_half": ckpt.read_bytes()[: ckpt.stat().st_size // 2], "sample": sample_corpus,
-            "video": sample_corpus / videoqa_ckpt["videos"][0]["files"]["video"], "earlier": earlier}
+    return {**env, "model_dir": videoqa_ckpt["model_dir"], "ckpt": ckpt,
+            "ckpt_half": ckpt.read_bytes()[: ckpt.stat().st_size // 2], "sample": sample_corpus,
+            "video": sample_corpus / videoqa_ckpt["videos"][0]["files"]["video"]}
 
 
 def _fill(text: str, t: Path, env: dict[str, Any]) -> str:
     for key in ("model_dir", "features", "ckpt", "sample", "video"):
-        text = text.replace("{" + key + "}", str(env[key]))
+        if key in env:
+            text = text.replace("{" + key + "}", str(env[key]))
     return text.replace("{data}", str(t / "data")).replace("{t}", str(t))
 
 
@@ -490,8 +497,10 @@ def _unchanged(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
-def test_model_stage_bad_input(row: Row, tmp_path: Path, capfd, env: dict[str, Any]):
+def test_model_stage_bad_input(row: Row, tmp_path: Path, capfd, request, env: dict[str, Any]):
     t = tmp_path
+    if row.stage == "predict" or "{ckpt_half}" in row.files.values():  # only these need a trained checkpoint
+        env = request.getfixturevalue("predict_env")
     if row.stage == "evaluate":
         _materialize(t, EVAL_FILES, env)
         shutil.copytree(env["earlier"], t / "logs" / "evaluate" / "earlier")  # an earlier run's metrics
@@ -509,7 +518,8 @@ def test_model_stage_bad_input(row: Row, tmp_path: Path, capfd, env: dict[str, A
         (out / f"{stem}.videoqa.json").write_text('{"earlier": true}\n')
         base = PREDICT_BASE
     _materialize(t, row.files, env)
-    inputs = [t / "in", t / "data", env["features"], env["ckpt"], t / "logs" / "evaluate" / "earlier", t / "out"]
+    inputs = [t / "in", t / "data", env["features"], *([env["ckpt"]] if "ckpt" in env else []),
+              t / "logs" / "evaluate" / "earlier", t / "out"]
     before = snapshot(*[p for p in inputs if p.exists()])
     args = [_fill(a, t, env) for a in _merge(base, row.args)]
     outcome = run_in_process([*args, f"paths.log_dir={t / 'logs'}"], capfd)
