@@ -23,6 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 from videolang.commonsense.regions import unpack_regions
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import FailureLog
+from videolang.media.decode import FrameSampling, make_decoder
+from videolang.media.probe import probe
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,6 @@ def collate_frames(items: list[FrameItem]) -> dict[str, Any]:
 
 def decode_at(path: str, times: np.ndarray, decode: dict[str, Any]) -> dict[float, np.ndarray]:
     """The frames at `times` (the regions' time grid), decoded exactly as the extract stage did."""
-    from videolang.extract.decode import FrameSampling, make_decoder
-    from videolang.extract.media import probe
-
     sampling = FrameSampling(**{k: decode[k] for k in ("fps", "num_frames", "size", "crop") if k in decode})
     decoder = make_decoder(decode.get("backend", "pyav"), sampling=sampling)
     wanted, out = np.asarray(times, dtype=np.float64), {}

@@ -21,7 +21,7 @@ import torch
 from videolang.commonsense.pooling import POOLINGS
 from videolang.core.errors import ConfigError
 from videolang.extract.base import Extractor
-from videolang.extract.decode import FrameChunk
+from videolang.media.decode import FrameChunk
 
 
 class CommonsenseExtractor(Extractor):

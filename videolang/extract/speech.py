@@ -16,8 +16,8 @@ import numpy as np
 
 from videolang.core.errors import BadInputError
 from videolang.core.io import read_json
-from videolang.extract.audio import SAMPLE_RATE
 from videolang.extract.base import Extractor
+from videolang.media.audio import SAMPLE_RATE
 from videolang.store.record import empty_transcript
 
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")

@@ -24,6 +24,7 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.datamodule.sources import VideoFeatures, segments_from_transcript
 from videolang.datamodule.streams import RowStream
 from videolang.datamodule.vid2seq import collator_for
+from videolang.media.probe import probe
 from videolang.model.module import Vid2SeqModule
 from videolang.model.sequences import Segment
 
@@ -125,8 +126,6 @@ class VideoPredictor:
     # ---------------------------------------------------------- features
     def encode_video(self, path: str | Path) -> tuple[VideoFeatures, list[str]]:
         """Frames and transcript of one raw video through `videolang.extract`, plus notes on what was missing."""
-        from videolang.extract.media import probe
-
         path = Path(path)
         if not path.is_file():
             raise BadInputError("video file not found", path)
