@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from videolang.datamodule.vid2seq import EpochSeededSampler, Vid2SeqCollator
+from videolang.datamodule.vid2seq import Vid2SeqCollator
 from videolang.model.losses import label_smoothed_ce, span_corrupt
 from videolang.model.visual import VisualEncoder, subsample_frames, uniform_indices
+from videolang.training.samplers import EpochSeededSampler
 
 
 def _item(n_in, n_out, n_frames, dim=6, key="v"):

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from videolang.core.errors import ConfigError
-from videolang.datamodule.samplers import MixedTaskSampler, task_counts
 from videolang.tasks import (REGISTRY, EventsTask, GroundingTask, TaskMix, TitlesTask, VideoQATask, build_task,
                              build_tasks)
+from videolang.training.samplers import MixedTaskSampler, task_counts
 
 from tests.fixtures.model import grounding_rows
 

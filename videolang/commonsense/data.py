@@ -25,6 +25,7 @@ from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import FailureLog
 from videolang.media.decode import FrameSampling, make_decoder
 from videolang.media.probe import probe
+from videolang.training.samplers import EpochSeededSampler
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +182,7 @@ class CommonsenseDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------------- loaders
     def _loader(self, part: str, train: bool, batch_size: int) -> DataLoader:
-        from videolang.datamodule.vid2seq import EpochSeededSampler  # (seed, epoch) order: exact resume
-
-        ds = self.datasets[part]
+        ds = self.datasets[part]  # the sampler's (seed, epoch) order: exact resume
         return DataLoader(ds, batch_size=batch_size, sampler=EpochSeededSampler(len(ds), self.seed, shuffle=train),
                           collate_fn=collate_frames, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)

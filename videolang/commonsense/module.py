@@ -32,7 +32,7 @@ from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
                                         resolve_tree, search_dirs)
-from videolang.model.schedule import optimizers_for
+from videolang.training.schedule import optimizers_for
 
 log = logging.getLogger(__name__)
 

@@ -36,11 +36,11 @@ from videolang.core.errors import BadInputError
 from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
                                         resolve_tree, search_dirs)
 from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
-from videolang.model.schedule import optimizers_for
 from videolang.model.sequences import SequenceBuilder, load_tokenizer
 from videolang.model.streams import CommonsenseOptions
 from videolang.model.vid2seq import Vid2Seq
 from videolang.tasks import Seq2SeqTask, TaskMix, build_tasks
+from videolang.training.schedule import optimizers_for
 
 log = logging.getLogger(__name__)
 
