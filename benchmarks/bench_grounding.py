@@ -135,7 +135,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def baseline_predictions(refs: list[dict], feats: Path, clip_dir: Path, seed: int, k: int) -> tuple[list, list]:
     """Moment-DETR rows for the random and the zero-shot CLIP baselines."""
-    from videolang.datamodule.sources import StoreFeatures
+    from videolang.backbone.sources import StoreFeatures
     from videolang.model.grounding_baselines import clip_zero_shot_window, random_windows
 
     rng = np.random.default_rng(seed)

@@ -192,7 +192,7 @@ PRETRAINED = "vid2seq (tiny, pretrained + fine-tuned)"
 
 def report(tasks: Path, feats: Path, runs: dict[str, tuple[Path, str]]) -> int:
     from videolang.core.io import read_json
-    from videolang.datamodule.sources import StoreFeatures
+    from videolang.backbone.sources import StoreFeatures
     from videolang.evaluate import Meteor, evaluate_dense_captioning
     from videolang.model.baselines import scene_change_baseline, training_statistics, uniform_baseline
 
@@ -267,7 +267,7 @@ def repetition_table(tasks: Path, feats: Path, train_dir: Path, summary: dict, t
     from videolang.evaluate import Meteor, evaluate_dense_captioning
     from videolang.tasks.events import dvc_predictions
     from videolang.model.module import Vid2SeqModule
-    from videolang.model.parsing import repeated_title_rate
+    from videolang.backbone.parsing import repeated_title_rate
 
     torch.set_num_threads(1)
     ckpt = summary.get("best_checkpoint") or summary.get("last_checkpoint")

@@ -31,14 +31,14 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from videolang.backbone.losses import denoising_batch, label_smoothed_ce, sentinel_ids
+from videolang.backbone.sequences import SequenceBuilder, load_tokenizer
+from videolang.backbone.streams import CommonsenseOptions
+from videolang.backbone.vid2seq import Vid2Seq
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
 from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
                                         resolve_tree, search_dirs)
-from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
-from videolang.model.sequences import SequenceBuilder, load_tokenizer
-from videolang.model.streams import CommonsenseOptions
-from videolang.model.vid2seq import Vid2Seq
 from videolang.tasks import Seq2SeqTask, TaskMix, build_tasks
 from videolang.training.schedule import optimizers_for
 

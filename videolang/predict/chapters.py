@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from videolang.backbone.sequences import Segment
+from videolang.backbone.sources import VideoFeatures, segments_from_transcript
+from videolang.backbone.streams import RowStream
 from videolang.core.errors import BadInputError, ConfigError
-from videolang.datamodule.sources import VideoFeatures, segments_from_transcript
-from videolang.datamodule.streams import RowStream
 from videolang.datamodule.vid2seq import collator_for
 from videolang.media.probe import probe
 from videolang.model.module import Vid2SeqModule
-from videolang.model.sequences import Segment
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 
+from videolang.backbone.sequences import Segment
+from videolang.backbone.sources import VideoFeatures
 from videolang.core.errors import BadInputError
 from videolang.core.timefmt import format_timestamp
-from videolang.datamodule.sources import VideoFeatures
-from videolang.model.sequences import Segment
 from videolang.predict.chapters import VideoPredictor
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from videolang.backbone.parsing import parse_events
+from videolang.backbone.sequences import Segment, SequenceBuilder
 from videolang.core.errors import BadInputError
 from videolang.core.io import atomic_write_json
-from videolang.model.parsing import parse_events
-from videolang.model.sequences import Segment, SequenceBuilder
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, finite_number, frame_item, output_base
 
 

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from videolang.backbone.sequences import SequenceBuilder
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_jsonl, read_jsonl
-from videolang.model.sequences import SequenceBuilder
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
 
 log = logging.getLogger(__name__)

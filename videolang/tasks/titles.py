@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from videolang.backbone.sequences import SequenceBuilder
 from videolang.core.io import atomic_write_json
-from videolang.model.sequences import SequenceBuilder
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
 from videolang.tasks.events import dvc_videos, read_dvc
 

@@ -37,10 +37,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from videolang.backbone.losses import IGNORE, label_smoothed_ce
+from videolang.backbone.sequences import Segment, SequenceBuilder
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_jsonl, read_jsonl
-from videolang.model.losses import IGNORE, label_smoothed_ce
-from videolang.model.sequences import Segment, SequenceBuilder
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, finite_number, frame_item, output_base
 
 log = logging.getLogger(__name__)
