@@ -32,6 +32,10 @@ NOISE_MESSAGES = (
     ".*torch.meshgrid.*indexing.*",
 )
 
+# Lightning's notes that do not apply to a prediction writer over an iterable of pieces (stage=extract, batch
+# predict): filtered around their `trainer.predict`
+PREDICT_WRITER_NOTES = ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpec.*is deprecated")
+
 
 class LibraryChatterFilter(logging.Filter):
     """Drops INFO and below from library loggers at the handler, so a library that resets its logger's level

@@ -41,7 +41,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_write_json, ensure_dir
-from videolang.stages import StageResult, instantiate
+from videolang.core.options import instantiate
+from videolang.stages import StageResult
 
 log = logging.getLogger(__name__)
 
