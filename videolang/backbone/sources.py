@@ -17,6 +17,7 @@ import numpy as np
 from videolang.backbone.sequences import Segment
 from videolang.backbone.streams import RowStream
 from videolang.core.errors import BadInputError, VideolangError
+from videolang.store import FeatureStore
 
 
 @dataclass
@@ -58,8 +59,6 @@ class StoreFeatures:
 
     def __init__(self, root: str | Path, visual_key: str = "visual", speech_key: str | None = "speech",
                  fingerprints: dict[str, str] | None = None, commonsense_key: str | None = None):
-        from videolang.store import FeatureStore
-
         self.store = FeatureStore(root, fingerprints=dict(fingerprints or {}))
         self.visual_key, self.speech_key, self.commonsense_key = visual_key, speech_key, commonsense_key
 

@@ -25,6 +25,7 @@ from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import FailureLog
 from videolang.media.decode import FrameSampling, make_decoder
 from videolang.media.probe import probe
+from videolang.store import FeatureStore
 from videolang.training.samplers import EpochSeededSampler
 
 log = logging.getLogger(__name__)
@@ -92,8 +93,6 @@ class CommonsenseDataModule(L.LightningDataModule):
     @property
     def store(self):
         if self._store is None:
-            from videolang.store import FeatureStore
-
             self._store = FeatureStore(self.feature_dir, fingerprints=self.fingerprints)
         return self._store
 

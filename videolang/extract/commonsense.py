@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from videolang.commonsense.module import CommonsenseModule
 from videolang.commonsense.pooling import POOLINGS
 from videolang.core.errors import ConfigError
 from videolang.extract.base import Extractor
@@ -48,8 +49,6 @@ class CommonsenseExtractor(Extractor):
         return self.config["checkpoint"]
 
     def load(self, device: torch.device) -> None:
-        from videolang.commonsense.module import CommonsenseModule
-
         super().load(device)
         if self.module is None:
             self.module = CommonsenseModule.from_checkpoint(self.config["checkpoint"])

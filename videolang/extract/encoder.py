@@ -352,8 +352,6 @@ def build_extractors(specs: dict[str, Any]) -> dict[str, Extractor]:
     import hydra.utils
     from hydra.errors import InstantiationException
 
-    from videolang.core.errors import VideolangError
-
     built = {}
     for key, spec in specs.items():
         if not spec:

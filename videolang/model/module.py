@@ -39,6 +39,7 @@ from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
 from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
                                         resolve_tree, search_dirs)
+from videolang.evaluate import Meteor
 from videolang.tasks import Seq2SeqTask, TaskMix, build_tasks
 from videolang.training.schedule import optimizers_for
 
@@ -341,8 +342,6 @@ class Vid2SeqModule(L.LightningModule):
             if not mine:
                 continue
             if task.needs_meteor and self._meteor is None:  # one METEOR process per run, not per validation
-                from videolang.evaluate import Meteor
-
                 self._meteor = Meteor()
             scores = task.score(mine, compat=self.hparams.compat_metrics, full=prefix == "test",
                                 meteor=self._meteor if task.needs_meteor else None)
