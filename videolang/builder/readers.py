@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videolang.builder.converters.srt import read_srt
 from videolang.builder.questions import question_from_row
 from videolang.builder.records import VideoRecord
+from videolang.builder.srt import read_srt
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
 from videolang.core.ids import filename_to_id

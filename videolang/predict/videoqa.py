@@ -21,7 +21,7 @@ import torch
 
 from videolang.backbone.sequences import Segment
 from videolang.backbone.sources import VideoFeatures
-from videolang.builder.converters.srt import read_srt
+from videolang.builder.srt import read_srt
 from videolang.core.errors import BadInputError
 from videolang.core.timefmt import format_timestamp
 from videolang.predict.chapters import VideoPredictor
