@@ -40,14 +40,13 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from benchmarks.common import BENCH  # noqa: E402
 from videolang.core.quiet import PREDICT_WRITER_NOTES  # noqa: E402
 from videolang.extract import Encoder, list_videos  # noqa: E402
 from videolang.extract.audio_embed import ASTAudioEncoder, LogMelStats  # noqa: E402
 from videolang.extract.parallel import ExtractModule, StoreWriter, VideoStream, _as_is  # noqa: E402
 from videolang.extract.visual import HFImageEncoder  # noqa: E402
 from videolang.store import FeatureStore  # noqa: E402
-
-BENCH = Path(os.environ.get("TMPDIR", tempfile.gettempdir())) / "videolang-bench"
 
 
 def make_videos(n: int, seconds: int) -> Path:
