@@ -100,6 +100,17 @@ def test_videolang_modules_are_imported_at_module_level():
     assert not found, "videolang imports below module level:\n" + "\n".join(found)
 
 
+def test_benchmarks_share_through_common_only():
+    """What benchmarks share lives in benchmarks/common.py; a benchmark script never imports another one."""
+    found = []
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.name}:{node.lineno}: {n}" for n in names if n.rpartition(".")[2].startswith("bench_")]
+    assert not found, "\n".join(found)
+
+
 def test_every_module_left_at_an_old_path_is_tested_and_in_the_changelog():
     shims = {module_name(p) for p in PACKAGE.rglob("*.py")
              if re.search(r"^moved\(__name__", p.read_text(encoding="utf-8"), re.MULTILINE)}
