@@ -19,59 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import time
-import wave
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BENCH = Path(os.environ.get("TMPDIR", tempfile.gettempdir())) / "videolang-bench"
-SENTENCES = [
-    "Welcome back to the workshop.", "Today we are restoring an old kitchen table.",
-    "First we remove the legs and sand the top.", "Use a coarse grit paper to take off the old varnish.",
-    "Then switch to a finer grit for a smooth finish.", "Wipe away the dust with a damp cloth.",
-    "Now we mix the wood filler and press it into the cracks.", "Let it dry for about an hour.",
-    "Next we apply the first coat of oil.", "Work along the grain with long even strokes.",
-    "The colour of the wood comes back right away.", "We attach the legs again with new screws.",
-    "Finally we polish the surface with soft wax.", "Thanks for watching, and see you next time.",
-]
-
-
-def _speak(text: str) -> np.ndarray:
-    wav = BENCH / "sentence.wav"
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), text], check=True)
-    with wave.open(str(wav)) as w:
-        rate, data = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
-    return (np.interp(np.arange(0, len(data), rate / 16000), np.arange(len(data)), data) / 32768.0).astype(np.float32)
-
-
-def narration(minutes: float) -> tuple[np.ndarray, list[str]]:
-    """`minutes` of 16 kHz narration with random pauses, and the sentences said (cached)."""
-    path = BENCH / f"narration_{minutes:g}min.npz"
-    if not path.exists():
-        BENCH.mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(0)
-        spoken = {text: _speak(text) for text in SENTENCES}
-        pieces, n, total = [], 0, 0
-        while total < minutes * 60 * 16000:
-            pieces += [spoken[SENTENCES[n % len(SENTENCES)]], np.zeros(int(rng.uniform(0.5, 3.0) * 16000), np.float32)]
-            total += len(pieces[-2]) + len(pieces[-1])
-            n += 1
-        np.savez(path, audio=np.concatenate(pieces), sentences=n)
-    data = np.load(path)
-    return data["audio"], [SENTENCES[i % len(SENTENCES)] for i in range(int(data["sentences"]))]
-
-
-def recall(said: list[str], heard: str) -> float:
-    words = lambda s: re.findall(r"[a-z]+", s.lower())  # noqa: E731
-    want, got = words(" ".join(said)), set(words(heard))
-    return sum(w in got for w in want) / max(1, len(want))
+from benchmarks.common import BENCH, narration, recall  # noqa: E402
 
 
 def main() -> None:

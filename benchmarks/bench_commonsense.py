@@ -38,41 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_learning import run_stage, time_limit, work_overrides  # noqa: E402  (shared stage runner)
-
-
-NO_AUDIO = ("~extractor.extractors.audio", "~extractor.extractors.audio_mel", "~extractor.extractors.speech")
-
-
-def prepare_commonsense_corpus(videos: int, proxy_epochs: int, work: Path, common: list[str]) -> tuple[dict, float]:
-    """The object-rich corpus with tiny-clip frames, ground-truth regions and common-sense features from a
-    proxy-task checkpoint trained on its training split (every step reused when already done).
-    Returns the proxy run's summary and its training seconds. Shared with bench_videoqa."""
-    sample, logs = work / "sample", work / "logs"
-    run_stage("stage=make_sample", *common, f"stage.num_videos={videos}", "stage.width=128", "stage.height=96",
-              "stage.fps=5", "stage.min_duration=20", "stage.max_duration=60", "stage.with_awkward=false",
-              log_dir=logs)
-    run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5,tiny-backbone]", log_dir=logs)
-    run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.2}",
-              log_dir=logs)
-    run_stage("stage=extract", *common, "extractor=tiny_regions", f"videos={sample}/videos", *NO_AUDIO, log_dir=logs)
-    t = time.time()
-    marker = work / f"proxy-e{proxy_epochs}.json"  # a finished proxy run with these options is reused
-    done = json.loads(marker.read_text()) if marker.is_file() else None
-    if done and Path(done["dir"], "summary.json").is_file():
-        proxy_dir, proxy_seconds = Path(done["dir"]), float(done["seconds"])
-        print(f"  proxy task: reusing {proxy_dir}")
-    else:
-        proxy_dir = run_stage("stage=train", *common, "experiment=sample_commonsense",
-                              f"trainer.max_epochs={proxy_epochs}", "trainer.check_val_every_n_epoch=2",
-                              "callbacks.epoch_checkpoint.save_top_k=1", log_dir=logs)
-        proxy_seconds = time.time() - t
-        marker.write_text(json.dumps({"dir": str(proxy_dir), "seconds": proxy_seconds}))
-    proxy = json.loads((proxy_dir / "summary.json").read_text())
-    ckpt = proxy["best_checkpoint"] or proxy["last_checkpoint"]
-    run_stage("stage=extract", *common, "extractor=tiny_commonsense", f"videos={sample}/videos",
-              f"extractor.extractors.commonsense.checkpoint={ckpt}", *NO_AUDIO, log_dir=logs)
-    return proxy, proxy_seconds
+from benchmarks.common import prepare_commonsense_corpus, run_stage, time_limit, work_overrides  # noqa: E402
 
 
 def main() -> int:

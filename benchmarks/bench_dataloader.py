@@ -65,7 +65,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from videolang.datamodule import Vid2SeqDataModule
-    from videolang.model.losses import label_smoothed_ce
+    from videolang.backbone.losses import label_smoothed_ce
     from videolang.model.module import Vid2SeqModule
     from videolang.zoo import build_zoo
 

@@ -8,7 +8,7 @@ of `--repeats`:
 
 - baseline: `decord.VideoReader(path).get_batch(indices)` at full resolution, then
   resize (shorter side 224) and centre crop with torch, as most extraction scripts do;
-- ours/pyav: `videolang.extract.decode.PyAVDecoder` (the default): sequential decoding
+- ours/pyav: `videolang.media.decode.PyAVDecoder` (the default): sequential decoding
   with codec threads, non-reference frames far from a target not decoded, only the
   kept frames converted;
 - ours/decord: `DecordDecoder`: scaling inside the decoder, sorted chunks of 64 frames;
@@ -32,8 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from videolang.extract.decode import FrameSampling, make_decoder  # noqa: E402
-from videolang.extract.media import probe  # noqa: E402
+from videolang.media.decode import FrameSampling, make_decoder  # noqa: E402
+from videolang.media.probe import probe  # noqa: E402
 
 
 def make_videos(n: int, seconds: int, size: str) -> list[Path]:

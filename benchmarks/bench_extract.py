@@ -40,14 +40,13 @@ import lightning as L  # noqa: E402
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from benchmarks.common import BENCH  # noqa: E402
+from videolang.core.quiet import PREDICT_WRITER_NOTES  # noqa: E402
 from videolang.extract import Encoder, list_videos  # noqa: E402
 from videolang.extract.audio_embed import ASTAudioEncoder, LogMelStats  # noqa: E402
 from videolang.extract.parallel import ExtractModule, StoreWriter, VideoStream, _as_is  # noqa: E402
 from videolang.extract.visual import HFImageEncoder  # noqa: E402
-from videolang.stages.extract import QUIET  # noqa: E402
 from videolang.store import FeatureStore  # noqa: E402
-
-BENCH = Path(os.environ.get("TMPDIR", tempfile.gettempdir())) / "videolang-bench"
 
 
 def make_videos(n: int, seconds: int) -> Path:
@@ -179,7 +178,7 @@ def main() -> None:
                                 enable_progress_bar=False, enable_model_summary=False,
                                 callbacks=[StoreWriter("bench", progress=False)])
             with warnings.catch_warnings():
-                for message in QUIET:
+                for message in PREDICT_WRITER_NOTES:
                     warnings.filterwarnings("ignore", message=message)
                 trainer.predict(module, return_predictions=False)
             assert len(FeatureStore(root).video_ids("visual")) == len(items)

@@ -41,7 +41,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-BENCH = Path(os.environ.get("TMPDIR", tempfile.gettempdir())) / "videolang-bench"
+from benchmarks.common import BENCH, narration, recall  # noqa: E402
+
 REAL_CLIP = "openai/clip-vit-large-patch14"
 REAL_WHISPER = "Systran/faster-whisper-large-v3"   # what faster-whisper's "large-v3" resolves to
 REAL_T5 = ("t5-base", "google-t5/t5-base")
@@ -214,13 +215,10 @@ def write_wav(path: Path, audio) -> Path:
 
 
 def narration_wav(minutes: float) -> tuple[Path, list[str], Path]:
-    """espeak-ng narration with pauses (bench_asr.py's) as a 16 kHz WAV, its sentences, and its first 15 s
-    (the warm-up); cached."""
+    """espeak-ng narration with pauses (`benchmarks.common.narration`, bench_asr.py's) as a 16 kHz WAV, its
+    sentences, and its first 15 s (the warm-up); cached."""
     if not shutil.which("espeak-ng"):
         raise Skip("no narration: espeak-ng is not installed (apt-get install espeak-ng), or pass --audio <file>")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_asr import narration
-
     audio, said = narration(minutes)
     return (write_wav(BENCH / f"narration_{minutes:g}min.wav", audio), said,
             write_wav(BENCH / "narration_first15s.wav", audio[:15 * 16000]))
@@ -275,8 +273,6 @@ def bench_asr(args, device, model_dir: Path) -> list[str]:
         t = times[batched]
         words = ""
         if said is not None:
-            from bench_asr import recall
-
             words = f", words recovered {recall(said, heard[batched]):.0%}"
         lines.append(f"    {label:34s} {t:7.1f} s  RTF {t / seconds:.4f} ({seconds / t:6.1f}x real time){words}")
     lines.append(f"    batched / sequential speed: {times[False] / times[True]:.2f}x")

@@ -52,8 +52,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_learning import (prepare_narrated_corpus, run_stage, time_limit, val_curve,  # noqa: E402
-                                       work_overrides)
+from benchmarks.common import prepare_narrated_corpus, run_stage, time_limit, val_curve, work_overrides  # noqa: E402
 
 METRICS = (("r1@0.3", "R1@0.3"), ("r1@0.5", "R1@0.5"), ("r1@0.7", "R1@0.7"), ("r1@3s", "R1@3s"),
            ("r1@5s", "R1@5s"), ("map", "mAP"))
@@ -135,7 +134,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def baseline_predictions(refs: list[dict], feats: Path, clip_dir: Path, seed: int, k: int) -> tuple[list, list]:
     """Moment-DETR rows for the random and the zero-shot CLIP baselines."""
-    from videolang.datamodule.sources import StoreFeatures
+    from videolang.backbone.sources import StoreFeatures
     from videolang.model.grounding_baselines import clip_zero_shot_window, random_windows
 
     rng = np.random.default_rng(seed)

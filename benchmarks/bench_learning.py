@@ -26,11 +26,7 @@ Work files go to .cache/bench_learning/ (reused by later runs when the options m
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import os
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,90 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def run_stage(*overrides: str, log_dir: Path) -> Path:
-    """One `python -m videolang.run` call; returns its output folder."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    cmd = [sys.executable, "-m", "videolang.run", *overrides, f"paths.log_dir={log_dir}"]
-    started = time.time()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    folders = re.findall(r"\[videolang\] output folder: (.+)", proc.stderr)
-    if proc.returncode not in (0, 3) or not folders:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
-        raise SystemExit(f"failed: {' '.join(overrides[:2])} (exit {proc.returncode})")
-    print(f"  {overrides[0]:<22} {time.time() - started:7.1f} s", flush=True)
-    return Path(folders[-1].strip())
-
-
-def narration_transcripts(sample_dir: Path, out: Path) -> Path:
-    """The generator's narration as VidChapters-style transcripts `{vid: {text, start, end}}`.
-
-    Each chapter's narration is split into sentences, spread over its narration span in
-    proportion to their length (what an ASR with sentence segmentation would give).
-    """
-    manifest = json.loads((sample_dir / "manifest.json").read_text())
-    table = {}
-    for video in manifest["videos"]:
-        text, start, end = [], [], []
-        for ch in video["chapters"]:
-            sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", ch.get("narration") or "") if s.strip()]
-            t0, t1 = float(ch["narration_start"]), float(ch["narration_end"])
-            total = sum(len(s) for s in sentences) or 1
-            t = t0
-            for s in sentences:
-                dt = (t1 - t0) * len(s) / total
-                text.append(s)
-                start.append(round(t, 3))
-                end.append(round(t + dt, 3))
-                t += dt
-        table[video["id"]] = {"text": text, "start": start, "end": end, "language": "en"}
-    out.write_text(json.dumps(table))
-    return out
-
-
-def extract_narrated(videos_dir: Path, asr: Path, work: Path, common: list[str]) -> None:
-    """tiny-clip frames + the generator's narration (imported as the transcript) into the feature store."""
-    run_stage("stage=extract", *common, f"videos={videos_dir}",
-              f"extractor.extractors.visual.model={work / 'models'}/tiny-clip",
-              "~extractor.extractors.audio", "~extractor.extractors.audio_mel",
-              "extractor@extractor.extractors.speech=speech_precomputed",
-              f"extractor.extractors.speech.source={asr}", log_dir=work / "logs")
-
-
-def prepare_narrated_corpus(videos: int, work: Path, common: list[str]) -> None:
-    """The learning benchmarks' corpus: small narrated sample videos, the tiny zoo, a built dataset, and
-    tiny-clip frames + the generator's narration as the transcript in the feature store (all reused when done)."""
-    sample, logs = work / "sample", work / "logs"
-    run_stage("stage=make_sample", *common, f"stage.num_videos={videos}", "stage.width=64",
-              "stage.height=48", "stage.fps=10", "stage.min_duration=20", "stage.max_duration=60",
-              "stage.with_awkward=false", log_dir=logs)
-    run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5]", log_dir=logs)
-    run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.15}",
-              log_dir=logs)
-    extract_narrated(sample / "videos", narration_transcripts(sample, work / "narration_asr.json"), work, common)
-
-
-def val_curve(train_dir: Path, monitor: str) -> list[tuple[int, float]]:
-    """(epoch, value) of the monitored validation metric from the CSV log."""
-    rows = []
-    for path in sorted(train_dir.glob("csv/version_*/metrics.csv")):
-        with open(path) as f:
-            for row in csv.DictReader(f):
-                if row.get(monitor):
-                    rows.append((int(row["epoch"]), float(row[monitor])))
-    return rows
-
-
-def work_overrides(work: Path, seed: int) -> list[str]:
-    """Every folder a benchmark's stages read or write, under its work folder, and the seed."""
-    return [f"paths.sample_dir={work / 'sample'}", f"paths.model_dir={work / 'models'}",
-            f"paths.data_dir={work / 'data'}", f"paths.feature_dir={work / 'features'}", f"seed={seed}"]
-
-
-def time_limit(minutes: float) -> str:
-    """A `trainer.max_time` override for a wall-time budget."""
-    seconds = int(minutes * 60)
-    return f"+trainer.max_time='00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}'"
+from benchmarks.common import (extract_narrated, narration_transcripts, prepare_narrated_corpus,  # noqa: E402
+                               run_stage, time_limit, val_curve, work_overrides)
 
 
 def prepare_pretraining_corpus(videos: int, seed: int, work: Path, common: list[str]) -> list[str]:
@@ -192,7 +106,7 @@ PRETRAINED = "vid2seq (tiny, pretrained + fine-tuned)"
 
 def report(tasks: Path, feats: Path, runs: dict[str, tuple[Path, str]]) -> int:
     from videolang.core.io import read_json
-    from videolang.datamodule.sources import StoreFeatures
+    from videolang.backbone.sources import StoreFeatures
     from videolang.evaluate import Meteor, evaluate_dense_captioning
     from videolang.model.baselines import scene_change_baseline, training_statistics, uniform_baseline
 
@@ -267,7 +181,7 @@ def repetition_table(tasks: Path, feats: Path, train_dir: Path, summary: dict, t
     from videolang.evaluate import Meteor, evaluate_dense_captioning
     from videolang.tasks.events import dvc_predictions
     from videolang.model.module import Vid2SeqModule
-    from videolang.model.parsing import repeated_title_rate
+    from videolang.backbone.parsing import repeated_title_rate
 
     torch.set_num_threads(1)
     ckpt = summary.get("best_checkpoint") or summary.get("last_checkpoint")

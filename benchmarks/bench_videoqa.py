@@ -35,8 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_commonsense import prepare_commonsense_corpus, time_limit  # noqa: E402
-from benchmarks.bench_learning import run_stage, work_overrides  # noqa: E402
+from benchmarks.common import prepare_commonsense_corpus, run_stage, time_limit, work_overrides  # noqa: E402
 
 # name -> overrides of experiment=sample_videoqa; the last one is "the full model"
 MODELS = {

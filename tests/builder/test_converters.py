@@ -6,9 +6,9 @@ import json
 import pytest
 
 from tests.builder.conftest import DATA, SHARED_YOUCOOK2, read_table
-from videolang.builder.converters.srt import parse_srt
 from videolang.builder.converters.tvqa import parse_ts
 from videolang.builder.converters.youcook2 import YouCook2
+from videolang.builder.srt import parse_srt
 from videolang.core.errors import ConfigError
 
 

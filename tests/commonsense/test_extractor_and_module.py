@@ -15,8 +15,8 @@ from videolang.commonsense.regions import FrameRegions
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.extract import Encoder, VideoItem
 from videolang.extract.commonsense import CommonsenseExtractor
-from videolang.extract.decode import FrameChunk
 from videolang.extract.regions import RegionExtractor
+from videolang.media.decode import FrameChunk
 
 CLASSES = ["knife", "onion", "board"]
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from videolang.core.errors import BadInputError
-from videolang.extract.audio import load_audio
-from videolang.extract.decode import FrameSampling, make_decoder, select_frames
-from videolang.extract.media import probe
+from videolang.media.audio import load_audio
+from videolang.media.decode import FrameSampling, make_decoder, select_frames
+from videolang.media.probe import probe
 from tests.extract.media import make_rotated, make_vfr, make_video
 
 BACKENDS = ["decord", "pyav"]
@@ -116,8 +116,8 @@ def test_missing_streams_are_reasons(tmp_path):
 
 LONG_VIDEO_SCRIPT = """
 import resource, sys
-from videolang.extract.decode import make_decoder
-from videolang.extract.media import probe
+from videolang.media.decode import make_decoder
+from videolang.media.probe import probe
 peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 frames, first = 0, None
 for chunk in make_decoder("pyav").frames(probe(sys.argv[1])):

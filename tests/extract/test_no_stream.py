@@ -7,8 +7,8 @@ import pytest
 
 from videolang.extract import Encoder
 from videolang.extract.base import Extractor
-from videolang.extract.media import probe
 from videolang.extract.sources import VideoItem
+from videolang.media.probe import probe
 from tests.extract.media import ffmpeg, make_video
 
 

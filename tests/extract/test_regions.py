@@ -18,9 +18,9 @@ from videolang.commonsense.regions import (
 )
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.extract import Encoder, VideoItem
-from videolang.extract.decode import FrameChunk, FrameSampling, make_decoder
-from videolang.extract.media import MediaInfo, probe
 from videolang.extract.regions import RegionExtractor, orphan_box_files
+from videolang.media.decode import FrameChunk, FrameSampling, make_decoder
+from videolang.media.probe import MediaInfo, probe
 from videolang.run import run_stage
 from videolang.store import FeatureStore
 from videolang.zoo import build_zoo

@@ -7,7 +7,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from videolang.datamodule.sources import StoreFeatures
+from videolang.backbone.sources import StoreFeatures
 from videolang.run import EXIT_ITEMS_FAILED, EXIT_OK, run_stage
 from videolang.store import FeatureStore
 from tests.bad_inputs.harness import snapshot

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from videolang.datamodule.vid2seq import EpochSeededSampler, Vid2SeqCollator
-from videolang.model.losses import label_smoothed_ce, span_corrupt
-from videolang.model.visual import VisualEncoder, subsample_frames, uniform_indices
+from videolang.backbone.losses import label_smoothed_ce, span_corrupt
+from videolang.backbone.visual import VisualEncoder, subsample_frames, uniform_indices
+from videolang.datamodule.vid2seq import Vid2SeqCollator
+from videolang.training.samplers import EpochSeededSampler
 
 
 def _item(n_in, n_out, n_frames, dim=6, key="v"):
@@ -108,7 +109,7 @@ def test_ablations_train_and_generate(tiny_t5, use_speech, use_video):
 def test_frame_deltas_mark_scene_changes_and_ignore_padding():
     import torch
 
-    from videolang.model.visual import VisualEncoder, frame_deltas
+    from videolang.backbone.visual import VisualEncoder, frame_deltas
 
     frames = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.0, 2.0], [0.0, 0.0]]])  # a change at 2, then padding
     keep = torch.tensor([[True, True, True, False]])

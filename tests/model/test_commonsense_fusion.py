@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from videolang.backbone.losses import label_smoothed_ce
+from videolang.backbone.sources import StoreFeatures
+from videolang.backbone.streams import RowStream, align_to_frames
+from videolang.backbone.visual import uniform_indices
 from videolang.core.errors import ConfigError
-from videolang.datamodule import RowStream, StoreFeatures, Vid2SeqDataModule, align_to_frames
+from videolang.datamodule import Vid2SeqDataModule
 from videolang.datamodule.synthetic import synthetic_corpus
-from videolang.model.losses import label_smoothed_ce
-from videolang.model.visual import uniform_indices
 from videolang.store import FeatureRecord, FeatureStore
 
 from tests.fixtures.model import write_synthetic_dataset

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from videolang.backbone.sequences import Segment, SequenceBuilder, load_tokenizer
+from videolang.backbone.sources import MemoryFeatures, VideoFeatures
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
 from videolang.core.io import atomic_write_jsonl
-from videolang.datamodule import MemoryFeatures, Vid2SeqDataModule, VideoFeatures
+from videolang.datamodule import Vid2SeqDataModule
 from videolang.datamodule.synthetic import synthetic_corpus
-from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer
 from videolang.tasks import DataReport, GroundingTask
 
 from tests.fixtures.model import grounding_rows
@@ -169,7 +170,7 @@ def test_a_video_longer_than_the_frame_budget_is_searchable_to_its_end(tiny_t5):
     torch.manual_seed(0)
     opt = torch.optim.Adam(m.parameters(), lr=3e-3)
     m.train()
-    from videolang.model.losses import label_smoothed_ce
+    from videolang.backbone.losses import label_smoothed_ce
 
     for _ in range(40):
         opt.zero_grad()

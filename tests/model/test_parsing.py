@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from videolang.backbone.parsing import parse_events, pieces_from_text, repeated_title_rate
 from videolang.core.time_tokens import TimeTokenCodec
-from videolang.model.parsing import parse_events, pieces_from_text, repeated_title_rate
 
 CODEC = TimeTokenCodec(100)
 
@@ -47,7 +47,7 @@ def test_duplicate_titles():
 
 
 def test_pieces_of_token_ids_match_text_parsing(tiny_t5):
-    from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer
+    from videolang.backbone.sequences import Segment, SequenceBuilder, load_tokenizer
 
     b = SequenceBuilder(load_tokenizer(str(tiny_t5), 100), 100)
     ids = b.target_ids([Segment(0, 4, "Intro"), Segment(4, 9, "Outro")], 9.0) + [b.pad_id, b.time_ids[3]]

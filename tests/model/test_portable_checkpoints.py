@@ -55,7 +55,7 @@ def _chapters(out: Path, video: Path) -> dict:
 @contextlib.contextmanager
 def recording():
     """What predict fed the model (frames, transcript) and the token ids it generated, in this process."""
-    from videolang.model.vid2seq import Vid2Seq
+    from videolang.backbone.vid2seq import Vid2Seq
     from videolang.predict.chapters import ChapterPredictor
 
     seen: dict = {}

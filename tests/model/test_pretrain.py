@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from videolang.backbone.sequences import Segment
+from videolang.backbone.sources import VideoFeatures
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
-from videolang.datamodule import VideoFeatures
 from videolang.datamodule.vid2seq import collator_for
-from videolang.model.sequences import Segment
 from videolang.tasks import DataReport, PretrainTask, build_task
 
 VDIM = 6

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from videolang.backbone.parsing import parse_events
+from videolang.backbone.sequences import Segment, SequenceBuilder, load_tokenizer, uniform_subset
 from videolang.core.time_tokens import TimeTokenCodec
-from videolang.model.parsing import parse_events
-from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer, uniform_subset
 
 
 @pytest.fixture(scope="module")

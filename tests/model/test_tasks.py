@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from videolang.core.errors import ConfigError
-from videolang.datamodule.samplers import MixedTaskSampler, task_counts
 from videolang.tasks import (REGISTRY, EventsTask, GroundingTask, TaskMix, TitlesTask, VideoQATask, build_task,
                              build_tasks)
+from videolang.training.samplers import MixedTaskSampler, task_counts
 
 from tests.fixtures.model import grounding_rows
 
@@ -83,7 +83,7 @@ def test_module_builds_its_task_from_the_name_or_the_head_and_old_checkpoints_lo
 def test_build_item_keeps_its_former_signature(tiny_t5):
     from videolang.datamodule.synthetic import synthetic_corpus
     from videolang.datamodule.vid2seq import build_item
-    from videolang.model.sequences import SequenceBuilder, load_tokenizer
+    from videolang.backbone.sequences import SequenceBuilder, load_tokenizer
     from videolang.tasks.events import events_of
 
     anns, feats = synthetic_corpus(1, VDIM)
@@ -97,7 +97,8 @@ def test_build_item_keeps_its_former_signature(tiny_t5):
 
 
 def test_multitask_trains_scores_each_task_and_one_checkpoint_decodes_both(train_cfg, synthetic_dataset):
-    from videolang.datamodule import StoreFeatures, collator_for
+    from videolang.backbone.sources import StoreFeatures
+    from videolang.datamodule import collator_for
     from videolang.model.module import Vid2SeqModule
     from videolang.predict.chapters import ChapterPredictor
     from videolang.run import run_stage

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from videolang.model.schedule import (SHAPES, WarmupSchedule, constant_with_warmup, cosine_with_warmup,
-                                      linear_with_warmup, warmup_schedule)
 from videolang.run import run_stage
+from videolang.training.schedule import (SHAPES, WarmupSchedule, constant_with_warmup, cosine_with_warmup,
+                                         linear_with_warmup, warmup_schedule)
 
 # 8 training videos at batch size 2: 4 batches an epoch; accumulating 3 makes 2 optimiser steps an epoch.
 FAST = ["stage.test_after_fit=false", "+trainer.limit_val_batches=1", "stage.datamodule.batch_size=2",

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
+from videolang.backbone.sequences import Segment, load_tokenizer
+from videolang.backbone.sources import VideoFeatures
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
-from videolang.datamodule import Vid2SeqDataModule, VideoFeatures
+from videolang.datamodule import Vid2SeqDataModule
 from videolang.datamodule.synthetic import synthetic_corpus
 from videolang.datamodule.vid2seq import collator_for
-from videolang.model.sequences import Segment, load_tokenizer
 from videolang.tasks import DataReport, VideoQATask, build_task
 
 from tests.fixtures.model import videoqa_rows

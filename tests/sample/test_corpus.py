@@ -37,7 +37,7 @@ def test_layout_and_file_records(sample_corpus, sample_manifest):
 def test_question_and_subtitle_sidecars_agree_with_the_manifest(sample_corpus, sample_manifest):
     """`<id>.qa.jsonl` holds the planned questions; `<id>.srt` the narration, one cue per sentence,
     inside each chapter's measured narration span."""
-    from videolang.builder.converters.srt import read_srt
+    from videolang.builder.srt import read_srt
     from videolang.sample.plan import SampleParams, plan_corpus
     from videolang.sample.questions import plan_questions, sentences
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from videolang.builder.converters.srt import parse_srt
 from videolang.builder.questions import parse_ts, question_from_row
+from videolang.builder.srt import parse_srt
 from videolang.sample import topics
 from videolang.sample.plan import SampleParams, plan_corpus
 from videolang.sample.questions import (

@@ -13,6 +13,7 @@ from videolang.builder.filters import (
     check_id,
 )
 from videolang.builder.fastparse import candidate_rows
+from videolang.builder.language import detect_language
 from videolang.builder.questions import check_times
 from videolang.builder.readers import TableRows
 from videolang.builder.records import REJECT_FEW_TIMESTAMP_LINES, VideoRecord
@@ -136,8 +137,6 @@ def process_records(records: list[VideoRecord], settings: Settings, parser=None)
             continue
         language, confidence = None, None
         if lang.detect:
-            from videolang.builder.language import detect_language
-
             language, confidence = detect_language([c.title for c in chapters], lang.restrict_to)
             if lang.keep and (language not in lang.keep or confidence < lang.min_confidence):
                 out.rejected[REJECT_LANGUAGE] += 1

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videolang.builder.converters.srt import read_srt
 from videolang.builder.questions import question_from_row
 from videolang.builder.records import VideoRecord
+from videolang.builder.srt import read_srt
 from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
+from videolang.core.ids import filename_to_id
 from videolang.core.io import (
     describe_encoding,
     head_bytes,
@@ -241,8 +242,6 @@ class DescriptionFolder:
 
 def _id_of_stem(stem: str) -> str:
     """The video id a file stem stands for (`~base32` stems decoded); BadInputError when it stands for none."""
-    from videolang.core.ids import filename_to_id
-
     try:
         return filename_to_id(stem)
     except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError

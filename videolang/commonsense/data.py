@@ -23,6 +23,10 @@ from torch.utils.data import DataLoader, Dataset
 from videolang.commonsense.regions import unpack_regions
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import FailureLog
+from videolang.media.decode import FrameSampling, make_decoder
+from videolang.media.probe import probe
+from videolang.store import FeatureStore
+from videolang.training.samplers import EpochSeededSampler
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +59,6 @@ def collate_frames(items: list[FrameItem]) -> dict[str, Any]:
 
 def decode_at(path: str, times: np.ndarray, decode: dict[str, Any]) -> dict[float, np.ndarray]:
     """The frames at `times` (the regions' time grid), decoded exactly as the extract stage did."""
-    from videolang.extract.decode import FrameSampling, make_decoder
-    from videolang.extract.media import probe
-
     sampling = FrameSampling(**{k: decode[k] for k in ("fps", "num_frames", "size", "crop") if k in decode})
     decoder = make_decoder(decode.get("backend", "pyav"), sampling=sampling)
     wanted, out = np.asarray(times, dtype=np.float64), {}
@@ -92,8 +93,6 @@ class CommonsenseDataModule(L.LightningDataModule):
     @property
     def store(self):
         if self._store is None:
-            from videolang.store import FeatureStore
-
             self._store = FeatureStore(self.feature_dir, fingerprints=self.fingerprints)
         return self._store
 
@@ -182,9 +181,7 @@ class CommonsenseDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------------- loaders
     def _loader(self, part: str, train: bool, batch_size: int) -> DataLoader:
-        from videolang.datamodule.vid2seq import EpochSeededSampler  # (seed, epoch) order: exact resume
-
-        ds = self.datasets[part]
+        ds = self.datasets[part]  # the sampler's (seed, epoch) order: exact resume
         return DataLoader(ds, batch_size=batch_size, sampler=EpochSeededSampler(len(ds), self.seed, shuffle=train),
                           collate_fn=collate_frames, num_workers=self.num_workers,
                           persistent_workers=self.num_workers > 0)

@@ -30,9 +30,10 @@ from videolang.commonsense.pooling import AttentionPool, pool_regions
 from videolang.commonsense.roi import RoIFeatureNet
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
+from videolang.core.io import atomic_path, atomic_write_json
 from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
                                         resolve_tree, search_dirs)
-from videolang.model.schedule import optimizers_for
+from videolang.training.schedule import optimizers_for
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +227,6 @@ class CommonsenseModule(L.LightningModule):
     def write_artifacts(self, out_dir: Path) -> dict[str, str]:
         """The confounder dictionary, prior and classes next to the checkpoints, in safe formats."""
         from safetensors.torch import save_file
-
-        from videolang.core.io import atomic_path, atomic_write_json
 
         path = Path(out_dir) / "confounder.safetensors"
         with atomic_path(path) as tmp:

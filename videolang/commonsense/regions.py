@@ -28,7 +28,7 @@ import numpy as np
 
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import read_json, read_text
-from videolang.extract.decode import FrameSampling
+from videolang.media.decode import FrameSampling
 
 __all__ = [
     "BOX_FORMATS", "REGION_COLUMNS", "FrameRegions", "FrameTransform", "BoxRow", "to_xyxy", "clean_boxes",

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from videolang.core.errors import ConfigError
+from videolang.core.quiet import quiet_transformers
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -30,8 +31,6 @@ class HFBackbone(nn.Module):
     def __init__(self, name: str | None = None, out_feature: str | None = None, config: dict | None = None,
                  mean: tuple | None = None, std: tuple | None = None):
         super().__init__()
-        from videolang.extract.base import quiet_transformers
-
         with quiet_transformers():
             if config is not None:  # rebuilding from a checkpoint: architecture only, the weights follow
                 self.net = backbone_from_config(config)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Union
 
+from videolang.config import project_root
 from videolang.core.errors import BadInputError
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,6 @@ HINT = ("copy or move the model under paths.model_dir, keeping its folder name, 
 
 def default_model_dir() -> Path:
     """`paths.model_dir` of conf/paths/default.yaml: `<project root>/models` (`VIDEOLANG_ROOT` moves the root)."""
-    from videolang.config import project_root
-
     return project_root() / "models"
 
 

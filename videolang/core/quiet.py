@@ -3,12 +3,14 @@
 Library chatter (transformers' "Loading weights" bars, Lightning's tips and device
 banners, faster-whisper's per-file INFO lines, deprecation and future warnings)
 buries a stage's own progress bar and report. `quiet_libraries()` turns it down
-for one process; `verbose=true` on the command line leaves everything visible.
+for one process; `verbose=true` on the command line leaves everything visible;
+`quiet_transformers()` silences transformers' load reports while one model loads.
 Errors and warnings that concern the user's data still come through: library
 loggers go to WARNING, not off.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -29,6 +31,10 @@ NOISE_MESSAGES = (
     ".*TypedStorage is deprecated.*",
     ".*torch.meshgrid.*indexing.*",
 )
+
+# Lightning's notes that do not apply to a prediction writer over an iterable of pieces (stage=extract, batch
+# predict): filtered around their `trainer.predict`
+PREDICT_WRITER_NOTES = ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpec.*is deprecated")
 
 
 class LibraryChatterFilter(logging.Filter):
@@ -83,3 +89,16 @@ def quiet_libraries(verbose: bool = False) -> None:
         hub_utils.disable_progress_bars()
     except ImportError:
         pass
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Silence transformers' load reports (unused text-tower weights etc.) while loading a model."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)

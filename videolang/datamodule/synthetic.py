@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from videolang.datamodule.sources import MemoryFeatures, VideoFeatures
-from videolang.model.sequences import Segment
+from videolang.backbone.sequences import Segment
+from videolang.backbone.sources import MemoryFeatures, VideoFeatures
 
 TOPICS = ["intro", "cooking pasta", "baking bread", "garden tour", "bike repair", "music practice",
           "painting a wall", "outro"]

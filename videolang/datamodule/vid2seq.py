@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from videolang.backbone.sequences import Segment, SequenceBuilder, load_tokenizer
+from videolang.backbone.sources import FeatureSource, StoreFeatures, VideoFeatures
+from videolang.backbone.streams import CommonsenseOptions
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
-from videolang.datamodule.samplers import EpochSeededSampler, MixedTaskSampler
-from videolang.datamodule.sources import FeatureSource, StoreFeatures, VideoFeatures
-from videolang.model.sequences import Segment, SequenceBuilder, load_tokenizer
-from videolang.model.streams import CommonsenseOptions
 from videolang.tasks import DataReport, Entry, Seq2SeqTask, TaskMix, build_task, build_tasks
+from videolang.training.samplers import EpochSeededSampler, MixedTaskSampler
 
 log = logging.getLogger(__name__)
 

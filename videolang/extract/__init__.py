@@ -1,4 +1,4 @@
-"""Feature extraction from raw video: decoding, extractors, and the single `encode_video` path.
+"""Feature extraction from raw video: extractors, and the single `encode_video` path (decoding: `videolang.media`).
 
     from videolang.extract import Encoder, encode_video
     records = encode_video("talk.mp4", cfg)           # cfg: a run config or its `extractor` group

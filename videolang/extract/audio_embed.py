@@ -18,8 +18,9 @@ import math
 import numpy as np
 import torch
 
-from videolang.extract.audio import SAMPLE_RATE
-from videolang.extract.base import Extractor, quiet_transformers
+from videolang.core.quiet import quiet_transformers
+from videolang.extract.base import Extractor
+from videolang.media.audio import SAMPLE_RATE
 
 _FBANK_SHIFT, _FBANK_WIN = 0.010, 0.025  # seconds: kaldi fbank as the AST feature extractor computes it
 

@@ -17,13 +17,12 @@ fingerprint); runtime options (batch size, device, threads) stay out of it.
 """
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import torch
 
-from videolang.extract.media import MediaInfo
 from videolang.extract.sources import VideoItem
+from videolang.media.probe import MediaInfo
 from videolang.store.record import FeatureRecord
 
 
@@ -85,19 +84,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if device in (None, "auto"):
         return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     return torch.device(device)
-
-
-@contextlib.contextmanager
-def quiet_transformers():
-    """Silence transformers' load reports (unused text-tower weights etc.) while loading a model."""
-    from transformers.utils import logging as hf_logging
-
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype:

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from videolang.commonsense.module import CommonsenseModule
 from videolang.commonsense.pooling import POOLINGS
 from videolang.core.errors import ConfigError
 from videolang.extract.base import Extractor
-from videolang.extract.decode import FrameChunk
+from videolang.media.decode import FrameChunk
 
 
 class CommonsenseExtractor(Extractor):
@@ -48,8 +49,6 @@ class CommonsenseExtractor(Extractor):
         return self.config["checkpoint"]
 
     def load(self, device: torch.device) -> None:
-        from videolang.commonsense.module import CommonsenseModule
-
         super().load(device)
         if self.module is None:
             self.module = CommonsenseModule.from_checkpoint(self.config["checkpoint"])

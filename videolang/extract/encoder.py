@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
-from videolang.extract.audio import SAMPLE_RATE, load_audio
 from videolang.extract.base import Extractor, resolve_device
-from videolang.extract.decode import FrameChunk, FrameSampling, make_decoder
-from videolang.extract.media import MediaInfo, describe_error, probe
 from videolang.extract.sources import VideoItem
+from videolang.media.audio import SAMPLE_RATE, load_audio
+from videolang.media.decode import DECODERS, FrameChunk, FrameSampling, make_decoder
+from videolang.media.probe import MediaInfo, describe_error, probe
 from videolang.store.record import FeatureRecord, fingerprint_of
 
 log = logging.getLogger(__name__)
@@ -313,8 +313,6 @@ AUDIO_BACKENDS = ("auto", "torchaudio", "pyav")
 def check_decode_settings(decode: dict[str, Any] | None) -> dict[str, Any]:
     """`extractor.decode` as a dict, or a usage error naming the first bad setting (a bad fps must not turn
     into one failure per video, nor an unknown option into a traceback)."""
-    from videolang.extract.decode import DECODERS
-
     decode = dict(decode or {})
     known = {"backend", "chunk_frames", "threads", "truncation_tolerance_s", "fps", "num_frames", "size", "crop"}
     unknown = set(decode) - known
@@ -353,8 +351,6 @@ def build_extractors(specs: dict[str, Any]) -> dict[str, Extractor]:
     """{key: config with _target_} -> built extractors; an extractor's own config error stays one paragraph."""
     import hydra.utils
     from hydra.errors import InstantiationException
-
-    from videolang.core.errors import VideolangError
 
     built = {}
     for key, spec in specs.items():

@@ -30,9 +30,10 @@ from videolang.commonsense.regions import (
 )
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import id_to_filename
-from videolang.extract.base import Extractor, quiet_transformers
-from videolang.extract.decode import FrameChunk, FrameSampling
+from videolang.core.quiet import quiet_transformers
+from videolang.extract.base import Extractor
 from videolang.extract.sources import VideoItem
+from videolang.media.decode import FrameChunk, FrameSampling
 
 SOURCES = ("detector", "boxes")
 MAX_ORPHANS_LISTED = 20

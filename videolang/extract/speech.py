@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from videolang.core.errors import BadInputError
+from videolang.core.ids import id_to_filename
 from videolang.core.io import read_json
-from videolang.extract.audio import SAMPLE_RATE
 from videolang.extract.base import Extractor
+from videolang.media.audio import SAMPLE_RATE
 from videolang.store.record import empty_transcript
 
 SENTENCE_END = (".", "?", "!", "。", "？", "！", "…")
@@ -183,8 +184,6 @@ class PrecomputedASR(Extractor):
         self._table: dict[str, Any] | None = None
 
     def _lookup(self, video_id: str) -> dict[str, Any]:
-        from videolang.core.ids import id_to_filename
-
         source = Path(self.config["source"])
         if source.is_dir():
             path = source / f"{id_to_filename(video_id)}.json"

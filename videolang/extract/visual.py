@@ -11,8 +11,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from videolang.extract.base import Extractor, quiet_transformers
-from videolang.extract.decode import FrameChunk
+from videolang.core.quiet import quiet_transformers
+from videolang.extract.base import Extractor
+from videolang.media.decode import FrameChunk
 
 
 class HFImageEncoder(Extractor):

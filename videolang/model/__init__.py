@@ -1,11 +1,10 @@
-"""Vid2Seq-style seq2seq heads: a T5 encoder-decoder with time tokens over visual features and speech.
+"""The task-agnostic LightningModule over the shared Vid2Seq backbone (`videolang.backbone`), and baselines.
 
-- `sequences`: the text side (time tokens in the tokenizer, transcript and target strings, truncation).
-- `parsing`: generated text -> events, counting what had to be dropped.
-- `visual`: frame subsampling and the masked visual transformer.
-- `streams`: the common-sense stream switch (`model.commonsense`: enabled, fusion concat | stream).
-- `vid2seq`: the network (T5 + visual encoder, encoder outputs joined for cross-attention).
-- `losses`: label-smoothed cross-entropy and T5 span corruption for the denoising objective.
-- `module`: the LightningModule (training, validation with the evaluate metrics, checkpoints that
+- `module`: `Vid2SeqModule` (training, validation with the evaluate metrics, checkpoints that
   carry their own options and tokenizer).
+- `baselines`, `grounding_baselines`: the trivial baselines the learning benchmarks compare against.
+
+The network, its text side, inputs and losses moved to `videolang.backbone`, the learning-rate
+schedules to `videolang.training`; the old module paths here still import (with a
+`DeprecationWarning`) until the next release.
 """

@@ -12,7 +12,7 @@ from collections import Counter
 
 import numpy as np
 
-from videolang.datamodule.sources import VideoFeatures
+from videolang.backbone.sources import VideoFeatures
 
 
 def training_statistics(train: dict[str, dict]) -> tuple[int, str]:

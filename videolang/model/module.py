@@ -31,16 +31,17 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from videolang.backbone.losses import denoising_batch, label_smoothed_ce, sentinel_ids
+from videolang.backbone.sequences import SequenceBuilder, load_tokenizer
+from videolang.backbone.streams import CommonsenseOptions
+from videolang.backbone.vid2seq import Vid2Seq
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
 from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
                                         resolve_tree, search_dirs)
-from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
-from videolang.model.schedule import optimizers_for
-from videolang.model.sequences import SequenceBuilder, load_tokenizer
-from videolang.model.streams import CommonsenseOptions
-from videolang.model.vid2seq import Vid2Seq
+from videolang.evaluate import Meteor
 from videolang.tasks import Seq2SeqTask, TaskMix, build_tasks
+from videolang.training.schedule import optimizers_for
 
 log = logging.getLogger(__name__)
 
@@ -341,8 +342,6 @@ class Vid2SeqModule(L.LightningModule):
             if not mine:
                 continue
             if task.needs_meteor and self._meteor is None:  # one METEOR process per run, not per validation
-                from videolang.evaluate import Meteor
-
                 self._meteor = Meteor()
             scores = task.score(mine, compat=self.hparams.compat_metrics, full=prefix == "test",
                                 meteor=self._meteor if task.needs_meteor else None)

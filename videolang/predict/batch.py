@@ -40,8 +40,13 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.ids import id_to_filename
-from videolang.core.io import atomic_target, atomic_write_json, file_sha256
-from videolang.extract.sources import VideoItem, display_path, shard
+from videolang.core.io import atomic_target, atomic_write_json, ensure_writable_dir, file_sha256
+from videolang.core.options import extension_list, flag, instantiate, shard_numbers
+from videolang.core.quiet import PREDICT_WRITER_NOTES
+from videolang.extract.sources import VideoItem, display_path, list_videos, shard
+from videolang.predict.chapters import ChapterPredictor
+from videolang.predict.formats import write_chapter_files
+from videolang.predict.runners import ChapterRun, generation_overrides, model_dir_of
 from videolang.store.manifest import Journal, file_stamp, outcome_stands, read_journal
 from videolang.store.record import fingerprint_of
 
@@ -179,8 +184,6 @@ class BatchWorker:
         self.failed = 0
 
     def load(self) -> None:
-        from videolang.predict import ChapterPredictor
-
         if self.predictor is None:
             self.predictor = ChapterPredictor.from_checkpoint(self.job.ckpt, extractor_cfg=self.job.extractor_cfg,
                                                               device=self.device, model_dir=self.job.model_dir)
@@ -188,8 +191,6 @@ class BatchWorker:
 
     def predict(self, item: VideoItem) -> None:
         """Predict one video, write its outputs and commit mark, journal the outcome; never raises for the video."""
-        from videolang.predict import write_chapter_files
-
         self.load()
         started, stamp = time.time(), file_stamp(item.path)
         stem = id_to_filename(item.video_id)
@@ -239,8 +240,6 @@ class BatchWorker:
 
 def validate_checkpoint(job: BatchJob) -> None:
     """Load the checkpoint once on the CPU (model, head, extractor descriptions; not the extractors' weights)."""
-    from videolang.predict import ChapterPredictor
-
     predictor = ChapterPredictor.from_checkpoint(job.ckpt, extractor_cfg=job.extractor_cfg, device="cpu",
                                                  model_dir=job.model_dir)
     del predictor
@@ -412,8 +411,6 @@ def check_task(cfg) -> str:
     import hydra.utils
     from omegaconf import OmegaConf
 
-    from videolang.predict.runners import ChapterRun
-
     target = str((OmegaConf.select(cfg, "task.predict") or {}).get("_target_")
                  or "videolang.predict.runners.ChapterRun")
     try:
@@ -430,8 +427,6 @@ def check_task(cfg) -> str:
 
 def trainer_for(cfg):
     """The `trainer` group built for prediction (fp32 as in single-video predict), or a usage error."""
-    from videolang.stages import instantiate
-
     return instantiate(cfg.trainer, "trainer", logger=False, enable_checkpointing=False, enable_progress_bar=False,
                        enable_model_summary=False, precision="32-true", callbacks=[])
 
@@ -452,11 +447,6 @@ def wants_several_processes(trainer_cfg) -> bool:
 def run_batch(cfg, ckpt: Path, extractor_cfg: Any, device: str) -> tuple[dict[str, Any], int]:
     """`stage=predict videos=...`: (summary, failed videos)."""
     from omegaconf import DictConfig, OmegaConf
-
-    from videolang.core.io import ensure_writable_dir
-    from videolang.extract.sources import list_videos
-    from videolang.predict.runners import generation_overrides, model_dir_of
-    from videolang.stages.extract import extension_list, flag, shard_numbers
 
     started = time.time()
     opts = cfg.stage
@@ -491,11 +481,9 @@ def run_batch(cfg, ckpt: Path, extractor_cfg: Any, device: str) -> tuple[dict[st
     if todo and trainer is not None:
         import warnings
 
-        from videolang.stages.extract import QUIET
-
         validate_checkpoint(job)  # in this process: an unusable checkpoint is the run's error, not a rank's crash
         with warnings.catch_warnings():
-            for message in QUIET:
+            for message in PREDICT_WRITER_NOTES:
                 warnings.filterwarnings("ignore", message=message)
             trainer.predict(BatchPredictModule(job, items, {it.video_id for it in todo}), return_predictions=False)
         if torch.distributed.is_available() and torch.distributed.is_initialized():

@@ -20,12 +20,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from videolang.backbone.sequences import Segment
+from videolang.backbone.sources import VideoFeatures, segments_from_transcript
+from videolang.backbone.streams import RowStream
 from videolang.core.errors import BadInputError, ConfigError
-from videolang.datamodule.sources import VideoFeatures, segments_from_transcript
-from videolang.datamodule.streams import RowStream
+from videolang.core.model_paths import as_saved, resolve_tree
 from videolang.datamodule.vid2seq import collator_for
+from videolang.extract.encoder import Encoder
+from videolang.media.probe import probe
 from videolang.model.module import Vid2SeqModule
-from videolang.model.sequences import Segment
+from videolang.store.record import fingerprint_of
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +129,6 @@ class VideoPredictor:
     # ---------------------------------------------------------- features
     def encode_video(self, path: str | Path) -> tuple[VideoFeatures, list[str]]:
         """Frames and transcript of one raw video through `videolang.extract`, plus notes on what was missing."""
-        from videolang.extract.media import probe
-
         path = Path(path)
         if not path.is_file():
             raise BadInputError("video file not found", path)
@@ -222,9 +224,6 @@ def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
     import hydra.utils
     from omegaconf import DictConfig, OmegaConf
 
-    from videolang.core.model_paths import resolve_tree
-    from videolang.extract.encoder import Encoder
-
     keys = model_feature_keys(module)
     required = set(keys) - {"speech"}   # without these the model cannot predict; speech may be missing
     info = module.feature_info or {}
@@ -278,9 +277,6 @@ def fingerprint_as_saved(encoder: Any, key: str, info: dict[str, Any], saved_mod
     """The fingerprint the rebuilt extractor would have with the model paths it had when the checkpoint was
     written (and its requirements' recorded fingerprints): equal to the recorded one when only the models'
     location differs."""
-    from videolang.core.model_paths import as_saved
-    from videolang.store.record import fingerprint_of
-
     described = dict(encoder.fingerprint_config(encoder.extractors[key]))
     described["config"] = as_saved(described["config"], info[key].get("config", {}), saved_model_dir)
     if "requires" in described:

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
+from videolang.backbone.sources import VideoFeatures
 from videolang.core.errors import BadInputError
 from videolang.core.timefmt import format_timestamp
-from videolang.datamodule.sources import VideoFeatures
 from videolang.predict.chapters import VideoPredictor
 
 

@@ -14,7 +14,13 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.errors import BadInputError, ConfigError
-from videolang.core.io import atomic_write_json, atomic_write_jsonl
+from videolang.core.io import atomic_write_json, atomic_write_jsonl, read_json
+from videolang.core.timefmt import format_timestamp
+from videolang.predict.chapters import ChapterPredictor
+from videolang.predict.formats import write_chapter_files
+from videolang.predict.grounding import GroundingPredictor
+from videolang.predict.videoqa import VideoQAPredictor
+from videolang.tasks.videoqa import parse_span
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +37,40 @@ def generation_overrides(cfg: DictConfig) -> dict[str, Any]:
     return {k: v for k, v in generation.items() if v is not None}
 
 
+def reference_chapters(source: str | Path, video: Path) -> list[dict[str, Any]] | None:
+    """True chapters of `video` from a sample manifest.json or a DVC task file, when it lists the video."""
+    data = read_json(source)
+    vid = video.stem
+    if isinstance(data, dict) and isinstance(data.get("videos"), (dict, list)):  # sample corpus manifest
+        videos = data["videos"]
+        entry = videos.get(vid) if isinstance(videos, dict) else next(
+            (v for v in videos if v.get("id") == vid or v.get("video_id") == vid), None)
+        if entry and entry.get("chapters"):
+            return [{"start": c["start"], "end": c["end"], "title": c["title"]} for c in entry["chapters"]]
+    if isinstance(data, dict) and isinstance(data.get(vid), dict) and "timestamps" in data[vid]:
+        return [{"start": s, "end": e, "title": t} for (s, e), t in zip(data[vid]["timestamps"], data[vid]["sentences"])]
+    return None
+
+
+def side_by_side(predicted: list[dict], reference: list[dict] | None) -> str:
+    rows = ["predicted chapters" + (" | true chapters" if reference is not None else "")]
+    n = max(len(predicted), len(reference or []))
+    for i in range(n):
+        p = predicted[i] if i < len(predicted) else None
+        left = f"{format_timestamp(p['start'])} {p['title']}" if p else ""
+        if reference is None:
+            rows.append(f"  {left}")
+        else:
+            r = reference[i] if i < len(reference) else None
+            right = f"{format_timestamp(r['start'])} {r['title']}" if r else ""
+            rows.append(f"  {left:<40} | {right}")
+    return "\n".join(rows)
+
+
 class ChapterRun:
     """Chapters for the video: JSON, YouTube lines, WebVTT; printed next to the true ones when given."""
 
     def __call__(self, cfg: DictConfig, video: Path, ckpt: Path, extractor_cfg: Any) -> dict[str, Any]:
-        from videolang.predict import ChapterPredictor, write_chapter_files
-        from videolang.stages.predict import reference_chapters, side_by_side
-
         opts = cfg.stage
         predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device),
                                                         model_dir=model_dir_of(cfg))
@@ -59,8 +92,6 @@ class GroundingRun:
         self.top = int(top)
 
     def __call__(self, cfg: DictConfig, video: Path, ckpt: Path, extractor_cfg: Any) -> dict[str, Any]:
-        from videolang.predict.grounding import GroundingPredictor
-
         query = cfg.get("query")
         if query is None or (isinstance(query, (list, ListConfig)) and not len(query)):
             raise ConfigError("task=grounding needs query=\"...\" (or 'query=[\"first\", \"second\"]')")
@@ -87,8 +118,6 @@ class GroundingRun:
 
 def check_questions(asked: list[dict[str, Any]], ts: str | None) -> None:
     """The command line's question / answers / ts values: a bad one is a usage error naming the key."""
-    from videolang.tasks.videoqa import parse_span
-
     for k, q in enumerate(asked):
         which = f"question {k + 1} of {len(asked)}" if len(asked) > 1 else "the question"
         if not str(q["question"]).strip() or q["question"] == "None":
@@ -108,8 +137,6 @@ class VideoQARun:
     """Each answer of `question` with its probability, the chosen one marked; JSON and evaluate-ready JSONL."""
 
     def __call__(self, cfg: DictConfig, video: Path, ckpt: Path, extractor_cfg: Any) -> dict[str, Any]:
-        from videolang.predict.videoqa import VideoQAPredictor
-
         question, answers = cfg.get("question"), cfg.get("answers")
         if question is None or answers is None:
             raise ConfigError("task=videoqa needs question=\"...\" and 'answers=[\"first\", \"second\", ...]' "

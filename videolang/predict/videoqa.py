@@ -19,10 +19,11 @@ from typing import Any
 
 import torch
 
+from videolang.backbone.sequences import Segment
+from videolang.backbone.sources import VideoFeatures
+from videolang.builder.srt import read_srt
 from videolang.core.errors import BadInputError
 from videolang.core.timefmt import format_timestamp
-from videolang.datamodule.sources import VideoFeatures
-from videolang.model.sequences import Segment
 from videolang.predict.chapters import VideoPredictor
 
 
@@ -53,8 +54,6 @@ class VideoQAPrediction:
 
 def read_subtitle_file(path: str | Path) -> list[Segment]:
     """A .srt file -> its cues; a missing file, or a non-empty one without a single cue, is an error naming it."""
-    from videolang.builder.converters.srt import read_srt
-
     path = Path(path)
     if not path.is_file():
         raise BadInputError("subtitle file not found", path)

@@ -16,7 +16,8 @@ from videolang.builder.process import LanguageConfig, Settings
 from videolang.builder.splits import SplitAssigner
 from videolang.builder.tasks import TASKS
 from videolang.core.errors import ConfigError
-from videolang.stages import StageResult, instantiate
+from videolang.core.options import instantiate
+from videolang.stages import StageResult
 
 
 def _merged(cfg: DictConfig, key: str) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from pathlib import Path
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.errors import ConfigError
+from videolang.core.options import instantiate
 from videolang.evaluate.report import write_outputs
-from videolang.stages import StageResult, instantiate
+from videolang.stages import StageResult
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import hydra.utils
 import torch
-from omegaconf import DictConfig, ListConfig
+from omegaconf import DictConfig
 
-from videolang.core.errors import ConfigError, VideolangError
+from videolang.core.errors import VideolangError
 from videolang.core.io import ensure_writable_dir
+from videolang.core.options import extension_list, flag, shard_numbers, whole_number
+from videolang.core.quiet import PREDICT_WRITER_NOTES
 from videolang.extract.encoder import Encoder
 from videolang.extract.parallel import ExtractModule, StoreWriter
 from videolang.extract.sources import list_videos, shard
@@ -31,44 +33,6 @@ from videolang.store import FeatureStore
 from videolang.store.manifest import current_rows
 
 log = logging.getLogger(__name__)
-
-
-# Lightning's notes that do not apply to a prediction writer over an iterable of pieces
-QUIET = ("Couldn't infer the batch indices", "predict returned None", ".*LeafSpec.*is deprecated")
-
-
-def shard_numbers(shard_value: object, count_value: object) -> tuple[int, int]:
-    """`shard` / `num_shards` as integers, or a usage error naming the value (`shard=abc`)."""
-    example = " (e.g. shard=3 num_shards=8)"
-    return whole_number("shard", shard_value, example=example), whole_number("num_shards", count_value, example=example)
-
-
-def flag(name: str, value: object) -> bool:
-    """A true/false option, or a usage error naming it (`stage.overwrite=maybe` must not mean true)."""
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(f"{name}={value!r} must be true or false")
-
-
-def whole_number(name: str, value: object, minimum: int | None = None, example: str = "") -> int:
-    """An integer option (`3`, `3.0`, `"3"`), or a usage error naming it: never a bool, never a fraction."""
-    try:
-        if isinstance(value, bool) or float(value) != int(value):
-            raise ValueError
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{name}={value!r} is not a whole number{example}") from None
-    if minimum is not None and number < minimum:
-        raise ConfigError(f"{name}={number} must be at least {minimum}")
-    return number
-
-
-def extension_list(value: object) -> tuple[str, ...]:
-    """`stage.extensions` as a tuple of names, or a usage error: a non-empty list of non-empty strings."""
-    if isinstance(value, str) or not isinstance(value, (list, tuple, ListConfig)) or not value or \
-            not all(isinstance(e, str) and e.strip(". ") for e in value):
-        raise ConfigError(f"stage.extensions={value!r} must be a list of file extensions, e.g. [mp4, mkv]")
-    return tuple(str(e) for e in value)
 
 
 def run(cfg: DictConfig) -> StageResult:
@@ -98,7 +62,7 @@ def run(cfg: DictConfig) -> StageResult:
                                       enable_progress_bar=False, enable_model_summary=False,
                                       callbacks=[StoreWriter(run_id, progress=progress)])
     with warnings.catch_warnings():
-        for message in QUIET:
+        for message in PREDICT_WRITER_NOTES:
             warnings.filterwarnings("ignore", message=message)
         trainer.predict(module, return_predictions=False)
     if torch.distributed.is_available() and torch.distributed.is_initialized():

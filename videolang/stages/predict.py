@@ -10,47 +10,14 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from videolang.core.errors import BadInputError, ConfigError
-from videolang.core.timefmt import format_timestamp
+from videolang.predict.batch import run_batch
 from videolang.stages import StageResult
 
 log = logging.getLogger(__name__)
-
-
-def reference_chapters(source: str | Path, video: Path) -> list[dict[str, Any]] | None:
-    """True chapters of `video` from a sample manifest.json or a DVC task file, when it lists the video."""
-    from videolang.core.io import read_json
-
-    data = read_json(source)
-    vid = video.stem
-    if isinstance(data, dict) and isinstance(data.get("videos"), (dict, list)):  # sample corpus manifest
-        videos = data["videos"]
-        entry = videos.get(vid) if isinstance(videos, dict) else next(
-            (v for v in videos if v.get("id") == vid or v.get("video_id") == vid), None)
-        if entry and entry.get("chapters"):
-            return [{"start": c["start"], "end": c["end"], "title": c["title"]} for c in entry["chapters"]]
-    if isinstance(data, dict) and isinstance(data.get(vid), dict) and "timestamps" in data[vid]:
-        return [{"start": s, "end": e, "title": t} for (s, e), t in zip(data[vid]["timestamps"], data[vid]["sentences"])]
-    return None
-
-
-def side_by_side(predicted: list[dict], reference: list[dict] | None) -> str:
-    rows = ["predicted chapters" + (" | true chapters" if reference is not None else "")]
-    n = max(len(predicted), len(reference or []))
-    for i in range(n):
-        p = predicted[i] if i < len(predicted) else None
-        left = f"{format_timestamp(p['start'])} {p['title']}" if p else ""
-        if reference is None:
-            rows.append(f"  {left}")
-        else:
-            r = reference[i] if i < len(reference) else None
-            right = f"{format_timestamp(r['start'])} {r['title']}" if r else ""
-            rows.append(f"  {left:<40} | {right}")
-    return "\n".join(rows)
 
 
 def run(cfg: DictConfig) -> StageResult:
@@ -87,8 +54,6 @@ def run(cfg: DictConfig) -> StageResult:
         if not torch.cuda.is_available():
             raise ConfigError(f"stage.device={device} but no CUDA device is available (use stage.device=auto or cpu)")
     if video is None:
-        from videolang.predict.batch import run_batch
-
         summary, failed = run_batch(cfg, ckpt, extractor_cfg, device)
         return StageResult(summary, failed=failed)
     spec = OmegaConf.select(cfg, "task.predict") or {"_target_": "videolang.predict.runners.ChapterRun"}

@@ -39,9 +39,13 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
+from videolang.core.checkpoints import check_checkpoint
 from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_write_json, ensure_dir
-from videolang.stages import StageResult, instantiate
+from videolang.core.options import instantiate
+from videolang.core.quiet import quiet_libraries
+from videolang.stages import StageResult
+from videolang.tasks import REGISTRY
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +127,12 @@ def check_settings(cfg: DictConfig) -> None:
         except pydoc.ErrorDuringImport:
             found = None
         if not isinstance(found, type):
-            from videolang.tasks import REGISTRY
-
             known = sorted({f"videolang.tasks.{cls.__name__}" for cls, _ in REGISTRY.values()} | {
                 "videolang.tasks.TaskMix"})
             raise ConfigError(f"task.head._target_={head._target_!r}: unknown task head "
                               f"(task heads: {', '.join(known)})")
     resume = cfg.stage.get("resume")
     if resume:
-        from videolang.core.checkpoints import check_checkpoint
-
         check_checkpoint(str(resume))  # a missing / truncated / foreign file: named now, not by Lightning later
 
 
@@ -289,8 +289,6 @@ class FitRanks(L.Callback):
             from hydra.core.utils import configure_log
 
             configure_log(OmegaConf.create(self.logging))
-            from videolang.core.quiet import quiet_libraries
-
             quiet_libraries(verbose=self.verbose)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -27,7 +27,8 @@ import numpy as np
 
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import filename_to_id, id_to_filename
-from videolang.core.io import atomic_path, atomic_save_npy, atomic_target, atomic_write_json, ensure_dir
+from videolang.core.io import (atomic_path, atomic_save_npy, atomic_target, atomic_write_json, atomic_write_parquet,
+                               ensure_dir)
 from videolang.store.manifest import Journal, merge_journals
 from videolang.store.record import FeatureRecord
 
@@ -196,8 +197,6 @@ class FeatureStore:
 
     def write_manifest(self, manifest=None) -> Path:
         """manifest.parquet from `manifest` (a `self.manifest()` the caller has merged already) or a fresh merge."""
-        from videolang.core.io import atomic_write_parquet
-
         return atomic_write_parquet(self.root / "manifest.parquet", self.manifest() if manifest is None else manifest)
 
 

@@ -23,18 +23,17 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from videolang.backbone.losses import label_smoothed_ce
+from videolang.backbone.sequences import Segment, SequenceBuilder
+from videolang.backbone.sources import VideoFeatures
+from videolang.backbone.streams import align_to_frames
+from videolang.backbone.visual import uniform_indices
 from videolang.core.errors import BadInputError
-from videolang.model.sequences import Segment, SequenceBuilder
-from videolang.model.visual import uniform_indices
-
-if TYPE_CHECKING:
-    from videolang.core.failures import FailureLog
-    from videolang.datamodule.sources import VideoFeatures
-
+from videolang.core.failures import FailureLog
 
 
 def finite_number(value: Any) -> float | None:
@@ -140,8 +139,6 @@ class Seq2SeqTask:
     # ----------------------------------------------------------- loss / infer
     def loss(self, net: Any, batch: dict[str, Any], smoothing: float) -> tuple[Any, dict[str, Any]]:
         """(loss, {name: extra logged term}) of a batch of this task's items."""
-        from videolang.model.losses import label_smoothed_ce
-
         return label_smoothed_ce(net(batch), batch["labels"], smoothing), {}
 
     def infer(self, net: Any, batch: dict[str, Any], meta: Sequence[dict[str, Any]], builder: SequenceBuilder,
@@ -190,8 +187,6 @@ def frame_item(entry: Entry, feats: "VideoFeatures", rows: np.ndarray, max_frame
     `commonsense` is the fusion (None, "concat" or "stream"): the rows are aligned to all
     frames first, then the same frame indices pick both streams.
     """
-    from videolang.datamodule.streams import align_to_frames  # lazy: the data module imports the tasks
-
     rows = np.asarray(rows, dtype=np.int64)
     rows = rows[uniform_indices(len(rows), max_frames)]
     frames = np.asarray(np.asarray(feats.frames)[rows], dtype=np.float32)

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from videolang.backbone.parsing import parse_events
+from videolang.backbone.sequences import Segment, SequenceBuilder
 from videolang.core.errors import BadInputError
 from videolang.core.io import atomic_write_json
-from videolang.model.parsing import parse_events
-from videolang.model.sequences import Segment, SequenceBuilder
+from videolang.evaluate import evaluate_dense_captioning
+from videolang.evaluate.inputs import read_json_checked, refuse_duplicate_ids
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, finite_number, frame_item, output_base
 
 
@@ -30,8 +32,6 @@ def events_of(annotation: dict[str, Any]) -> list[Segment]:
 
 def read_dvc(path: Path) -> dict[str, dict]:
     """A DVC task file; not JSON, not an object, or a video listed twice: an error naming the file."""
-    from videolang.evaluate.inputs import read_json_checked, refuse_duplicate_ids
-
     data = read_json_checked(path)
     if not isinstance(data, dict):
         raise BadInputError(f"expected {{video_id: {{duration, timestamps, sentences}}}}, got a JSON "
@@ -163,8 +163,6 @@ class EventsTask(Seq2SeqTask):
     # ---------------------------------------------------------------- scoring
     def score(self, outputs: list[dict[str, Any]], compat: bool = False, full: bool = False,
               meteor: Any = None) -> dict[str, float]:
-        from videolang.evaluate import evaluate_dense_captioning
-
         metrics = evaluate_dense_captioning(dvc_predictions(outputs), dvc_references(outputs), compat=compat,
                                             meteor=meteor)
         return self.selected(metrics, full)

@@ -36,9 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from videolang.backbone.sequences import SequenceBuilder
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_jsonl, read_jsonl
-from videolang.model.sequences import SequenceBuilder
+from videolang.evaluate import evaluate_grounding
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
 
 log = logging.getLogger(__name__)
@@ -209,8 +210,6 @@ class GroundingTask(Seq2SeqTask):
 
     def score(self, outputs: list[dict[str, Any]], compat: bool = False, full: bool = False,
               meteor: Any = None) -> dict[str, float]:
-        from videolang.evaluate import evaluate_grounding
-
         refs = [r for r in self.reference_rows(outputs) if r["relevant_windows"]]
         if not refs:
             return {}

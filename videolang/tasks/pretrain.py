@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from videolang.backbone.losses import denoising_batch, label_smoothed_ce, sentinel_ids
+from videolang.backbone.sequences import SequenceBuilder
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import read_jsonl
-from videolang.model.losses import denoising_batch, label_smoothed_ce, sentinel_ids
-from videolang.model.sequences import SequenceBuilder
 from videolang.tasks.base import DataReport, Entry, finite_number, frame_item
 from videolang.tasks.events import EventsTask
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from videolang.backbone.sequences import SequenceBuilder
 from videolang.core.io import atomic_write_json
-from videolang.model.sequences import SequenceBuilder
+from videolang.evaluate import evaluate_captions
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
 from videolang.tasks.events import dvc_videos, read_dvc
 
@@ -70,8 +71,6 @@ class TitlesTask(Seq2SeqTask):
 
     def score(self, outputs: list[dict[str, Any]], compat: bool = False, full: bool = False,
               meteor: Any = None) -> dict[str, float]:
-        from videolang.evaluate import evaluate_captions
-
         preds, refs = caption_pairs(outputs)
         return self.selected(evaluate_captions(preds, refs, compat=compat, meteor=meteor), full)
 

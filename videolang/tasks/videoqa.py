@@ -37,10 +37,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from videolang.backbone.losses import IGNORE, label_smoothed_ce
+from videolang.backbone.sequences import Segment, SequenceBuilder
+from videolang.builder.questions import parse_ts
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_jsonl, read_jsonl
-from videolang.model.losses import IGNORE, label_smoothed_ce
-from videolang.model.sequences import Segment, SequenceBuilder
+from videolang.evaluate import VideoQAEvaluator
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, finite_number, frame_item, output_base
 
 log = logging.getLogger(__name__)
@@ -53,8 +55,6 @@ SUBTITLES_TABLE = "subtitles.parquet"
 def parse_span(ts: Any) -> tuple[float, float] | None:
     """`"76.01-84.2"` (TVQA) or `[76.01, 84.2]` (the builder's task rows) -> (start, end); None when
     absent, unreadable or empty (the builder's own `parse_ts`, plus end > start)."""
-    from videolang.builder.questions import parse_ts
-
     if isinstance(ts, (list, tuple)):
         ts = "-".join(str(x) for x in ts) if len(ts) == 2 else None
     span = parse_ts(ts) if ts is not None else None
@@ -295,8 +295,6 @@ class VideoQATask(Seq2SeqTask):
 
     def score(self, outputs: list[dict[str, Any]], compat: bool = False, full: bool = False,
               meteor: Any = None) -> dict[str, float]:
-        from videolang.evaluate import VideoQAEvaluator
-
         known = [o for o in outputs if isinstance(o.get("references"), int) and o["references"] >= 0]
         if not known:
             return {}

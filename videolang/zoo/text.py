@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from videolang.sample import load_manifest
 from videolang.zoo.english import FALLBACK_TEXT
 
 __all__ = ["corpus_texts", "training_texts", "train_t5_tokenizer", "train_clip_tokenizer", "T5_EXTRA_IDS"]
@@ -37,8 +38,6 @@ def training_texts(texts: Iterable[str] | None) -> list[str]:
 
 def corpus_texts(sample_dir: str | Path) -> list[str]:
     """Video titles, chapter titles, narrations and descriptions of a sample corpus, each once."""
-    from videolang.sample import load_manifest
-
     sample_dir = Path(sample_dir)
     texts = []
     for video in load_manifest(sample_dir)["videos"]:

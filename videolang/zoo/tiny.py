@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from videolang.commonsense.roi import load_backbone
 from videolang.zoo.registry import register_zoo_model
 from videolang.zoo.text import train_clip_tokenizer, train_t5_tokenizer
 
@@ -177,8 +178,6 @@ def build_tiny_detr(target: Path, texts: list[str]) -> None:
 
 def load_tiny_backbone(path: Path):
     from transformers import AutoImageProcessor
-
-    from videolang.commonsense.roi import load_backbone
 
     return load_backbone(path), AutoImageProcessor.from_pretrained(path)
 

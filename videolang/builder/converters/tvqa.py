@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videolang.builder.converters import AnnotationReader
-from videolang.builder.converters.srt import read_srt
 from videolang.builder.questions import parse_ts, question_from_row
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
+from videolang.builder.srt import read_srt
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import Failure
 from videolang.core.io import json_lines

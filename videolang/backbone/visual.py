@@ -1,0 +1,83 @@
+"""The visual stream: uniform frame subsampling and a transformer over masked frames.
+
+The reference port ran its visual transformer over zero-padded frames without a
+mask, so short videos in a batch attended to padding. Here padded positions are
+excluded from self-attention (`src_key_padding_mask`), zeroed at the output, and
+masked out of the decoder's cross-attention by the joined attention mask.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def uniform_indices(num_frames: int, max_frames: int) -> np.ndarray:
+    """Indices of at most `max_frames` frames spread uniformly over `num_frames` (all when it fits)."""
+    if num_frames <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if num_frames <= max_frames:
+        return np.arange(num_frames, dtype=np.int64)
+    return np.linspace(0, num_frames - 1, max_frames).round().astype(np.int64)
+
+
+def subsample_frames(array: np.ndarray, max_frames: int, timestamps: np.ndarray | None = None):
+    """(T, D) features (and their timestamps) -> at most `max_frames` uniformly spaced rows."""
+    idx = uniform_indices(len(array), max_frames)
+    return array[idx], (None if timestamps is None else np.asarray(timestamps)[idx])
+
+
+def frame_deltas(frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Each kept frame minus the kept frame before it (zero for the first frame and for padding).
+
+    A scene change is one large row here: the boundary cue that a small encoder trained briefly
+    would otherwise have to learn to compute from neighbouring positions.
+    """
+    delta = torch.zeros_like(frames)
+    delta[:, 1:] = frames[:, 1:] - frames[:, :-1]
+    both = keep.clone()
+    both[:, 1:] &= keep[:, :-1]
+    both[:, 0] = False
+    return delta * both.unsqueeze(-1).to(frames.dtype)
+
+
+class VisualEncoder(nn.Module):
+    """Linear projection + learned positions + a pre-norm transformer encoder, padding masked.
+
+    Vid2Seq uses 12 layers of width 768 over CLIP ViT-L/14 features; the width
+    is projected to the T5 model width so the two streams can be concatenated.
+    The common-sense stream (`fusion: stream`) reuses it over its own rows
+    (`name` only changes the error messages).
+    """
+
+    def __init__(self, input_dim: int, d_model: int, num_layers: int = 12, num_heads: int = 12,
+                 ff_dim: int | None = None, max_frames: int = 100, dropout: float = 0.1, name: str = "visual",
+                 frame_deltas: bool = False):
+        super().__init__()
+        self.input_dim, self.max_frames, self.name = int(input_dim), int(max_frames), name
+        self.frame_deltas = bool(frame_deltas)
+        self.proj = nn.Linear(input_dim * (2 if self.frame_deltas else 1), d_model)
+        self.pos = nn.Embedding(max_frames, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, num_heads, ff_dim or 4 * d_model, dropout,
+                                           batch_first=True, norm_first=True, activation="gelu")
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False) if num_layers else None
+        self.norm = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """frames (B, K, D_in), mask (B, K) true/1 on real frames -> (B, K, d_model), zeros on padding."""
+        if frames.shape[1] > self.max_frames:
+            raise ValueError(f"{frames.shape[1]} {self.name} rows > max_frames {self.max_frames}: subsample first")
+        if frames.shape[-1] != self.input_dim:
+            raise ValueError(f"{self.name} features have width {frames.shape[-1]}, the model expects {self.input_dim}")
+        keep = mask.bool()
+        if self.frame_deltas:
+            frames = torch.cat([frames, frame_deltas(frames, keep)], dim=-1)
+        pos = torch.arange(frames.shape[1], device=frames.device)
+        x = self.dropout(self.proj(frames.to(self.proj.weight.dtype)) + self.pos(pos)[None])
+        if self.encoder is not None:
+            # A row with no frame at all would make attention softmax over nothing (NaN): let it
+            # attend to its padding; its output is zeroed and masked out of cross-attention anyway.
+            padding = ~keep & keep.any(dim=1, keepdim=True)
+            x = self.encoder(x, src_key_padding_mask=padding)
+        return self.norm(x) * keep.unsqueeze(-1).to(x.dtype)
