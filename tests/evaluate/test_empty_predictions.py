@@ -28,6 +28,10 @@ TASKS = [("dense_captioning", "refs.json", DVC_REFS, "video", "videos_without_pr
          ("videoqa", "refs.jsonl", QA_REFS, "question", "questions_without_predictions", 4)]
 EVALUATORS = {"dense_captioning": DenseCaptioningEvaluator, "chapter_captioning": ChapterCaptioningEvaluator,
               "grounding": GroundingEvaluator, "videoqa": VideoQAEvaluator}
+# each task's headline metrics: among what an empty file must score (0)
+HEADLINE = {"dense_captioning": {"soda_c", "meteor", "cider", "f1", "recall@0.5"},
+            "chapter_captioning": {"bleu_4", "meteor", "rouge_l", "cider"},
+            "grounding": {"r1@0.5", "r1@0.7", "map"}, "videoqa": {"accuracy"}}
 
 
 def write(path: Path, data) -> Path:
@@ -47,15 +51,19 @@ def test_no_predictions_at_all_scores_every_reference_zero(tmp_path, meteor, tas
     predictions.write_text(content)
     result = EVALUATORS[task]().evaluate(str(predictions), str(references), meteor=meteor)
     primary = result.metrics["corrected"]
-    assert all(v == 0.0 for k, v in primary.items() if "_evaluated" not in k and v is not None), primary
+    evaluated = count.replace("_without_predictions", "_evaluated")  # e.g. videos_evaluated
+    scored = {k: v for k, v in primary.items() if "_evaluated" not in k and v is not None}
+    assert scored.keys() >= HEADLINE[task] and set(scored.values()) == {0.0}, primary
+    assert primary[evaluated] == n  # every reference item is scored (as 0), none skipped
     assert result.report.counts[count] == n
     assert result.report.warnings == [f"{predictions}: no predictions at all: every reference {unit} scores 0 - "
                                       f"is this the right file?"]
-    if "compat" in result.metrics and task in ("dense_captioning", "chapter_captioning"):
+    if task in ("dense_captioning", "chapter_captioning"):
         # compat skips unpredicted items, as the tools do: with none predicted, nothing to average (null)
         compat = result.metrics["compat"]
-        assert all(v is None for k, v in compat.items() if "_evaluated" not in k)
-        assert compat["videos_evaluated" if task == "dense_captioning" else "items_evaluated"] == 0
+        nulls = {k: v for k, v in compat.items() if "_evaluated" not in k}
+        assert nulls.keys() == {k for k in primary if "_evaluated" not in k} and set(nulls.values()) == {None}
+        assert compat[evaluated] == 0
 
 
 def test_predictions_only_for_unknown_videos_warn_too(meteor):
@@ -93,8 +101,9 @@ def test_references_without_any_segment_are_an_error_naming_the_file(tmp_path):
 
 @pytest.mark.parametrize("task", ["chapter_generation", "grounding", "videoqa"])
 def test_stage_scores_an_empty_file_with_a_warning_naming_it(make_cfg, tmp_path, caplog, task):
-    refs = {"chapter_generation": ("refs.json", DVC_REFS), "grounding": ("refs.jsonl", GROUNDING_REFS),
-            "videoqa": ("refs.jsonl", QA_REFS)}[task]
+    refs, unpredicted = {"chapter_generation": (("refs.json", DVC_REFS), {"videos_without_predictions": 2}),
+                         "grounding": (("refs.jsonl", GROUNDING_REFS), {"queries_without_predictions": 3}),
+                         "videoqa": (("refs.jsonl", QA_REFS), {"questions_without_predictions": 4})}[task]
     references = write(tmp_path / refs[0], refs[1])
     predictions = tmp_path / "empty.json"
     predictions.write_text('{"results": {}}')
@@ -105,7 +114,7 @@ def test_stage_scores_an_empty_file_with_a_warning_naming_it(make_cfg, tmp_path,
     out = Path(cfg.paths.output_dir)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["inputs"]["warnings"][0].startswith(f"{predictions}: no predictions at all")
-    assert sum(v for k, v in metrics["inputs"]["counts"].items() if k.endswith("_without_predictions")) > 0
+    assert {k: v for k, v in metrics["inputs"]["counts"].items() if k.endswith("_without_predictions")} == unpredicted
     assert "**warning**" in (out / "report.md").read_text()
     assert json.loads((out / "summary.json").read_text())["warnings"] == metrics["inputs"]["warnings"]
 

@@ -16,9 +16,34 @@ def _predict(make_cfg, trained, video: Path, *extra: str):
     return code, Path(cfg.paths.output_dir)
 
 
+def decode_as_if_it_wrote(monkeypatch, chapters: list[dict]) -> dict:
+    """The model generates as usual; its output is then replaced by the time-token sequence of `chapters`
+    (what a trained model writes), which goes through the real parsing, chapter and export code. The briefly
+    trained fixture model writes no well-formed event, which would leave the exports nothing to be checked on.
+    Returns, once predicted, how many events the sequence held and the width of one time bin."""
+    import torch
+
+    from videolang.model.sequences import Segment
+    from videolang.tasks.events import EventsTask
+
+    decode, seen = EventsTask.decode, {}
+
+    def decode_chapters(self, generated, meta, builder):
+        assert len(generated) == len(meta) == 1  # the model did generate, for the one video
+        ids = builder.target_ids([Segment(c["start"], c["end"], c["title"]) for c in chapters], meta[0]["duration"])
+        seen.update(events=sum(i in set(builder.time_ids) for i in ids) // 2,
+                    bin=meta[0]["duration"] / (builder.codec.num_bins - 1))
+        return decode(self, torch.tensor([ids]), meta, builder)
+
+    monkeypatch.setattr(EventsTask, "decode", decode_chapters)
+    return seen
+
+
 @pytest.mark.slow
-def test_predict_raw_video_writes_three_formats(make_cfg, trained_on_sample, sample_corpus, capsys):
+def test_predict_raw_video_writes_three_formats(make_cfg, trained_on_sample, sample_corpus, capsys, monkeypatch):
     video = sample_corpus / trained_on_sample["videos"][0]["files"]["video"]
+    true_chapters = trained_on_sample["videos"][0]["chapters"]
+    written = decode_as_if_it_wrote(monkeypatch, true_chapters)
     code, out = _predict(make_cfg, trained_on_sample, video, f"stage.references={sample_corpus / 'manifest.json'}")
     assert code == EXIT_OK
     summary = json.loads((out / "summary.json").read_text())
@@ -27,12 +52,29 @@ def test_predict_raw_video_writes_three_formats(make_cfg, trained_on_sample, sam
     doc = json.loads((out / f"{video.stem}.chapters.json").read_text())
     assert doc["duration"] == pytest.approx(trained_on_sample["videos"][0]["duration"], abs=1.0)
     assert set(doc) >= {"chapters", "events", "dropped"}
-    vtt = (out / f"{video.stem}.chapters.vtt").read_text()
-    assert vtt.startswith("WEBVTT")
+    chapters = doc["chapters"]
+    # the written events, whole ones only within the output budget, as chapters: the true titles in order, each
+    # start in the time bin of the true one (the first moved to 0:00)
+    assert len(chapters) == written["events"] >= 2, (chapters, written)
+    assert [c["title"] for c in chapters] == [c["title"] for c in true_chapters[: len(chapters)]]
+    for chapter, truth in list(zip(chapters, true_chapters))[1:]:
+        assert truth["start"] - written["bin"] <= chapter["start"] <= truth["start"] + 1e-6, (chapter, truth)
+    # the chapters: sorted, contiguous, the first at 0:00, the last to the end of the video
+    assert chapters[0]["start"] == 0.0 and chapters[-1]["end"] == pytest.approx(doc["duration"], abs=1e-3)
+    assert all(a["end"] == b["start"] > a["start"] for a, b in zip(chapters, chapters[1:]))
+    # YouTube lines: one "M:SS title" per chapter, in order
     lines = (out / f"{video.stem}.youtube.txt").read_text().splitlines()
-    assert len(lines) == len(doc["chapters"])
-    if lines:
-        assert lines[0].startswith("0:00 ")
+    assert len(lines) == len(chapters) and lines[0].startswith("0:00 ")
+    for line, chapter in zip(lines, chapters, strict=True):
+        stamp, title = line.split(" ", 1)
+        minutes, seconds = stamp.split(":")
+        assert (int(minutes) * 60 + int(seconds), title) == (int(chapter["start"]), chapter["title"]), line
+    # WebVTT: one cue per chapter, numbered, with the chapter's title
+    vtt = (out / f"{video.stem}.chapters.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n\n")
+    cues = [cue.splitlines() for cue in vtt.split("\n\n")[1:] if cue.strip()]
+    assert [(c[0], c[1].count(" --> "), c[2]) for c in cues] == [
+        (str(i), 1, ch["title"]) for i, ch in enumerate(chapters, start=1)]
     printed = capsys.readouterr().out
     assert "true chapters" in printed and trained_on_sample["videos"][0]["chapters"][0]["title"] in printed
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -65,7 +66,8 @@ def test_generative_loss_ignores_the_transcript_input_and_denoising_reads_it(mod
     assert set(only_gen.loss(module.net, batch, 0.0)[1]) == {"generative_loss"}
     # generation at validation / test reads the frames alone as well
     out = module.decode_batch(batch, num_beams=1, max_new_tokens=8)
-    assert len(out) == 2 and all("events" in o for o in out)
+    assert [(o["task"], o["duration"]) for o in out] == [("pretrain", 30.0)] * 2
+    assert all(isinstance(o["events"], list) and all(0 <= s <= e <= 30.0 for s, e, _ in o["events"]) for o in out)
 
 
 def test_bad_rows_and_options():
@@ -94,7 +96,10 @@ def test_init_from_copies_every_matching_tensor_and_reports_the_rest(train_cfg, 
     pre = Path(cfg.paths.output_dir)
     ckpt = pre / "checkpoints" / "last.ckpt"
     source = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
-    assert "train/generative_loss" in (pre / "csv").rglob("metrics.csv").__next__().read_text()
+    logged = pd.read_csv(next((pre / "csv").rglob("metrics.csv")))
+    for term in ("train/generative_loss", "train/denoising_loss"):  # both objectives trained, each a real loss
+        values = logged[term].dropna()
+        assert len(values) == 2 and np.isfinite(values).all() and (values > 0).all(), (term, values)
 
     # a chapter model from it: every tensor arrives when fitting starts (before any step)
     fine = Vid2SeqModule(backbone=str(tiny_t5), visual_dim=16, task="chapter_generation", max_input_tokens=128,
@@ -140,4 +145,23 @@ def test_time_token_rows_are_rescaled_after_each_step(tiny_t5):
     for weight in (emb, m.net.t5.get_output_embeddings().weight):
         mean_ordinary = weight[: len(m.tokenizer)][ordinary].norm(dim=1).mean()
         assert float(weight[ids].norm(dim=1).mean()) == pytest.approx(float(mean_ordinary), rel=1e-5)
-    assert rescale_time_rows is not None
+
+    # without the option the same zero-lr step leaves every row as it was: the rescaling above is the option's
+    plain = Vid2SeqModule(backbone=str(tiny_t5), visual_dim=VDIM, task="pretrain", time_token_norm=False)
+    assert plain.builder.time_ids == ids
+    weights = {id(w): w for w in (plain.net.t5.get_input_embeddings().weight,
+                                  plain.net.t5.get_output_embeddings().weight)}.values()  # once if tied
+    before = [w.detach().clone() for w in weights]
+    plain.optimizer_step(0, 0, torch.optim.SGD(plain.parameters(), lr=0.0), lambda: None)
+    assert all(torch.equal(w, b) for w, b in zip(weights, before, strict=True))
+    # rescale_time_rows itself: each weight's time rows multiplied by one positive factor (their directions and
+    # relative norms kept) to the ordinary rows' mean norm; every other row untouched
+    rescale_time_rows(plain.net.t5, ids, len(plain.tokenizer))
+    n = len(plain.tokenizer)
+    for w, b in zip(weights, before, strict=True):
+        assert torch.equal(w[:n][ordinary], b[:n][ordinary]) and torch.equal(w[n:], b[n:])
+        factor = w[ids].norm(dim=1) / b[ids].norm(dim=1)
+        assert not 0.5 < float(factor[0]) < 2  # the rows did change, by the ratio measured above
+        torch.testing.assert_close(factor, factor[:1].expand_as(factor))
+        torch.testing.assert_close(w[ids], b[ids] * factor[0])
+        assert float(w[ids].norm(dim=1).mean()) == pytest.approx(float(b[:n][ordinary].norm(dim=1).mean()), rel=1e-5)

@@ -17,9 +17,14 @@ def test_fast_dev_run_of_each_task(train_cfg, synthetic_dataset, task):
     out = Path(cfg.paths.output_dir)
     summary = json.loads((out / "summary.json").read_text())
     monitor = "test/" + cfg.model.monitor.split("/", 1)[1]
-    assert monitor in summary["test"]  # scored by videolang.evaluate
-    assert "test/malformed_events" in summary["test"]
     preds = json.loads((out / "predictions_test.json").read_text())
+    # scored by videolang.evaluate: every test item once, the monitored metric among the scores, the summary's
+    # numbers those of the metrics file
+    assert summary["test"]["test/items"] == len(preds) > 0
+    assert isinstance(summary["test"][monitor], float) and "test/malformed_events" in summary["test"]
+    assert summary["test"] == json.loads((out / "metrics_test.json").read_text())
+    assert summary["test_files"] == {"predictions": str(out / "predictions_test.json"),
+                                     "metrics": str(out / "metrics_test.json")}
     test = synthetic_dataset["splits"]["test"]
     if task == "chapter_captioning":  # one title per reference chapter
         assert sorted(preds) == sorted(f"{v}#{k}" for v, a in test.items() for k in range(len(a["sentences"])))
@@ -40,11 +45,13 @@ def _run_into(cfg, out_dir):
 def _assert_same_state(a, b):
     import torch
 
+    assert a.keys() == b.keys()
     for key, value in a.items():
         if isinstance(value, dict):
             _assert_same_state(value, b[key])
         elif isinstance(value, (list, tuple)):
-            for x, y in zip(value, b[key]):
+            assert len(value) == len(b[key]), key
+            for x, y in zip(value, b[key], strict=True):
                 _assert_same_state({"_": x}, {"_": y})
         elif isinstance(value, torch.Tensor):
             assert torch.equal(value, b[key]), key
