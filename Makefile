@@ -42,11 +42,14 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python -m pipelines.demo
 
+# pytest-xdist over TEST_WORKERS processes; tests that share a trained fixture stay on one worker (loadgroup),
+# artefacts every worker needs are built once per run (tests/fixtures/shared.py).
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
 
 # Every benchmark runs; the ones whose goal was missed are listed at the end (exit 1).
 bench: setup

@@ -10,6 +10,9 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one thread per worker (and its subprocesses): the workers share the cores
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 from pathlib import Path  # noqa: E402
 
@@ -24,6 +27,7 @@ from videolang.config import conf_dir  # noqa: E402
 from tests.fixtures.sample import *  # noqa: E402,F401,F403
 from tests.fixtures.zoo import *  # noqa: E402,F401,F403
 from tests.fixtures.model import *  # noqa: E402,F401,F403
+from tests.fixtures.encoding import encoding_cache  # noqa: E402,F401
 
 
 def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:

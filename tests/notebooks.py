@@ -1,7 +1,15 @@
-"""Executing the notebooks under test: one place for running them and collecting what they printed."""
+"""Executing the notebooks under test: one place for running them and collecting what they printed.
+
+`execute_notebook` runs a notebook in a real Jupyter kernel (a fresh interpreter: the smoke test of the
+notebook path); `execute_notebook_in_process` runs the same cells in an IPython shell inside the test
+process (magics, `display()` and inline figures work the same), which shares the test run's fixtures and
+encoding cache and saves a kernel start-up per notebook. Both return (outputs, text) in the same shape.
+"""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +23,14 @@ def saved_without_outputs(name: str) -> bool:
     return bool(code) and all(not c["outputs"] and c["execution_count"] is None for c in code)
 
 
+def _text(outputs: list[dict[str, Any]]) -> str:
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    return text + "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
+
+
 def execute_notebook(name: str, workdir: Path | None = None) -> tuple[list[dict[str, Any]], str]:
-    """Run notebooks/<name> top to bottom (the environment set by the caller) and return its outputs and
-    their text (streams plus text/plain results); any error cell fails with the error's name and value."""
+    """Run notebooks/<name> top to bottom in a Jupyter kernel (the environment set by the caller) and return
+    its outputs and their text (streams plus text/plain results); any error cell fails with its name and value."""
     import nbclient
     import nbformat
 
@@ -27,6 +40,48 @@ def execute_notebook(name: str, workdir: Path | None = None) -> tuple[list[dict[
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.get("output_type") == "error"]
     assert not errors, errors
-    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    text += "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
-    return outputs, text
+    return outputs, _text(outputs)
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path | None):
+    before = Path.cwd()
+    if path is not None:
+        os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def execute_notebook_in_process(name: str, workdir: Path | None = None) -> tuple[list[dict[str, Any]], str]:
+    """Like `execute_notebook`, in an IPython shell of this process (a fresh namespace per notebook)."""
+    import matplotlib
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    shell = InteractiveShell.instance()
+    shell.reset(new_session=True)
+    backend = matplotlib.get_backend()
+    outputs: list[dict[str, Any]] = []
+    try:
+        with _working_directory(workdir):
+            for cell in nb.cells:
+                if cell.cell_type != "code":
+                    continue
+                with capture_output() as captured:
+                    result = shell.run_cell(cell.source, store_history=False, silent=False)
+                if captured.stdout:
+                    outputs.append({"output_type": "stream", "name": "stdout", "text": captured.stdout})
+                outputs += [{"output_type": "display_data", "data": dict(o.data)} for o in captured.outputs]
+                if result.error_before_exec or result.error_in_exec:
+                    error = result.error_before_exec or result.error_in_exec
+                    raise AssertionError(f"{name}: {type(error).__name__}: {error}\n"
+                                         f"{captured.stdout[-3000:]}{captured.stderr[-2000:]}")
+    finally:
+        matplotlib.pyplot.close("all")
+        matplotlib.use(backend)
+        shell.reset(new_session=True)
+    return outputs, _text(outputs)

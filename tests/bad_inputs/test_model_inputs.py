@@ -28,6 +28,8 @@ import pytest
 from tests.bad_inputs.harness import check_contract, run_folder, run_in_process, snapshot
 from tests.fixtures.model import write_synthetic_dataset
 
+pytestmark = pytest.mark.usefixtures("encoding_cache")  # not about encoding
+
 FOLDER = object()  # a files-table value: make a folder at that path
 NAN = float("nan")
 

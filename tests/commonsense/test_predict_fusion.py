@@ -15,7 +15,7 @@ from videolang.store import FeatureStore
 
 from tests.commonsense.conftest import ALL_SPLITS, run_into
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("encoding_cache")]  # not about encoding
 
 MISSING_NOTE = "no common-sense features"
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from tests.notebooks import execute_notebook, saved_without_outputs
+from tests.notebooks import execute_notebook_in_process, saved_without_outputs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("encoding_cache")]  # not about encoding
 
 
 def test_notebook_is_saved_without_outputs():
@@ -20,7 +20,7 @@ def test_grounding_notebook_runs(grounding_ckpt, sample_corpus, monkeypatch, tmp
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
     monkeypatch.setenv("VIDEOLANG_OUT_DIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    outputs, text = execute_notebook("chapter_grounding.ipynb", tmp_path)
+    outputs, text = execute_notebook_in_process("chapter_grounding.ipynb", tmp_path)
     assert "(True, True," in text  # the checkpoint and the video were found
     # the sample corpus has no test split next to it: the notebook takes the manifest's first video
     video = json.loads((sample_corpus / "manifest.json").read_text())["videos"][0]

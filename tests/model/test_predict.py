@@ -5,8 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
+from videolang.backbone.sequences import Segment
 from videolang.run import EXIT_ERROR, EXIT_OK, run_stage
+from videolang.tasks.events import EventsTask
+
+from tests.notebooks import execute_notebook_in_process
+
+pytestmark = pytest.mark.usefixtures("encoding_cache")  # not about encoding
 
 
 def _predict(make_cfg, trained, video: Path, *extra: str):
@@ -21,11 +28,6 @@ def decode_as_if_it_wrote(monkeypatch, chapters: list[dict]) -> dict:
     (what a trained model writes), which goes through the real parsing, chapter and export code. The briefly
     trained fixture model writes no well-formed event, which would leave the exports nothing to be checked on.
     Returns, once predicted, how many events the sequence held and the width of one time bin."""
-    import torch
-
-    from videolang.model.sequences import Segment
-    from videolang.tasks.events import EventsTask
-
     decode, seen = EventsTask.decode, {}
 
     def decode_chapters(self, generated, meta, builder):
@@ -102,11 +104,9 @@ def test_predict_rejects_unreadable_input(make_cfg, trained_on_sample, sample_co
 @pytest.mark.slow
 def test_inference_notebook_runs(trained_on_sample, sample_corpus, monkeypatch):
     """notebooks/predict_chapters.ipynb executes top to bottom and prints YouTube chapter lines."""
-    from tests.notebooks import execute_notebook
-
     monkeypatch.setenv("VIDEOLANG_CKPT", str(trained_on_sample["ckpt"]))
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
-    outputs, text = execute_notebook("predict_chapters.ipynb")
+    outputs, text = execute_notebook_in_process("predict_chapters.ipynb")
     assert "(True," in text
 
 

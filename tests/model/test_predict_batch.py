@@ -14,6 +14,8 @@ from videolang.extract.sources import list_videos, shard
 from videolang.predict.batch import JOURNAL_DIR, MARK_SUFFIX, format_report
 from videolang.run import EXIT_ITEMS_FAILED, EXIT_OK, run_stage
 
+pytestmark = pytest.mark.usefixtures("encoding_cache")  # not about encoding
+
 OUTPUTS = (".chapters.json", ".youtube.txt", ".chapters.vtt", MARK_SUFFIX)
 
 

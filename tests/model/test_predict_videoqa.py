@@ -10,7 +10,7 @@ import pytest
 from videolang.core.errors import BadInputError
 from videolang.run import EXIT_ERROR, EXIT_OK, EXIT_USAGE, run_stage
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("encoding_cache")]  # not about encoding
 
 
 def _predict(make_cfg, trained, video: Path, *extra: str):

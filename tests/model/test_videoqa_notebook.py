@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from tests.notebooks import execute_notebook, saved_without_outputs
+from tests.notebooks import execute_notebook_in_process, saved_without_outputs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("encoding_cache")]  # not about encoding
 
 
 def test_notebook_is_saved_without_outputs():
@@ -20,7 +20,7 @@ def test_videoqa_notebook_runs(videoqa_ckpt, sample_corpus, monkeypatch, tmp_pat
     monkeypatch.setenv("VIDEOLANG_SAMPLE_DIR", str(sample_corpus))
     monkeypatch.setenv("VIDEOLANG_OUT_DIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    outputs, text = execute_notebook("videoqa.ipynb", tmp_path)
+    outputs, text = execute_notebook_in_process("videoqa.ipynb", tmp_path)
     assert "(True, True, True," in text  # the checkpoint, the video and its questions were found
     # no test split next to the fixture corpus: the manifest's first video and its generated questions
     video = json.loads((sample_corpus / "manifest.json").read_text())["videos"][0]
