@@ -15,6 +15,8 @@ from videolang.core.errors import VideolangError
 from videolang.run import EXIT_ERROR, EXIT_ITEMS_FAILED, EXIT_OK, EXIT_USAGE, check_stage_argument, run_stage
 from videolang.stages import StageResult
 
+from tests.bad_inputs.harness import run_in_process
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,6 +27,7 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 
 def test_unknown_stage_lists_available_stages():
+    """The command line's smoke test in a fresh interpreter; the other runner tests run in this process."""
     proc = run_cli("stage=definitely_not_a_stage")
     assert proc.returncode == EXIT_USAGE
     assert "unknown stage 'definitely_not_a_stage'" in proc.stderr
@@ -33,10 +36,10 @@ def test_unknown_stage_lists_available_stages():
     assert "Traceback" not in proc.stderr
 
 
-def test_missing_stage_argument_is_a_usage_error():
-    proc = run_cli()
-    assert proc.returncode == EXIT_USAGE
-    assert "no stage given" in proc.stderr
+def test_missing_stage_argument_is_a_usage_error(capfd):
+    outcome = run_in_process([], capfd)
+    assert outcome.code == EXIT_USAGE
+    assert "no stage given" in outcome.output
 
 
 def test_check_stage_argument_accepts_known_stage():
@@ -46,12 +49,12 @@ def test_check_stage_argument_accepts_known_stage():
 
 
 @pytest.mark.parametrize("bad_dir", ["/proc/videolang-cannot-write", "/etc/hostname/sub"])
-def test_unwritable_run_folder_is_reported_without_traceback(bad_dir):
+def test_unwritable_run_folder_is_reported_without_traceback(bad_dir, capfd):
     stage = available_stages()[0]
-    proc = run_cli(f"stage={stage}", f"paths.log_dir={bad_dir}")
-    assert proc.returncode != 0
-    assert "cannot use the run folder" in proc.stderr and bad_dir in proc.stderr
-    assert "Traceback" not in proc.stderr
+    outcome = run_in_process([f"stage={stage}", f"paths.log_dir={bad_dir}"], capfd)
+    assert outcome.code != 0
+    assert "cannot use the run folder" in outcome.output and bad_dir in outcome.output
+    assert "Traceback" not in outcome.output
 
 
 def _fake_stage_cfg(make_cfg, target: str):
@@ -113,12 +116,13 @@ def test_every_stage_yaml_names_an_importable_target(make_cfg):
         assert callable(hydra.utils.get_method(cfg.stage._target_)), name
 
 
-def test_unknown_override_key_or_group_option_is_a_usage_error(tmp_path):
+def test_unknown_override_key_or_group_option_is_a_usage_error(tmp_path, capfd):
     """Issue 13 (items 2, 12): Hydra's composition errors exit 2, naming the key or the group's options."""
-    proc = run_cli("stage=build_dataset", "data=sample", "no_such_key=3", f"hydra.run.dir={tmp_path / 'a'}")
-    assert proc.returncode == EXIT_USAGE and "no_such_key" in proc.stderr
-    proc = run_cli("stage=build_dataset", "data=no_such_dataset", f"hydra.run.dir={tmp_path / 'b'}")
-    assert proc.returncode == EXIT_USAGE and "no_such_dataset" in proc.stderr and "sample" in proc.stderr
+    outcome = run_in_process(["stage=build_dataset", "data=sample", "no_such_key=3",
+                              f"hydra.run.dir={tmp_path / 'a'}"], capfd)
+    assert outcome.code == EXIT_USAGE and "no_such_key" in outcome.output
+    outcome = run_in_process(["stage=build_dataset", "data=no_such_dataset", f"hydra.run.dir={tmp_path / 'b'}"], capfd)
+    assert outcome.code == EXIT_USAGE and "no_such_dataset" in outcome.output and "sample" in outcome.output
 
 
 @pytest.mark.parametrize("shard, count", [("abc", "2"), ("1", "x"), ("1.5", "4")])

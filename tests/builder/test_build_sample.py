@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.bad_inputs.harness import run_in_process
 from tests.builder.conftest import manifest_chapters, read_table
 
 TASK_FILES = ("dense_captioning_{s}.json", "grounding_{s}.jsonl", "chapter_captioning_{s}.json")
@@ -64,13 +63,11 @@ def test_sample_through_the_other_rulesets(build, builder_sample):
     assert report["rejected"].get("fewer_than_3_timestamps", 0) == sum(len(c) < 3 for _, c in truth.values())
 
 
-def test_cli_builds_sample_and_reports_through_the_runner(builder_sample, tmp_path):
-    root = Path(__file__).resolve().parents[2]
-    proc = subprocess.run(
-        [sys.executable, "-m", "videolang.run", "stage=build_dataset", "data=sample", f"paths.sample_dir={builder_sample}",
-         f"paths.data_dir={tmp_path / 'data'}", f"paths.log_dir={tmp_path / 'logs'}", "stage.workers=2"],
-        cwd=root, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_cli_builds_sample_and_reports_through_the_runner(builder_sample, tmp_path, capfd):
+    outcome = run_in_process(["stage=build_dataset", "data=sample", f"paths.sample_dir={builder_sample}",
+                              f"paths.data_dir={tmp_path / 'data'}", f"paths.log_dir={tmp_path / 'logs'}",
+                              "stage.workers=2"], capfd)
+    assert outcome.code == 0, outcome.output[-3000:]
     out = tmp_path / "data" / "built" / "sample"
     assert (out / "videos.parquet").exists() and (out / "report.md").exists()
 

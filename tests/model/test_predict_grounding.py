@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from videolang.core.io import atomic_write_jsonl
+from videolang.core.spans import tiou
+from videolang.core.timefmt import format_timestamp
 from videolang.run import EXIT_ERROR, EXIT_OK, EXIT_USAGE, run_stage
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("encoding_cache")]  # not about encoding
@@ -34,12 +37,20 @@ def test_predict_prints_windows_and_writes_moment_detr_jsonl_that_evaluate_reads
     # the file is what stage=evaluate task=grounding reads (references: the same video's chapters, qids 0 and 1)
     refs = tmp_path / "refs.jsonl"
     chapters = grounding_ckpt["videos"][0]["chapters"]
-    atomic_write_jsonl(refs, [{"qid": q, "query": c["title"], "vid": video.stem, "duration": 60.0,
+    duration = float(grounding_ckpt["videos"][0]["duration"])
+    atomic_write_jsonl(refs, [{"qid": q, "query": c["title"], "vid": video.stem, "duration": duration,
                                "relevant_windows": [[c["start"], c["end"]]]}
                               for q, c in ((0, chapters[0]), (1, chapters[-1]))])
     cfg = make_cfg("stage=evaluate", "task=grounding", f"predictions={out / f'{video.stem}.grounding.jsonl'}",
                    f"references={refs}")
     assert run_stage(cfg) == EXIT_OK
+    doc = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    metrics = doc["metrics"][doc["primary"]]
+    # R@1@0.5 is the share of the two queries whose top window overlaps their chapter by half or more
+    hits = [tiou(r["pred_relevant_windows"][0][:2], (c["start"], c["end"])) >= 0.5
+            for r, c in zip(rows, (chapters[0], chapters[-1]), strict=True)]
+    assert metrics["r1@0.5"] == pytest.approx(sum(hits) / 2), (metrics, rows)
+    assert all(hits), rows  # the head learned these training queries (tests/model/test_fixtures_learned.py)
 
 
 def test_api_encodes_the_video_once_for_all_queries(grounding_ckpt, sample_corpus):
@@ -53,7 +64,16 @@ def test_api_encodes_the_video_once_for_all_queries(grounding_ckpt, sample_corpu
     result = predictor.predict_video(video, ["first query", "second query", "third"])
     assert len(calls) == 1 and [q["qid"] for q in result.queries] == [0, 1, 2]
     assert all(len(q["windows"]) <= 3 for q in result.queries)
-    assert "-" in result.lines() and result.moment_detr_rows()[0]["vid"] == video.stem
+    # each query's line, then one `M:SS-M:SS score` line per window, as ranked
+    expected = []
+    for q in result.queries:
+        expected.append(q["query"])
+        expected += [f"  {format_timestamp(s)}-{format_timestamp(e)} {p:.3f}" for s, e, p in q["windows"]]
+        expected += [] if q["windows"] else ["  (no well-formed window)"]
+    assert result.lines().splitlines() == expected
+    assert any(q["windows"] for q in result.queries)
+    assert re.fullmatch(r"  \d+:\d\d-\d+:\d\d [01]\.\d{3}", result.lines().splitlines()[1])
+    assert [r["vid"] for r in result.moment_detr_rows()] == [video.stem] * 3
 
 
 def test_bad_queries_and_wrong_checkpoints(make_cfg, grounding_ckpt, sample_corpus, tmp_path):

@@ -41,6 +41,12 @@ def test_predict_prints_probabilities_and_writes_predictions_that_evaluate_reads
     cfg = make_cfg("stage=evaluate", "task=videoqa", f"predictions={out / f'{video.stem}.videoqa.jsonl'}",
                    f"references={refs}")
     assert run_stage(cfg) == EXIT_OK
+    doc = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    metrics = doc["metrics"][doc["primary"]]
+    # the head learned its training questions (tests/model/test_fixtures_learned.py): the raw video's answer is
+    # the true one, and the evaluator scores it so
+    assert pred["pred"] == row["answer_idx"], (pred, row)
+    assert metrics["accuracy"] == 1.0 and metrics["questions_evaluated"] == 1, metrics
 
 
 def test_api_encodes_the_video_once_for_many_questions_and_calls(videoqa_ckpt, sample_corpus):

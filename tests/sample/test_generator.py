@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import wave
 from collections import Counter
 from dataclasses import asdict
@@ -12,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bad_inputs.harness import Outcome, run_in_process
 from tests.sample.media import vidchapters_oracle
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.sample import make_sample_corpus, synthesize_speech
@@ -20,7 +18,6 @@ from videolang.sample.metadata import describe, repeated_title_words
 from videolang.sample.plan import (DESCRIPTION_STYLES, MIN_CHAPTER_SECONDS, NARRATION_MARGIN, NARRATION_OFFSET,
                                    SampleParams, estimate_speech_seconds, plan_corpus)
 
-ROOT = Path(__file__).resolve().parents[2]
 # The smallest real corpus: two 20 s videos at 64x48, no awkward files (about a second to make).
 TINY = dict(num_videos=2, seed=7, width=64, height=48, min_duration=20, max_duration=20, with_awkward=False)
 
@@ -211,21 +208,20 @@ def test_unwritable_output_folder_is_a_clear_error():
 
 # --- the stage through the runner -----------------------------------------------------------------
 
-def run_stage(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "videolang.run", "stage=make_sample", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+def run_stage(capfd, *args: str) -> Outcome:
+    """`python -m videolang.run stage=make_sample ...` through the runner, in this process."""
+    return run_in_process(["stage=make_sample", *args], capfd)
 
 
-def test_stage_twice_through_the_runner(tmp_path):
+def test_stage_twice_through_the_runner(tmp_path, capfd):
     args = [f"paths.sample_dir={tmp_path / 'sample'}", "seed=7",
             "stage.num_videos=2", "stage.width=64", "stage.height=48", "stage.max_duration=20"]
     results = []
     for run in ("first", "second"):  # separate log folders: Hydra names run folders by the second
-        proc = run_stage(*args, f"paths.log_dir={tmp_path / run}")
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        outcome = run_stage(capfd, *args, f"paths.log_dir={tmp_path / run}")
+        assert outcome.code == 0, outcome.output
         (summary,) = (tmp_path / run / "make_sample").glob("*/summary.json")
-        results.append((proc.stdout + proc.stderr, json.loads(summary.read_text())))
+        results.append((outcome.output, json.loads(summary.read_text())))
     (first_log, first), (second_log, second) = results
     assert (first["videos_made"], first["awkward_made"], first["nothing_to_do"]) == (2, 6, False)
     assert (second["videos_made"], second["videos_skipped"], second["nothing_to_do"]) == (0, 2, True)
@@ -235,9 +231,9 @@ def test_stage_twice_through_the_runner(tmp_path):
     assert manifest["generator"]["params"]["seed"] == 7 and len(manifest["videos"]) == 2
 
 
-def test_stage_reports_an_unwritable_folder_without_traceback(tmp_path):
-    proc = run_stage("paths.sample_dir=/proc/videolang-sample", f"paths.log_dir={tmp_path / 'logs'}")
-    assert proc.returncode == 1
-    output = proc.stdout + proc.stderr
+def test_stage_reports_an_unwritable_folder_without_traceback(tmp_path, capfd):
+    outcome = run_stage(capfd, "paths.sample_dir=/proc/videolang-sample", f"paths.log_dir={tmp_path / 'logs'}")
+    assert outcome.code == 1
+    output = outcome.output
     assert "make_sample failed: /proc/videolang-sample: cannot create output folder" in output
     assert "Traceback" not in output
