@@ -118,3 +118,19 @@ def test_frame_deltas_mark_scene_changes_and_ignore_padding():
     assert enc.proj.in_features == 4
     out = enc(frames, keep.long())
     assert out.shape == (1, 4, 8) and torch.all(out[0, 3] == 0)
+
+
+def test_added_token_rows_are_distinct_at_the_vocabulary_scale(tiny_t5):
+    """The time tokens added to the backbone's vocabulary start as distinct rows at the words' norm
+    (transformers' mean_resizing makes them all one vector near zero: grounding then ignores its query)."""
+    from videolang.model.module import Vid2SeqModule
+
+    torch.manual_seed(0)
+    m = Vid2SeqModule(backbone=str(tiny_t5), visual_dim=6, visual_layers=1, visual_heads=2, num_time_tokens=20)
+    weight = m.net.t5.get_input_embeddings().weight.detach()
+    time_rows = weight[torch.as_tensor(m.builder.time_ids)]
+    words = weight[: min(m.builder.time_ids)].norm(dim=1).mean()
+    assert 0.7 < float(time_rows.norm(dim=1).mean() / words) < 1.4
+    gaps = torch.cdist(time_rows, time_rows) + torch.eye(len(time_rows)) * 1e9
+    assert float(gaps.min()) > 0.3 * float(words)
+    assert m.net.t5.get_output_embeddings().weight.data_ptr() == weight.data_ptr()  # still tied

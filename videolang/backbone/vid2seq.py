@@ -63,8 +63,10 @@ class Vid2Seq(nn.Module):
             t5 = T5ForConditionalGeneration(T5Config.from_dict(dict(config)))
         else:
             t5 = T5ForConditionalGeneration.from_pretrained(str(backbone))
-        if vocab_size and vocab_size > t5.get_input_embeddings().num_embeddings:
-            t5.resize_token_embeddings(vocab_size)
+        old = t5.get_input_embeddings().num_embeddings
+        if vocab_size and vocab_size > old:
+            t5.resize_token_embeddings(vocab_size, mean_resizing=False)
+            init_added_rows(t5, old)
         return t5
 
     # ------------------------------------------------------------- forward
@@ -146,3 +148,24 @@ class Vid2Seq(nn.Module):
                                    batch.get("commonsense"), batch.get("commonsense_mask"))
         return self.t5.generate(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
                                 **generation)
+
+
+@torch.no_grad()
+def init_added_rows(t5: nn.Module, old: int) -> None:
+    """Rows `old:` of the input embedding (and of an untied LM head) drawn from N(mean, var) of the rows before.
+
+    transformers' own `mean_resizing` samples from N(mean, 1e-9 x covariance): every added token (all
+    the time tokens) starts as the same vector, at the norm of the vocabulary's mean (~0.25 next to 8
+    for the tiny T5's words). With tied embeddings the LM head cannot tell the time tokens apart either:
+    a model that must map its input to one time bin (grounding) then learns only the per-video prior.
+    Drawn per dimension with the old rows' own spread, each added token is distinct at the word scale.
+    """
+    seen = set()
+    for module in (t5.get_input_embeddings(), t5.get_output_embeddings()):
+        weight = getattr(module, "weight", None)
+        if weight is None or weight.data_ptr() in seen or weight.shape[0] <= old:
+            continue
+        seen.add(weight.data_ptr())
+        rows = weight[:old].float()
+        added = rows.mean(0) + rows.std(0) * torch.randn(weight.shape[0] - old, weight.shape[1])
+        weight[old:] = added.to(weight.dtype)
