@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tests.bad_inputs.harness import process_state_kept
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 
@@ -57,17 +59,18 @@ def _working_directory(path: Path | None):
 def execute_notebook_in_process(name: str, workdir: Path | None = None) -> tuple[list[dict[str, Any]], str]:
     """Like `execute_notebook`, in an IPython shell of this process (a fresh namespace per notebook)."""
     import matplotlib
+    import matplotlib.pyplot as plt
     import nbformat
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output
 
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    shell = InteractiveShell.instance()
-    shell.reset(new_session=True)
     backend = matplotlib.get_backend()
     outputs: list[dict[str, Any]] = []
-    try:
-        with _working_directory(workdir):
+    with process_state_kept(), _working_directory(workdir):
+        shell = InteractiveShell.instance()
+        shell.reset(new_session=True)
+        try:
             for cell in nb.cells:
                 if cell.cell_type != "code":
                     continue
@@ -80,8 +83,8 @@ def execute_notebook_in_process(name: str, workdir: Path | None = None) -> tuple
                     error = result.error_before_exec or result.error_in_exec
                     raise AssertionError(f"{name}: {type(error).__name__}: {error}\n"
                                          f"{captured.stdout[-3000:]}{captured.stderr[-2000:]}")
-    finally:
-        matplotlib.pyplot.close("all")
-        matplotlib.use(backend)
-        shell.reset(new_session=True)
+        finally:
+            plt.close("all")
+            matplotlib.use(backend)
+            shell.reset(new_session=True)
     return outputs, _text(outputs)

@@ -7,7 +7,9 @@ paragraph, no traceback, and every existing output byte for byte unchanged.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import re
 import sys
@@ -30,24 +32,47 @@ class Outcome:
     error_lines: list[str] = field(default_factory=list)
 
 
+@contextlib.contextmanager
+def process_state_kept():
+    """Whatever a run in this process changes process-wide is put back afterwards: the environment and warning
+    filters (the runner quiets libraries), the logging handlers (Hydra binds its console handler to the stream
+    of the moment, which pytest closes after the test: a later log call would print a "Logging error"
+    traceback) and `sys.modules["__main__"]` (IPython's shell swaps in its own, without the `__spec__` that
+    multiprocessing's spawn start method reads)."""
+    environ, filters, main = dict(os.environ), list(warnings.filters), sys.modules["__main__"]
+    loggers = [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                       if isinstance(lg, logging.Logger)]
+    handlers = {lg: (list(lg.handlers), lg.level, lg.propagate) for lg in loggers}
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+        warnings.filters[:] = filters
+        sys.modules["__main__"] = main
+        for lg in [logging.getLogger()] + [lg for lg in logging.Logger.manager.loggerDict.values()
+                                           if isinstance(lg, logging.Logger)]:
+            kept, level, propagate = handlers.get(lg, ([], logging.NOTSET, True))
+            lg.handlers[:] = kept
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+
 def run_in_process(args: list[str], capfd: pytest.CaptureFixture) -> Outcome:
     """`python -m videolang.run *args` in this process: exit code and everything it printed."""
     capfd.readouterr()
-    environ, filters = dict(os.environ), list(warnings.filters)  # the runner quiets libraries process-wide
     argv, sys.argv = sys.argv, ["videolang.run", *args]
     runner._STAGE_STARTED = False
     GlobalHydra.instance().clear()
     try:
-        runner.main()
+        with process_state_kept():
+            runner.main()
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     finally:
         sys.argv = argv
         GlobalHydra.instance().clear()
-        os.environ.clear()
-        os.environ.update(environ)
-        warnings.filters[:] = filters
     captured = capfd.readouterr()
     text = captured.out + captured.err
     errors = [ln for ln in text.splitlines() if "[ERROR]" in ln or "[WARNING]" in ln]

@@ -15,7 +15,7 @@ from videolang.store import FeatureStore
 
 from tests.commonsense.conftest import ALL_SPLITS, run_into
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("encoding_cache")]  # not about encoding
+pytestmark = pytest.mark.slow  # the extractors running inside predict are the point: no encoding cache
 
 MISSING_NOTE = "no common-sense features"
 

@@ -101,7 +101,9 @@ def test_ddp_sim_fit_writes_one_run_and_scores_the_whole_validation_split(spawne
     history = _history(run)
     assert len(history) == 1 and history[0]["step"] == STEPS_PER_EPOCH
     ddp_metrics = history[0]["metrics"]
-    assert summary["best_score"] == pytest.approx(ddp_metrics["val/map"], abs=1e-6) and ddp_metrics["val/map"] > 0
+    assert summary["best_score"] == pytest.approx(ddp_metrics["val/map"], abs=1e-6)
+    # some score above zero, so that the single-process comparison below compares scores, not zeros
+    assert [k for k, v in ddp_metrics.items() if k not in ("val/items", "val/loss") and v > 0], ddp_metrics
 
     # every validation query scored once: not rank 0's half (6), not the padded 12
     n_val = _queries(ddp_data["splits"]["val"])

@@ -41,11 +41,16 @@ def _journal_rows(out_dir: Path) -> list[dict]:
             for line in p.read_text().splitlines() if line.strip()]
 
 
+def batch_videos(trained: dict) -> list[dict]:
+    """The sample videos of the batch folder: two of those the checkpoint was trained on."""
+    return trained["videos"][:2]
+
+
 @pytest.fixture(scope="module")
 def batch_folder(trained_on_sample, sample_corpus, tmp_path_factory) -> Path:
-    """The two sample videos the checkpoint was trained on, a video without an audio stream, a zero-byte file."""
+    """Two sample videos the checkpoint was trained on, a video without an audio stream, a zero-byte file."""
     folder = tmp_path_factory.mktemp("batch_videos")
-    for v in trained_on_sample["videos"]:
+    for v in batch_videos(trained_on_sample):
         shutil.copy2(sample_corpus / v["files"]["video"], folder / Path(v["files"]["video"]).name)
     (folder / "awkward").mkdir()
     for name in ("video_only.mp4", "zero_bytes.mp4"):
@@ -68,7 +73,7 @@ def first_batch(trained_on_sample, batch_folder, tmp_path_factory):
 def test_batch_writes_one_set_per_video_and_records_the_failure(first_batch, trained_on_sample, batch_folder):
     out, summary = first_batch["out"], first_batch["summary"]
     assert first_batch["code"] == EXIT_ITEMS_FAILED  # the zero-byte file, and only it
-    good = sorted([Path(v["files"]["video"]).stem for v in trained_on_sample["videos"]] + ["video_only"])
+    good = sorted([Path(v["files"]["video"]).stem for v in batch_videos(trained_on_sample)] + ["video_only"])
     assert summary["videos"] == 4 and summary["done"] == 3 and summary["failed"] == 1 and summary["skipped"] == 0
     for vid in good:
         for suffix in OUTPUTS:
@@ -135,7 +140,7 @@ def test_batch_shards_partition_the_list(first_batch, make_cfg, trained_on_sampl
 def test_batch_retry_failed_and_incomplete_outputs(first_batch, make_cfg, trained_on_sample, batch_folder,
                                                    tmp_path):
     out = first_batch["out"]
-    victim = sorted(v for v in (Path(v["files"]["video"]).stem for v in trained_on_sample["videos"]))[0]
+    victim = sorted(Path(v["files"]["video"]).stem for v in batch_videos(trained_on_sample))[0]
     (out / f"{victim}.youtube.txt").unlink()  # an incomplete set of outputs is redone
     rows_before = len(_journal_rows(out))
     code, summary = _batch(make_cfg, trained_on_sample, batch_folder, out, tmp_path / "retry", "retry_failed=true")

@@ -151,6 +151,8 @@ def test_time_token_rows_are_rescaled_after_each_step(tiny_t5):
     # without the option the same zero-lr step leaves every row as it was: the rescaling above is the option's
     plain = Vid2SeqModule(backbone=str(tiny_t5), visual_dim=VDIM, task="pretrain", time_token_norm=False)
     assert plain.builder.time_ids == ids
+    with torch.no_grad():
+        plain.net.t5.get_input_embeddings().weight[ids] *= 0.1  # off the vocabulary's scale, as above
     weights = {id(w): w for w in (plain.net.t5.get_input_embeddings().weight,
                                   plain.net.t5.get_output_embeddings().weight)}.values()  # once if tied
     before = [w.detach().clone() for w in weights]
