@@ -10,7 +10,8 @@ from videolang.commonsense.module import CommonsenseModule
 from videolang.commonsense.regions import unpack_regions
 from videolang.store import FeatureStore
 
-pytestmark = pytest.mark.slow
+# the chain (tests/commonsense/conftest.py) is built once, on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("commonsense_chain")]
 
 
 def region_statistics(feature_dir, num_classes: int, min_objects: int = 2) -> dict:

@@ -7,7 +7,8 @@ import pytest
 
 from tests.notebooks import execute_notebook
 
-pytestmark = pytest.mark.slow
+# the chain (tests/commonsense/conftest.py) is built once, on one worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("commonsense_chain")]
 
 
 def test_commonsense_notebook_runs(commonsense_chain, monkeypatch):

@@ -15,7 +15,9 @@ from videolang.store import FeatureStore
 
 from tests.commonsense.conftest import ALL_SPLITS, run_into
 
-pytestmark = pytest.mark.slow  # the extractors running inside predict are the point: no encoding cache
+# the chain (tests/commonsense/conftest.py) is built once, on one worker; no encoding cache: the extractors
+# running inside predict are the point
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("commonsense_chain")]
 
 MISSING_NOTE = "no common-sense features"
 

@@ -19,6 +19,7 @@ from videolang.run import EXIT_ITEMS_FAILED, run_stage
 from videolang.store import FeatureStore
 from tests.conftest import compose_config
 from tests.extract.conftest import NO_SPEECH, extract_overrides
+from tests.fixtures.shared import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = ["audio", "audio_mel", "speech", "visual"]
@@ -32,14 +33,18 @@ def awkward_ids(manifest) -> list[str]:
     return sorted(a["id"] for a in manifest["awkward"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def extracted(zoo, sample_corpus, tmp_path_factory):
-    """One full run (tiny visual/audio models, real Whisper-base) over the sample corpus."""
-    tmp = tmp_path_factory.mktemp("extracted")
-    cfg = compose_config(extract_overrides(zoo, tmp / "store", sample_corpus), tmp)
-    code = run_stage(cfg)
-    summary = json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())
-    return code, summary, tmp / "store", cfg
+    """One full run (tiny visual/audio models, real Whisper-base) over the sample corpus, once per test run
+    (shared by the xdist workers; read-only: a test that changes the store copies it)."""
+    def build(out: Path) -> dict:
+        cfg = compose_config(extract_overrides(zoo, out / "store", sample_corpus), out)
+        code = run_stage(cfg)
+        return {"code": code, "summary": json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())}
+
+    root, built = built_once(tmp_path_factory, "extract_stage_run", build)
+    cfg = compose_config(extract_overrides(zoo, root / "store", sample_corpus), root)
+    return built["code"], built["summary"], root / "store", cfg
 
 
 def test_every_good_video_gets_every_key(extracted, sample_manifest):

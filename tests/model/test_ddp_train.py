@@ -22,6 +22,8 @@ import pytest
 
 from tests.fixtures.model import write_synthetic_dataset
 
+pytestmark = pytest.mark.xdist_group("ddp_train")  # one xdist worker builds this module's fixtures once
+
 ROOT = Path(__file__).resolve().parents[2]
 STEPS_PER_EPOCH = 2  # +trainer.limit_train_batches
 

@@ -25,6 +25,9 @@ from videolang.core.model_paths import (PREFIX, candidates, default_model_dir, p
                                         resolve_tree, search_dirs)
 from videolang.run import EXIT_ERROR, EXIT_OK, run_stage
 
+# one xdist worker builds this module's fixtures once
+pytestmark = pytest.mark.xdist_group("portable_checkpoints")
+
 MODELS = ("tiny-clip", "tiny-t5", "whisper-base-ct2")  # what extractor=tiny (minus audio) and the tiny T5 read
 
 

@@ -14,7 +14,8 @@ from videolang.extract.sources import list_videos, shard
 from videolang.predict.batch import JOURNAL_DIR, MARK_SUFFIX, format_report
 from videolang.run import EXIT_ITEMS_FAILED, EXIT_OK, run_stage
 
-pytestmark = pytest.mark.usefixtures("encoding_cache")  # not about encoding
+# one xdist worker builds this module's fixtures once; not about encoding
+pytestmark = [pytest.mark.usefixtures("encoding_cache"), pytest.mark.xdist_group("predict_batch")]
 
 OUTPUTS = (".chapters.json", ".youtube.txt", ".chapters.vtt", MARK_SUFFIX)
 
