@@ -102,3 +102,132 @@ def chapters_to_vmr(data, train_videos, val_videos, test_videos):
                     cnt[vid] = cnt.get(vid, 0) + 1
                     qid += 1
     return {s: [r for r in out if r['split'] == s] for s in ("train", "val", "test")}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# model/vit.py (VisionTransformer and its parts) and model/vid2seq.py's Vid2Seq.forward, transcribed; the T5 is
+# Hugging Face's, as their model/modeling_t5.py is a copy of it with dropout / label-smoothing options.
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+class Mlp(nn.Module):
+    def __init__(self, in_features, hidden_features=None, out_features=None, act_layer=nn.GELU, drop=0.):
+        super().__init__()
+        out_features = out_features or in_features
+        hidden_features = hidden_features or in_features
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = act_layer()
+        self.fc2 = nn.Linear(hidden_features, out_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x):
+        x = self.fc1(x)
+        x = self.act(x)
+        x = self.drop(x)
+        x = self.fc2(x)
+        x = self.drop(x)
+        return x
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, num_heads=12, qkv_bias=True, qk_scale=None, attn_drop=0., proj_drop=0.):
+        super().__init__()
+        self.num_heads = num_heads
+        head_dim = dim // num_heads
+        self.scale = qk_scale or head_dim ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        self.attn_drop = nn.Dropout(attn_drop)
+
+    def forward(self, x):
+        B, N, C = x.shape
+        qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = (q @ k.transpose(-2, -1)) * self.scale
+        attn = attn.softmax(dim=-1)
+        attn = self.attn_drop(attn)
+        x = (attn @ v).transpose(1, 2).reshape(B, N, C)
+        x = self.proj(x)
+        x = self.proj_drop(x)
+        return x
+
+
+class Block(nn.Module):
+    def __init__(self, dim, num_heads, mlp_dim, qkv_bias=True, qk_scale=None, drop=0., attn_drop=0.,
+                 act_layer=nn.GELU, norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.norm1 = norm_layer(dim)
+        self.attn = Attention(dim, num_heads=num_heads, qkv_bias=qkv_bias, qk_scale=qk_scale, attn_drop=attn_drop,
+                              proj_drop=drop)
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(in_features=dim, hidden_features=int(mlp_dim), act_layer=act_layer, drop=drop)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        x = x + self.mlp(self.norm2(x))
+        return x
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, num_features=100, embed_dim=768, depth=12, num_heads=12, mlp_dim=2048, qkv_bias=True,
+                 qk_scale=None, drop_rate=0., attn_drop_rate=0., norm_layer=nn.LayerNorm):
+        super().__init__()
+        self.depth = depth
+        self.num_features = num_features
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_features, embed_dim))
+        self.pos_drop = nn.Dropout(p=drop_rate)
+        self.blocks = nn.ModuleList([
+            Block(dim=embed_dim, num_heads=num_heads, mlp_dim=mlp_dim, qkv_bias=qkv_bias, qk_scale=qk_scale,
+                  drop=drop_rate, attn_drop=attn_drop_rate, norm_layer=norm_layer)
+            for _ in range(self.depth)])
+        self.norm = norm_layer(embed_dim)
+        nn.init.trunc_normal_(self.pos_embed, std=.02)
+
+    def forward(self, x):
+        if x.size(1) != self.pos_embed.size(1):
+            time_embed = self.pos_embed.transpose(1, 2)
+            new_time_embed = F.interpolate(time_embed, size=(x.size(1)), mode='nearest')
+            new_time_embed = new_time_embed.transpose(1, 2)
+            x = x + new_time_embed
+        else:
+            x = x + self.pos_embed
+        x = self.pos_drop(x)
+        for blk in self.blocks:
+            x = blk(x)
+        x = self.norm(x)
+        return x
+
+
+class Vid2Seq(nn.Module):
+    """Their Vid2Seq with the T5 passed in (the tokenizer's pad id is 0, as T5's)."""
+
+    def __init__(self, t5_model, num_features=100, embed_dim=768, depth=12, heads=12, mlp_dim=2048):
+        super().__init__()
+        self.t5_model = t5_model
+        self.visual_encoder = VisionTransformer(num_features=num_features, embed_dim=embed_dim, depth=depth,
+                                                num_heads=heads, mlp_dim=mlp_dim, qkv_bias=True, qk_scale=None,
+                                                drop_rate=0., attn_drop_rate=0., norm_layer=nn.LayerNorm)
+        self.proj_v2t = None
+        if self.t5_model.model_dim != 768:
+            self.proj_v2t = nn.Linear(768, self.t5_model.model_dim)
+
+    def forward(self, video, input_tokenized, output_tokenized):
+        """Their forward up to the decoder's logits (they return the loss of the same call)."""
+        from transformers.modeling_outputs import BaseModelOutput  # noqa: F401 - their import
+
+        video = self.visual_encoder(video)
+        if self.proj_v2t is not None:
+            video = self.proj_v2t(video)
+        atts_vis = torch.ones(video.size()[:-1], dtype=torch.long).to(video.device)
+        text = self.t5_model.encoder.embed_tokens(input_tokenized['input_ids'])
+        encoded = self.t5_model.encoder(attention_mask=input_tokenized['attention_mask'], inputs_embeds=text)
+        encoded.last_hidden_state = torch.cat([video, encoded.last_hidden_state], dim=1)
+        encoder_atts = torch.cat([atts_vis, input_tokenized['attention_mask']], dim=1)
+        targets = output_tokenized['input_ids'].masked_fill(output_tokenized['input_ids'] == 0, -100)
+        outputs = self.t5_model(encoder_outputs=encoded, attention_mask=encoder_atts,
+                                decoder_attention_mask=output_tokenized['attention_mask'], return_dict=True,
+                                labels=targets)
+        return outputs.logits

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from videolang.core.errors import BadInputError
-from videolang.core.io import read_bytes
+from videolang.core.io import decode_bytes, parse_json_text, read_bytes
 
 _BUILTINS = {"dict": dict, "list": list, "tuple": tuple, "set": set, "frozenset": frozenset, "str": str,
              "bytes": bytes, "bytearray": bytearray, "int": int, "float": float, "bool": bool, "complex": complex}
@@ -158,3 +158,11 @@ def is_pickle(path: str | Path, head: bytes) -> bool:
     if suffix in (".pkl", ".pickle"):
         return True
     return suffix != ".json" and head[:1] == b"\x80"
+
+
+def read_json_or_pickle(path: str | Path, what: str) -> Any:
+    """A released data file: JSON, or a pickle read as plain data only (by `is_pickle`)."""
+    raw = read_bytes(path, what)
+    if is_pickle(path, raw[:1]):
+        return loads_plain(raw, path, what)
+    return parse_json_text(decode_bytes(raw, path, "text"), path, f"a JSON {what}")

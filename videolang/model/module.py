@@ -83,7 +83,8 @@ class Vid2SeqModule(L.LightningModule):
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
                  tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
                  commonsense_dim: int | None = None, head: Any = None, init_from: str | None = None,
-                 time_token_norm: bool = False, frame_deltas: bool = False, model_dir: str | Path | None = None):
+                 time_token_norm: bool = False, frame_deltas: bool = False, model_dir: str | Path | None = None,
+                 visual_arch: str = "vid2seq", visual_ff_dim: int | None = None, visual_padding: str = "mask"):
         super().__init__()
         # where `model_dir:` paths resolve and what checkpoints store paths relative to (not a hyper-parameter)
         self.model_dir = str(model_dir) if model_dir else str(default_model_dir())
@@ -127,7 +128,8 @@ class Vid2SeqModule(L.LightningModule):
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(source))
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
-                           commonsense_layers=cs.layers, frame_deltas=frame_deltas)
+                           commonsense_layers=cs.layers, frame_deltas=frame_deltas, visual_arch=visual_arch,
+                           visual_ff_dim=visual_ff_dim, visual_padding=visual_padding)
         self.sentinel_ids = sentinel_ids(self.tokenizer)
         self.best_score: float | None = None
         # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.

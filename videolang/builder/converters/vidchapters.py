@@ -29,8 +29,8 @@ from videolang.builder.records import VideoRecord
 from videolang.builder.splits import read_id_list
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import Failure
-from videolang.core.io import head_bytes, json_kind, json_lines, parse_json_text, read_bytes, decode_bytes
-from videolang.core.plain_pickle import is_pickle, loads_plain
+from videolang.core.io import json_kind, json_lines
+from videolang.core.plain_pickle import read_json_or_pickle
 from videolang.core.spans import Chapter
 
 SPLITS = ("train", "val", "test")
@@ -42,14 +42,6 @@ REJECT_PTB_TITLE = "title_empty_after_ptb_tokenisation"
 REJECT_NO_SPLIT = "not_in_any_split"
 # the characters chapters_to_dvc.py's `filter` blanks ('\\n' there is the two characters backslash, n)
 PUNCTUATION = (",", ":", "!", "_", ";", "-", ".", "?", "/", '"', "\\n", "\\")
-
-
-def read_released(path: str | Path, what: str) -> Any:
-    """A released file's content: JSON, or a pickle read as plain data (never code)."""
-    path = Path(path)
-    if is_pickle(path, head_bytes(path, 1) if path.is_file() else b""):
-        return loads_plain(read_bytes(path, what), path, what)
-    return parse_json_text(decode_bytes(read_bytes(path, what), path, "text"), path, f"a JSON {what}")
 
 
 def remove_nonascii(text: str) -> str:
@@ -227,7 +219,7 @@ class VidChaptersRelease(AnnotationReader):
         if not self.split_ids or set(self.split_ids) - set(SPLITS):
             raise ConfigError("data.reader.split_ids must map train / val / test to their id lists "
                               f"(train.json, val.json, test.json), got {self.split_ids!r}")
-        data = read_released(self.chapters, "chapters file")
+        data = read_json_or_pickle(self.chapters, "chapters file")
         source = str(self.chapters)
         if not isinstance(data, dict):
             raise BadInputError(f"expected {{video_id: {{chapters, duration}}}}, got a {json_kind(data)}", source)
@@ -272,7 +264,7 @@ class VidChaptersRelease(AnnotationReader):
                         failures.append(Failure(f"{Path(path).name}:{n}", f"row skipped: {problem}", str(path)))
                 got, failed = vmr_records(rows, split, str(path))
             else:
-                data = read_released(path, "DVC file")
+                data = read_json_or_pickle(path, "DVC file")
                 if isinstance(data, dict):  # their `path` key dropped; sentences past the kept spans unpaired
                     data = {vid: {**e, "sentences": e["sentences"][:len(e["timestamps"])]}
                             if isinstance(e, dict) and isinstance(e.get("sentences"), list)

@@ -1,0 +1,125 @@
+"""`stage=test`: a checkpoint on one split of a built dataset, no training.
+
+    python -m videolang.run stage=test ckpt=logs/train/<run>/checkpoints/best.ckpt split=test
+    python -m videolang.run stage=test ckpt=imported/vidchapters_htm_vc.ckpt stage.dataset=vidchapters \
+        paths.feature_dir=features/vidchapters trainer=ddp trainer.devices=8
+
+The model, its tasks, token budgets and tokenizer come from the checkpoint (an imported VidChapters one
+too); the data module from `stage.datamodule` (the built dataset's task files of `split` and the feature
+store), decoded with Lightning's `trainer.test` under any trainer config (DDP ranks decode their share;
+the outputs are gathered). The run folder gets each task's predictions in the reference layout
+(`predictions_<split>.json`: the submission VidChapters' `dvc_eval/eval_dvc.py` reads for chapters / dense
+captioning; Moment-DETR JSON Lines for grounding) and `metrics.json` with both protocols: `compat` (the
+reference tools' numbers, comparable with papers) and `corrected` (docs/evaluate.md).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from videolang.core.errors import BadInputError
+from videolang.core.io import atomic_write_json
+from videolang.core.options import instantiate
+from videolang.evaluate import Meteor
+from videolang.model.module import Vid2SeqModule
+from videolang.stages import StageResult
+from videolang.stages.train import check_launcher, wait_for_other_ranks
+
+log = logging.getLogger(__name__)
+PROTOCOLS = ("compat", "corrected")
+
+
+def build_datamodule(cfg: DictConfig, module: Vid2SeqModule, split: str):
+    """`stage.datamodule` with everything the checkpoint decides (tasks, tokenizer, budgets) taken from it."""
+    hp = module.hparams
+    given = {"tokenizer": module.tokenizer, "head": hp.get("head"), "task": hp.get("task"),
+             "num_time_tokens": hp.num_time_tokens, "max_input_tokens": hp.max_input_tokens,
+             "max_output_tokens": hp.max_output_tokens, "max_frames": hp.max_frames, "use_speech": hp.use_speech,
+             "commonsense": hp.get("commonsense"), "splits": {"test": split}}
+    spec = OmegaConf.to_container(cfg.stage.datamodule, resolve=True)
+    return instantiate({**spec, **{k: v for k, v in given.items() if k != "tokenizer"}}, "stage.datamodule",
+                       tokenizer=given["tokenizer"])
+
+
+def score_both(module: Vid2SeqModule, outputs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """{protocol: {metric: value}} over every task (names `<task>/<metric>` in a mix)."""
+    out: dict[str, dict[str, float]] = {p: {} for p in PROTOCOLS}
+    meteor = Meteor() if any(t.needs_meteor for t in module.tasks) and outputs else None
+    try:
+        for task in module.tasks:
+            mine = [o for o in outputs if o.get("task") == task.name]
+            if not mine:
+                continue
+            prefix = f"{task.name}/" if module.tasks.multi else ""
+            for protocol in PROTOCOLS:
+                scores = task.score(mine, compat=protocol == "compat", full=True,
+                                    meteor=meteor if task.needs_meteor else None)
+                scores["items"] = float(len(mine))
+                out[protocol].update({f"{prefix}{k}": float(v) for k, v in scores.items()})
+    finally:
+        if meteor is not None:
+            meteor.close()
+    return out
+
+
+def run(cfg: DictConfig) -> StageResult:
+    ckpt = Path(str(cfg.ckpt))
+    split = str(cfg.split)
+    if not ckpt.is_file():
+        raise BadInputError("checkpoint not found" if not ckpt.exists() else "checkpoint is not a file", ckpt)
+    threads = cfg.stage.get("torch_threads")
+    before, omp_before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    if threads:  # as stage=train: one thread suits tiny models on a small shared CPU
+        torch.set_num_threads(int(threads))
+        os.environ["OMP_NUM_THREADS"] = str(int(threads))
+    try:
+        return _test(cfg, ckpt, split)
+    finally:
+        torch.set_num_threads(before)
+        if threads:
+            os.environ.pop("OMP_NUM_THREADS", None) if omp_before is None else os.environ.update(
+                OMP_NUM_THREADS=omp_before)
+
+
+def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
+    module = Vid2SeqModule.from_checkpoint(ckpt, model_dir=cfg.paths.get("model_dir"))
+    datamodule = build_datamodule(cfg, module, split)
+    datamodule.setup("test")
+    width, expected = datamodule.visual_dim, module.hparams.visual_dim
+    if module.net.use_video and width is not None and int(width) != int(expected) + (
+            int(module.hparams.commonsense_dim or 0) if module.commonsense.active_fusion == "concat" else 0):
+        raise BadInputError(f"the features of split '{split}' are {width} wide, the checkpoint's model reads "
+                            f"{expected}: point paths.feature_dir at the features it was trained on",
+                            cfg.stage.datamodule.feature_dir)
+    trainer = instantiate(cfg.trainer, "trainer", logger=False, enable_checkpointing=False)
+    check_launcher(trainer)
+    trainer.test(module, datamodule, verbose=False)
+    summary: dict[str, Any] = {"checkpoint": str(ckpt), "split": split, "skipped_videos": datamodule.failures.as_rows(),
+                               "data": datamodule.summary()}
+    if trainer.is_global_zero:
+        out_dir = Path(cfg.paths.output_dir)
+        outputs = getattr(module, "last_outputs", None) or []
+        metrics = score_both(module, outputs)
+        files = {}
+        for task in module.tasks:
+            mine = [o for o in outputs if o.get("task") == task.name]
+            if mine:
+                stem = out_dir / (f"predictions_{split}_{task.name}" if module.tasks.multi else f"predictions_{split}")
+                files[task.name] = str(task.write_predictions(mine, stem))
+        record = {"checkpoint": str(ckpt), "split": split, "primary": "compat", **metrics}
+        files["metrics"] = str(atomic_write_json(out_dir / "metrics.json", record))
+        summary.update(metrics=metrics, files=files)
+        for protocol in PROTOCOLS:
+            shown = {k: v for k, v in metrics[protocol].items() if "@" not in k and not k.endswith("items")}
+            log.info("%s (%s): %s", split, protocol, ", ".join(f"{k}={v:.4f}" for k, v in list(shown.items())[:8]))
+    if datamodule.failures:
+        log.warning(datamodule.failures.summary())
+    wait_for_other_ranks(trainer)
+    # skipped videos make rank 0 exit 3; the other ranks exit 0 (Lightning's ddp launcher kills every rank
+    # as soon as one it started exits non-zero), as in stage=train
+    return StageResult(summary, failed=len(datamodule.failures) if trainer.is_global_zero else 0)
