@@ -6,15 +6,18 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from tests.conftest import compose_config
 from tests.imports.vidchapters_reference import Vid2Seq as TheirVid2Seq
-from videolang.backbone.sequences import load_tokenizer
+from videolang.backbone.sequences import Segment, load_tokenizer
+from videolang.backbone.sources import VideoFeatures
 from videolang.core.errors import BadInputError
 from videolang.model.module import Vid2SeqModule
 from videolang.model.vidchapters import import_vidchapters
+from videolang.predict.chapters import ChapterPredictor, build_encoder
 from videolang.run import run_stage
 
 FRAMES, BINS = 10, 100
@@ -48,7 +51,7 @@ def test_their_checkpoint_imports_and_computes_their_forward(tmp_path, tiny_t5, 
     keys = list(theirs.state_dict())
     assert "visual_encoder.blocks.0.attn.qkv.weight" in keys and "proj_v2t.weight" in keys
     cfg = compose_config(["stage=import_checkpoint", f"path={path}", f"stage.backbone={tiny_t5}",
-                          f"paths.model_dir={model_dir}", "stage.feature_extractors=[]"], tmp_path)
+                          f"paths.model_dir={model_dir}"], tmp_path)
     assert run_stage(cfg) == 0
     summary = json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())
     assert summary["unused"] == [] and summary["mapped"] == len(keys) and summary["time_tokens"] == BINS
@@ -71,6 +74,16 @@ def test_their_checkpoint_imports_and_computes_their_forward(tmp_path, tiny_t5, 
                           {"input_ids": their_out, "attention_mask": their_out != 0})
         got = ours.net(batch)[..., to_ours]  # our vocabulary columns in their order
     assert got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4), (got - expected).abs().max()
+    # stage=predict rebuilds the features the checkpoint records (extractor=default's visual: CLIP ViT-L/14, 1 fps,
+    # what VidChapters released) and decodes a video's features with it
+    assert summary["features"] == {"visual": "openai/clip-vit-large-patch14"}
+    encoder = build_encoder(ours)
+    assert encoder.fingerprints["visual"] == ours.feature_info["visual"]["fingerprint"]
+    assert encoder.sampling.fps == 1.0 and encoder.sampling.size == 224
+    feats = VideoFeatures(torch.randn(14, 768).numpy(), np.arange(14.0),
+                          [Segment(0.0, 5.0, "we start"), Segment(6.0, 12.0, "then we stop")], 14.0)
+    prediction = ChapterPredictor(ours, encoder, device="cpu").predict_features(feats, "clip.mp4")
+    assert prediction.duration == 14.0 and isinstance(prediction.chapters, list)
     # the imported checkpoint starts a fine-tuning like any other (model.init_from)
     fresh = Vid2SeqModule(**ours.hparams, t5_config=ours.net.t5.config.to_dict(), tokenizer=ours.tokenizer,
                           model_dir=model_dir)

@@ -372,7 +372,7 @@ class Vid2SeqModule(L.LightningModule):
         self._score("test")
 
     def teardown(self, stage: str) -> None:
-        if self._meteor is not None:
+        if self._meteor is not None and not getattr(self, "keep_meteor", False):  # stage=test scores on with it
             self._meteor.close()
             self._meteor = None
 

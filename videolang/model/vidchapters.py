@@ -33,6 +33,7 @@ import lightning as L
 import torch
 
 from videolang.backbone.sequences import add_time_tokens, load_tokenizer
+from videolang.core.checkpoints import needs_code
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_bytes
 from videolang.core.time_tokens import TimeTokenCodec
@@ -57,11 +58,10 @@ def read_vidchapters_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tenso
         with torch.serialization.safe_globals([argparse.Namespace]):
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - an unsafe or damaged file is the user's input problem
-        text = str(e)
-        named = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        named = needs_code(e)
         if named:
-            why = (f"it needs {named.group(1)} to unpickle, and only tensors, plain containers and argparse."
-                   "Namespace are read (data, never code)")
+            why = (f"it needs {named} to unpickle, and only tensors, plain containers and argparse.Namespace are "
+                   "read (data, never code)")
         elif path.stat().st_size == 0:
             why = "the file is empty"
         elif zipfile.is_zipfile(path) is False and path.read_bytes()[:2] == b"PK":

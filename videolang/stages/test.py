@@ -46,24 +46,38 @@ def build_datamodule(cfg: DictConfig, module: Vid2SeqModule, split: str):
                        tokenizer=given["tokenizer"])
 
 
-def score_both(module: Vid2SeqModule, outputs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+class LazyMeteor:
+    """A METEOR process started on first use: its start costs seconds of CPU, and a split whose predictions give
+    it nothing to score (or a task without text) needs none. Shared by the module's test scoring and
+    `score_both`, so a run starts at most one."""
+
+    def __init__(self) -> None:
+        self._meteor: Meteor | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._meteor is None:
+            self._meteor = Meteor()
+        return getattr(self._meteor, name)
+
+    def close(self) -> None:
+        if self._meteor is not None:
+            self._meteor.close()
+            self._meteor = None
+
+
+def score_both(module: Vid2SeqModule, outputs: list[dict[str, Any]], meteor: Any) -> dict[str, dict[str, float]]:
     """{protocol: {metric: value}} over every task (names `<task>/<metric>` in a mix)."""
     out: dict[str, dict[str, float]] = {p: {} for p in PROTOCOLS}
-    meteor = Meteor() if any(t.needs_meteor for t in module.tasks) and outputs else None
-    try:
-        for task in module.tasks:
-            mine = [o for o in outputs if o.get("task") == task.name]
-            if not mine:
-                continue
-            prefix = f"{task.name}/" if module.tasks.multi else ""
-            for protocol in PROTOCOLS:
-                scores = task.score(mine, compat=protocol == "compat", full=True,
-                                    meteor=meteor if task.needs_meteor else None)
-                scores["items"] = float(len(mine))
-                out[protocol].update({f"{prefix}{k}": float(v) for k, v in scores.items()})
-    finally:
-        if meteor is not None:
-            meteor.close()
+    for task in module.tasks:
+        mine = [o for o in outputs if o.get("task") == task.name]
+        if not mine:
+            continue
+        prefix = f"{task.name}/" if module.tasks.multi else ""
+        for protocol in PROTOCOLS:
+            scores = task.score(mine, compat=protocol == "compat", full=True,
+                                meteor=meteor if task.needs_meteor else None)
+            scores["items"] = float(len(mine))
+            out[protocol].update({f"{prefix}{k}": float(v) for k, v in scores.items()})
     return out
 
 
@@ -98,13 +112,17 @@ def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
                             cfg.stage.datamodule.feature_dir)
     trainer = instantiate(cfg.trainer, "trainer", logger=False, enable_checkpointing=False)
     check_launcher(trainer)
+    meteor = LazyMeteor()  # one METEOR process, if any, for the module's scoring and both protocols
+    if trainer.world_size == 1:  # (spawned ranks get their own: a process handle does not travel)
+        module._meteor, module.keep_meteor = meteor, True
     trainer.test(module, datamodule, verbose=False)
+    module._meteor = None
     summary: dict[str, Any] = {"checkpoint": str(ckpt), "split": split, "skipped_videos": datamodule.failures.as_rows(),
                                "data": datamodule.summary()}
     if trainer.is_global_zero:
         out_dir = Path(cfg.paths.output_dir)
         outputs = getattr(module, "last_outputs", None) or []
-        metrics = score_both(module, outputs)
+        metrics = score_both(module, outputs, meteor)
         files = {}
         for task in module.tasks:
             mine = [o for o in outputs if o.get("task") == task.name]
@@ -117,6 +135,7 @@ def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
         for protocol in PROTOCOLS:
             shown = {k: v for k, v in metrics[protocol].items() if "@" not in k and not k.endswith("items")}
             log.info("%s (%s): %s", split, protocol, ", ".join(f"{k}={v:.4f}" for k, v in list(shown.items())[:8]))
+    meteor.close()
     if datamodule.failures:
         log.warning(datamodule.failures.summary())
     wait_for_other_ranks(trainer)

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from videolang.core.checkpoints import needs_code
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import filename_to_id, id_to_filename
 from videolang.core.io import atomic_path, atomic_save_npy, atomic_write_bytes, atomic_write_json, ensure_dir
@@ -160,8 +161,10 @@ def _pth(path: Path, fps: float | None) -> Iterator[Imported]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - an unsafe or damaged file is the user's input problem
-        raise BadInputError(f"torch.load with weights_only=True cannot read it ({type(e).__name__}): a .pth that "
-                            "needs code to unpickle is not read", path) from None
+        named = needs_code(e)
+        why = f"it needs code to unpickle ({named}): only tensors and plain containers are read" if named else \
+            f"torch.load with weights_only=True cannot read it ({type(e).__name__}; truncated or not a .pth?)"
+        raise BadInputError(why, path) from None
     if not isinstance(data, dict):
         raise BadInputError(f"expected a dict {{video_id: tensor (T, D)}}, got a {type(data).__name__}", path)
     for vid, value in data.items():
