@@ -58,6 +58,9 @@ def test_their_checkpoint_imports_and_computes_their_forward(tmp_path, tiny_t5, 
     ours = Vid2SeqModule.from_checkpoint(summary["checkpoint"], model_dir=model_dir)
     assert ours.hparams.visual_arch == "vidchapters" and ours.hparams.visual_padding == "attend"
     assert ours.hparams.max_frames == FRAMES and ours.hparams.generation["num_beams"] == 2
+    # their dataset's `_get_text`: sentences capitalised, ending with '.'
+    assert ours.builder.text_ids("we start HERE") == ours.builder.text_ids("We start here.") == \
+        ours.tokenizer("We start here.", add_special_tokens=False)["input_ids"]
     # the same inputs: speech with time tokens (theirs: row text_rows + i; ours: our <time_i>), a 6-frame video
     # (their loader zero-pads it to max_feats; our batch pads it and masks the padding) and a 10-frame one
     text_rows = len(load_tokenizer(str(tiny_t5), 0))

@@ -34,6 +34,7 @@ def synthetic_records(synthetic_dataset):
 
 
 def test_every_layout_imports_the_published_arrays(tmp_path, synthetic_records):
+    from videolang.core.errors import ConfigError
     from videolang.store.published import read_published, row_rate
 
     visual = synthetic_records["visual"]
@@ -46,6 +47,8 @@ def test_every_layout_imports_the_published_arrays(tmp_path, synthetic_records):
     assert {p.name for p in layouts["video_features"].iterdir() if p.name.startswith("syn0000_")} == {
         "syn0000_clip.npy", "syn0000_timestamps_ms.npy", "syn0000_fps.npy"}
     assert row_rate("moment_detr_npz", None, None) == 0.5 and row_rate("vidchapters_pth", None, None) == 1.0
+    with pytest.raises(ConfigError, match="state the features' rate"):  # plain .npy: no published rate
+        next(read_published("npy", layouts["npy"], row_rate("npy", None, None)))
     for fmt, source in layouts.items():
         got = {item.video_id: item for item in read_published(fmt, source, 1.0)}
         assert sorted(got) == sorted(visual), fmt

@@ -32,7 +32,7 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.backbone.losses import denoising_batch, label_smoothed_ce, sentinel_ids
-from videolang.backbone.sequences import SequenceBuilder, load_tokenizer
+from videolang.backbone.sequences import SENTENCE_STYLES, SequenceBuilder, load_tokenizer
 from videolang.backbone.streams import CommonsenseOptions
 from videolang.backbone.vid2seq import Vid2Seq
 from videolang.core.checkpoints import read_checkpoint
@@ -84,7 +84,8 @@ class Vid2SeqModule(L.LightningModule):
                  tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
                  commonsense_dim: int | None = None, head: Any = None, init_from: str | None = None,
                  time_token_norm: bool = False, frame_deltas: bool = False, model_dir: str | Path | None = None,
-                 visual_arch: str = "vid2seq", visual_ff_dim: int | None = None, visual_padding: str = "mask"):
+                 visual_arch: str = "vid2seq", visual_ff_dim: int | None = None, visual_padding: str = "mask",
+                 sentence_style: str = "plain"):
         super().__init__()
         # where `model_dir:` paths resolve and what checkpoints store paths relative to (not a hyper-parameter)
         self.model_dir = str(model_dir) if model_dir else str(default_model_dir())
@@ -118,7 +119,10 @@ class Vid2SeqModule(L.LightningModule):
         self.builders: dict[str, SequenceBuilder] = {
             t.name: t.make_builder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens)
             for t in tasks}
+        if sentence_style not in SENTENCE_STYLES:
+            raise ValueError(f"sentence_style must be one of {SENTENCE_STYLES}, not {sentence_style!r}")
         for t in tasks:
+            self.builders[t.name].sentence_style = sentence_style
             t.bind(dict(self.hparams))
         if t5_config:  # rebuilding from a checkpoint: architecture only, the weights follow
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), t5_config)

@@ -193,7 +193,7 @@ def import_vidchapters(path: str | Path, backbone: str, model_dir: str | Path, t
         "max_output_tokens": int(args["max_output_tokens"]), "label_smoothing": float(args["label_smoothing"]),
         "generation": {"num_beams": int(args["num_beams"]), "length_penalty": float(args["length_penalty"]),
                        "repetition_penalty": float(args["repetition_penalty"]), "no_repeat_ngram_size": 0},
-        "dedup_titles": False, "monitor": "val/cider", **task_options}
+        "dedup_titles": False, "monitor": "val/cider", "sentence_style": "vidchapters", **task_options}
     try:
         module = Vid2SeqModule(**options, t5_config=config, tokenizer=tokenizer, model_dir=str(model_dir))
     except ValueError as e:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from videolang.core.options import flag, instantiate
 from videolang.extract.encoder import Encoder
 from videolang.stages import StageResult
 from videolang.store import FeatureRecord, FeatureStore, fingerprint_of
-from videolang.store.published import DEFAULTS, read_published, row_rate, safe_feature_name
+from videolang.store.published import DEFAULTS, Imported, read_published, row_rate, safe_feature_name
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,57 @@ def equivalent_description(cfg: DictConfig, name: str, key: str) -> dict[str, An
             "equivalent_fingerprint": desc["fingerprint"], "equivalent_model": desc["model"]}
 
 
+@dataclass
+class Importer:
+    """Writes one source's videos into one store key: skips what is done, records what is unusable."""
+
+    store: FeatureStore
+    key: str
+    fingerprint: str
+    info: dict[str, Any]
+    known: dict[str, float] | None = None
+    overwrite: bool = False
+    counts: Counter = field(default_factory=Counter)
+    failures: FailureLog = field(default_factory=lambda: FailureLog("import_features"))
+    width: int | None = None
+
+    def __post_init__(self) -> None:
+        self.journal = self.store.journal(f"import-{self.key}-{self.fingerprint}")
+
+    def _row(self, vid: str, **fields: Any) -> None:
+        self.journal.append([{"video_id": vid, "key": self.key, "fingerprint": self.fingerprint,
+                              "model": self.info["model"], **fields}])
+
+    def add(self, item: Imported, vid: str) -> None:
+        """`item` stored as video `vid` (its own id, or a dataset id it stands for), or its problem recorded."""
+        if not self.overwrite and self.store.is_valid(vid, self.key, self.fingerprint):
+            self.counts["already_imported"] += 1
+            return
+        problem = item.problem
+        if problem is None and item.array is not None:
+            if self.width is None:
+                self.width = int(item.array.shape[1])
+            elif item.array.shape[1] != self.width:
+                problem = f"features are {item.array.shape[1]} wide, the source's first video's {self.width}"
+        if problem is not None:
+            self.failures.record(vid, problem, item.source)
+            self._row(vid, status="failed", reason=problem, path=item.source)
+            return
+        duration = self.known.get(vid) if self.known is not None else None
+        segments = item.segments
+        if segments is not None and duration is not None:  # VidChapters' loader: start >= 0 and end <= duration
+            keep = [s >= 0 and e <= duration for s, e in zip(segments["start"], segments["end"])]
+            self.counts["asr_sentences_outside_video_dropped"] += keep.count(False)
+            segments = {**segments, **{k: [x for x, ok in zip(segments[k], keep) if ok]
+                                       for k in ("text", "start", "end", "words")}}
+        meta = {"source": item.source, **({"duration": duration} if duration is not None else {})}
+        record = FeatureRecord(self.key, item.array, segments["start"] if segments is not None else item.timestamps,
+                               item.fps, self.info["model"], self.fingerprint, segments=segments, meta=meta)
+        written = self.store.write(vid, record)
+        self._row(vid, status="done", n=len(record), path=str(written))
+        self.counts["imported"] += 1
+
+
 def run(cfg: DictConfig) -> StageResult:
     st = cfg.stage
     fmt, path = str(cfg.format), Path(str(cfg.path))
@@ -82,6 +134,15 @@ def run(cfg: DictConfig) -> StageResult:
     feature = safe_feature_name(str(st.feature)) if st.get("feature") else None
     overwrite = flag("stage.overwrite", st.get("overwrite", False))
     known = dataset_durations(st.dataset_dir) if st.get("dataset_dir") else None
+    match = str(st.get("match") or "exact")
+    if match not in ("exact", "last11"):
+        raise ConfigError(f"stage.match={match!r}: exact (a file's id is the dataset's) or last11 (VidChapters' "
+                          "loader: a dataset id takes the features of its last 11 characters)")
+    if match == "last11" and known is None:
+        raise ConfigError("stage.match=last11 needs stage.dataset_dir (the ids to give the features to)")
+    aliases: dict[str, list[str]] = {}
+    for vid in known or ():  # ViTT's val / test entries `<k>_<YouTube id>` share one video's features
+        aliases.setdefault(vid[-11:] if match == "last11" else vid, []).append(vid)
     if not path.exists():
         raise BadInputError(f"{fmt} source not found", path)
     options = {"format": fmt, "path": str(path.resolve()), "fps": fps, "npz_key": str(st.npz_key),
@@ -91,46 +152,18 @@ def run(cfg: DictConfig) -> StageResult:
                             "imported": options}
     if st.get("equivalent_extractor"):
         info.update(equivalent_description(cfg, str(st.equivalent_extractor), key))
-    store = FeatureStore(ensure_writable_dir(st.store), {key: fingerprint})
-    failures = FailureLog("import_features")
-    counts: Counter = Counter()
-    width: int | None = None
-    journal = store.journal(f"import-{key}-{fingerprint}")
+    importer = Importer(FeatureStore(ensure_writable_dir(st.store), {key: fingerprint}), key, fingerprint, info,
+                        known, overwrite)
+    counts, failures, store = importer.counts, importer.failures, importer.store
     for item in read_published(fmt, path, fps, str(st.npz_key), feature):
-        vid = item.video_id
-        if known is not None and vid not in known:
+        if known is not None and item.video_id not in aliases:
             counts["skipped_not_in_dataset"] += 1
             if counts["skipped_not_in_dataset"] <= 5:
-                log.warning("%s: video %r is not in the dataset %s: skipped", item.source, vid, st.dataset_dir)
+                log.warning("%s: video %r is not in the dataset %s: skipped", item.source, item.video_id,
+                            st.dataset_dir)
             continue
-        if not overwrite and store.is_valid(vid, key, fingerprint):
-            counts["already_imported"] += 1
-            continue
-        problem = item.problem
-        if problem is None and item.array is not None:
-            if width is None:
-                width = int(item.array.shape[1])
-            elif item.array.shape[1] != width:
-                problem = f"features are {item.array.shape[1]} wide, the source's first video's {width}"
-        if problem is not None:
-            failures.record(vid, problem, item.source)
-            journal.append([{"video_id": vid, "key": key, "fingerprint": fingerprint, "status": "failed",
-                             "reason": problem, "model": info["model"], "path": item.source}])
-            continue
-        duration = known.get(vid) if known is not None else None
-        segments = item.segments
-        if segments is not None and duration is not None:  # VidChapters' loader: start >= 0 and end <= duration
-            keep = [s >= 0 and e <= duration for s, e in zip(segments["start"], segments["end"])]
-            counts["asr_sentences_outside_video_dropped"] += keep.count(False)
-            segments = {**segments, **{k: [x for x, ok in zip(segments[k], keep) if ok]
-                                       for k in ("text", "start", "end", "words")}}
-        meta = {"source": item.source, **({"duration": duration} if duration is not None else {})}
-        record = FeatureRecord(key, item.array, segments["start"] if segments is not None else item.timestamps,
-                               item.fps, info["model"], fingerprint, segments=segments, meta=meta)
-        written = store.write(vid, record)
-        journal.append([{"video_id": vid, "key": key, "fingerprint": fingerprint, "status": "done",
-                         "model": info["model"], "n": len(record), "path": str(written)}])
-        counts["imported"] += 1
+        for vid in aliases.get(item.video_id, [item.video_id]):
+            importer.add(item, vid)
     if not counts["imported"] and not counts["already_imported"]:
         raise BadInputError(f"no usable video in this {fmt} source ({len(failures)} unusable, "
                             f"{counts['skipped_not_in_dataset']} not in the dataset; the log names them)", path)
@@ -139,7 +172,7 @@ def run(cfg: DictConfig) -> StageResult:
     if failures:
         log.warning(failures.summary())
     summary = {"format": fmt, "path": str(path), "store": str(store.root), "key": key, "fingerprint": fingerprint,
-               "fps": fps, "width": width, "counts": dict(counts), "failures": failures.as_rows(),
+               "fps": fps, "width": importer.width, "counts": dict(counts), "failures": failures.as_rows(),
                "equivalent_extractor": info.get("equivalent_model")}
     log.info("import_features: %d video(s) imported into %s/%s (%s)", counts["imported"], key, fingerprint,
              ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))

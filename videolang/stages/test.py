@@ -40,7 +40,8 @@ def build_datamodule(cfg: DictConfig, module: Vid2SeqModule, split: str):
     given = {"tokenizer": module.tokenizer, "head": hp.get("head"), "task": hp.get("task"),
              "num_time_tokens": hp.num_time_tokens, "max_input_tokens": hp.max_input_tokens,
              "max_output_tokens": hp.max_output_tokens, "max_frames": hp.max_frames, "use_speech": hp.use_speech,
-             "commonsense": hp.get("commonsense"), "splits": {"test": split}}
+             "commonsense": hp.get("commonsense"), "sentence_style": hp.get("sentence_style", "plain"),
+             "splits": {"test": split}}
     spec = OmegaConf.to_container(cfg.stage.datamodule, resolve=True)
     return instantiate({**spec, **{k: v for k, v in given.items() if k != "tokenizer"}}, "stage.datamodule",
                        tokenizer=given["tokenizer"])
