@@ -7,12 +7,12 @@ import pickle
 
 import pytest
 
-from tests.imports.conftest import released_chapters
+from tests.imports.conftest import released_chapters, write_release
 from tests.imports.vidchapters_reference import chapters_to_dvc, chapters_to_vmr
 from videolang.builder.converters.vidchapters import REJECT_PTB_TITLE, REJECT_PUNCTUATION_TITLE, VidChaptersRelease
 from videolang.builder.converters.vidchapters import chapters_to_vmr as chapters_to_vmr_ours
 from videolang.core.errors import BadInputError
-from videolang.core.plain_pickle import read_plain_pickle
+from videolang.core.plain_pickle import read_json_or_pickle, read_plain_pickle
 
 NO_LANGUAGE = "stage.language.detect=false"
 
@@ -64,6 +64,9 @@ def test_their_processed_files_and_the_vmr_rule(tmp_path):
     vmr = chapters_to_vmr(data, *lists)
     assert rows == sorted((r for s in vmr for r in vmr[s]), key=lambda r: r["qid"])
     assert {r["vid"] for r in vmr["val"]} >= {"0aaaaaaaaaa5", "1aaaaaaaaaa5"}  # the DVC rules drop that video
+    # the chapters file as JSON reads as the pickle does (numpy numbers come back as Python numbers)
+    as_json, as_pickle = write_release(tmp_path / "j", as_pickle=False), write_release(tmp_path / "p")
+    assert read_json_or_pickle(as_json["chapters"], "chapters file") == read_plain_pickle(as_pickle["chapters"])
     # their released chapters_vmr files: one record per YouTube id, one chapter per query window
     for split in ("train", "val"):
         (tmp_path / f"vmr_{split}.json").write_text("".join(json.dumps(r) + "\n" for r in vmr[split]))

@@ -55,6 +55,16 @@ def test_every_layout_imports_the_published_arrays(tmp_path, synthetic_records):
         for vid, rec in visual.items():
             assert got[vid].problem is None and got[vid].array.dtype == rec.array.dtype, (fmt, vid)
             assert np.array_equal(got[vid].array, rec.array) and np.allclose(got[vid].timestamps, rec.timestamps)
+    # VidChapters' ASR as one pickle per video (their subtitles folder): empty sentences dropped as their merge did
+    speech = synthetic_records["speech"]
+    (tmp_path / "asr").mkdir()
+    for vid, rec in speech.items():
+        entry = {k: list(rec.segments[k]) for k in ("text", "start", "end")}
+        entry = {k: v + ([" "] if k == "text" else [1.0]) for k, v in entry.items()}
+        (tmp_path / "asr" / f"{vid}.pkl").write_bytes(pickle.dumps(entry))
+    got = {item.video_id: item for item in read_published("vidchapters_asr", tmp_path / "asr")}
+    assert {v: g.segments["text"] for v, g in got.items()} == {v: r.segments["text"] for v, r in speech.items()}
+    assert got["syn0001"].segments["start"] == list(speech["syn0001"].segments["start"])
     # through the stage: a fingerprint naming the source, a re-run finds everything done, a published default
     # (Moment-DETR: 2 s clips) spaces the rows
     code, summary = stage(tmp_path, "import_features", "format=moment_detr_npz", f"path={layouts['moment_detr_npz']}",

@@ -41,6 +41,14 @@ def frame_deltas(frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return delta * both.unsqueeze(-1).to(frames.dtype)
 
 
+def check_rows(frames: torch.Tensor, max_frames: int, width: int, name: str) -> None:
+    """At most `max_frames` rows (subsampled before), each `width` wide, or a ValueError saying which."""
+    if frames.shape[1] > max_frames:
+        raise ValueError(f"{frames.shape[1]} {name} rows > max_frames {max_frames}: subsample first")
+    if frames.shape[-1] != width:
+        raise ValueError(f"{name} features have width {frames.shape[-1]}, the model expects {width}")
+
+
 class VisualEncoder(nn.Module):
     """Linear projection + learned positions + a pre-norm transformer encoder, padding masked.
 
@@ -66,10 +74,7 @@ class VisualEncoder(nn.Module):
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """frames (B, K, D_in), mask (B, K) true/1 on real frames -> (B, K, d_model), zeros on padding."""
-        if frames.shape[1] > self.max_frames:
-            raise ValueError(f"{frames.shape[1]} {self.name} rows > max_frames {self.max_frames}: subsample first")
-        if frames.shape[-1] != self.input_dim:
-            raise ValueError(f"{self.name} features have width {frames.shape[-1]}, the model expects {self.input_dim}")
+        check_rows(frames, self.max_frames, self.input_dim, self.name)
         keep = mask.bool()
         if self.frame_deltas:
             frames = torch.cat([frames, frame_deltas(frames, keep)], dim=-1)
@@ -108,10 +113,7 @@ class VidChaptersVisualEncoder(nn.Module):
 
     def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """frames (B, K, width), mask (B, K) true/1 on real frames -> (B, K, d_model), zeros on padding."""
-        if frames.shape[1] > self.max_frames:
-            raise ValueError(f"{frames.shape[1]} visual rows > max_frames {self.max_frames}: subsample first")
-        if frames.shape[-1] != self.input_dim:
-            raise ValueError(f"visual features have width {frames.shape[-1]}, the model expects {self.input_dim}")
+        check_rows(frames, self.max_frames, self.input_dim, self.name)
         keep = mask.bool()
         x = self.pos_drop(frames.to(self.pos_embed.dtype) + self.pos_embed[:, : frames.shape[1]])
         padding = ~keep & keep.any(dim=1, keepdim=True)  # a row without frames attends to all (then zeroed)

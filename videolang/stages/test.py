@@ -14,11 +14,16 @@ reference tools' numbers, comparable with papers) and `corrected` (docs/evaluate
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import tempfile
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
@@ -28,7 +33,8 @@ from videolang.core.options import instantiate
 from videolang.evaluate import Meteor
 from videolang.model.module import Vid2SeqModule
 from videolang.stages import StageResult
-from videolang.stages.train import check_launcher, wait_for_other_ranks
+from videolang.stages.train import EPOCH_LEVEL_SYNC, check_launcher, wait_for_other_ranks
+from videolang.tasks.base import log_name
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("compat", "corrected")
@@ -56,12 +62,14 @@ class LazyMeteor:
         self._meteor: Meteor | None = None
 
     def __getattr__(self, name: str) -> Any:
-        if self._meteor is None:
+        if name.startswith("__"):  # pickling and copying probe for these: never start a process for them
+            raise AttributeError(name)
+        if self.__dict__.get("_meteor") is None:
             self._meteor = Meteor()
         return getattr(self._meteor, name)
 
     def close(self) -> None:
-        if self._meteor is not None:
+        if self.__dict__.get("_meteor") is not None:
             self._meteor.close()
             self._meteor = None
 
@@ -101,6 +109,54 @@ def run(cfg: DictConfig) -> StageResult:
                 OMP_NUM_THREADS=omp_before)
 
 
+class TestOutputs(L.Callback):
+    """Rank 0 writes the predictions and `metrics.json` when the test loop ends, in whichever process it runs:
+    this one, a rank Lightning's `ddp` launcher started from the command line, or a spawned copy
+    (`ddp_spawn`, which hands back only weights: what the summary needs comes back through a file)."""
+
+    def __init__(self, ckpt: Path, split: str, out_dir: Path):
+        self.ckpt, self.split, self.out_dir = ckpt, split, out_dir
+        self.handoff = Path(tempfile.gettempdir()) / f"videolang-test-{os.getpid()}-{uuid.uuid4().hex}.json"
+        self.result: dict[str, Any] | None = None
+
+    def setup(self, trainer: L.Trainer, module: Vid2SeqModule, stage: str) -> None:
+        from lightning.fabric.utilities.warnings import PossibleUserWarning
+
+        # every rank scores the outputs gathered from all ranks: "use sync_dist" does not apply (as in stage=train)
+        warnings.filterwarnings("ignore", message=EPOCH_LEVEL_SYNC, category=PossibleUserWarning)
+        # ...and drops the items the distributed sampler repeats to even out the ranks (each is scored once)
+        warnings.filterwarnings("ignore", message=r"Using `DistributedSampler` with the dataloaders\. During "
+                                r"`trainer\.test\(\)`")
+
+    def on_test_end(self, trainer: L.Trainer, module: Vid2SeqModule) -> None:
+        meteor = module._meteor if module._meteor is not None else LazyMeteor()
+        module._meteor = None
+        try:
+            if not trainer.is_global_zero:
+                return
+            outputs = getattr(module, "last_outputs", None) or []
+            metrics = score_both(module, outputs, meteor)
+            files = {}
+            for task in module.tasks:
+                mine = [o for o in outputs if o.get("task") == task.name]
+                if mine:
+                    name = f"predictions_{self.split}_{task.name}" if module.tasks.multi else f"predictions_{self.split}"
+                    files[task.name] = str(task.write_predictions(mine, self.out_dir / name))
+            record = {"checkpoint": str(self.ckpt), "split": self.split, "primary": "compat", **metrics}
+            files["metrics"] = str(atomic_write_json(self.out_dir / "metrics.json", record))
+            self.result = {"metrics": metrics, "files": files}
+            atomic_write_json(self.handoff, self.result)
+        finally:
+            meteor.close()
+
+    def collect(self) -> dict[str, Any] | None:
+        """Rank 0's result: recorded here, or handed over by a spawned rank 0."""
+        if self.result is None and self.handoff.is_file():
+            self.result = json.loads(self.handoff.read_text())
+        self.handoff.unlink(missing_ok=True)
+        return self.result
+
+
 def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
     module = Vid2SeqModule.from_checkpoint(ckpt, model_dir=cfg.paths.get("model_dir"))
     datamodule = build_datamodule(cfg, module, split)
@@ -111,32 +167,23 @@ def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
         raise BadInputError(f"the features of split '{split}' are {width} wide, the checkpoint's model reads "
                             f"{expected}: point paths.feature_dir at the features it was trained on",
                             cfg.stage.datamodule.feature_dir)
-    trainer = instantiate(cfg.trainer, "trainer", logger=False, enable_checkpointing=False)
+    writer = TestOutputs(ckpt, split, Path(cfg.paths.output_dir))
+    trainer = instantiate(cfg.trainer, "trainer", logger=False, enable_checkpointing=False, callbacks=[writer])
     check_launcher(trainer)
-    meteor = LazyMeteor()  # one METEOR process, if any, for the module's scoring and both protocols
-    if trainer.world_size == 1:  # (spawned ranks get their own: a process handle does not travel)
-        module._meteor, module.keep_meteor = meteor, True
+    # one METEOR process, started only if something needs scoring, for the module's own scoring and both protocols
+    module._meteor, module.keep_meteor = LazyMeteor(), True
     trainer.test(module, datamodule, verbose=False)
-    module._meteor = None
+    result = writer.collect()
     summary: dict[str, Any] = {"checkpoint": str(ckpt), "split": split, "skipped_videos": datamodule.failures.as_rows(),
                                "data": datamodule.summary()}
-    if trainer.is_global_zero:
-        out_dir = Path(cfg.paths.output_dir)
-        outputs = getattr(module, "last_outputs", None) or []
-        metrics = score_both(module, outputs, meteor)
-        files = {}
-        for task in module.tasks:
-            mine = [o for o in outputs if o.get("task") == task.name]
-            if mine:
-                stem = out_dir / (f"predictions_{split}_{task.name}" if module.tasks.multi else f"predictions_{split}")
-                files[task.name] = str(task.write_predictions(mine, stem))
-        record = {"checkpoint": str(ckpt), "split": split, "primary": "compat", **metrics}
-        files["metrics"] = str(atomic_write_json(out_dir / "metrics.json", record))
-        summary.update(metrics=metrics, files=files)
+    if result is not None:
+        summary.update(result)
+        headline = [(f"{task.name}/" if module.tasks.multi else "") + log_name(k) for task in module.tasks
+                    for k in task.log_keys]
         for protocol in PROTOCOLS:
-            shown = {k: v for k, v in metrics[protocol].items() if "@" not in k and not k.endswith("items")}
-            log.info("%s (%s): %s", split, protocol, ", ".join(f"{k}={v:.4f}" for k, v in list(shown.items())[:8]))
-    meteor.close()
+            scores = result["metrics"][protocol]
+            shown = [f"{k}={scores[k]:.4f}" for k in headline if k in scores]
+            log.info("%s (%s): %s", split, protocol, ", ".join(shown))
     if datamodule.failures:
         log.warning(datamodule.failures.summary())
     wait_for_other_ranks(trainer)
