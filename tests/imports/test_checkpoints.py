@@ -19,6 +19,7 @@ from videolang.model.module import Vid2SeqModule
 from videolang.model.vidchapters import import_vidchapters
 from videolang.predict.chapters import ChapterPredictor, build_encoder
 from videolang.run import run_stage
+from videolang.store import FeatureRecord, FeatureStore
 
 FRAMES, BINS = 10, 100
 
@@ -87,6 +88,23 @@ def test_their_checkpoint_imports_and_computes_their_forward(tmp_path, tiny_t5, 
                           [Segment(0.0, 5.0, "we start"), Segment(6.0, 12.0, "then we stop")], 14.0)
     prediction = ChapterPredictor(ours, encoder, device="cpu").predict_features(feats, "clip.mp4")
     assert prediction.duration == 14.0 and isinstance(prediction.chapters, list)
+    # stage=test runs it on a built split (768-d features of two videos)
+    store, tasks = FeatureStore(tmp_path / "features"), tmp_path / "data" / "built" / "tiny" / "tasks"
+    tasks.mkdir(parents=True)
+    refs = {f"vid{i}": {"duration": 12.0, "timestamps": [[0.0, 6.0], [6.0, 12.0]], "sentences": ["intro", "end"]}
+            for i in range(2)}
+    (tasks / "dense_captioning_test.json").write_text(json.dumps(refs))
+    for vid in refs:
+        store.write(vid, FeatureRecord("visual", np.random.default_rng(0).normal(size=(12, 768)).astype(np.float16),
+                                       np.arange(12.0), 1.0, "imported:npy", "npy-0"))
+    cfg = compose_config(["stage=test", f"ckpt={summary['checkpoint']}", "stage.dataset=tiny",
+                          f"paths.data_dir={tmp_path / 'data'}", f"paths.feature_dir={tmp_path / 'features'}",
+                          f"paths.model_dir={model_dir}", "stage.datamodule.num_workers=0",
+                          "+trainer.enable_progress_bar=false"], tmp_path / "test")
+    assert run_stage(cfg) == 0
+    out = Path(cfg.paths.output_dir)
+    assert sorted(json.loads((out / "predictions_test.json").read_text())["results"]) == ["vid0", "vid1"]
+    assert json.loads((out / "metrics.json").read_text())["compat"]["items"] == 2
     # the imported checkpoint starts a fine-tuning like any other (model.init_from)
     fresh = Vid2SeqModule(**ours.hparams, t5_config=ours.net.t5.config.to_dict(), tokenizer=ours.tokenizer,
                           model_dir=model_dir)
