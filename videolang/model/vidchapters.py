@@ -35,7 +35,7 @@ import torch
 from videolang.backbone.sequences import add_time_tokens, load_tokenizer
 from videolang.core.checkpoints import needs_code
 from videolang.core.errors import BadInputError, ConfigError
-from videolang.core.io import atomic_write_bytes
+from videolang.core.io import atomic_write_bytes, head_bytes
 from videolang.core.time_tokens import TimeTokenCodec
 from videolang.model.module import Vid2SeqModule
 
@@ -64,7 +64,7 @@ def read_vidchapters_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tenso
                    "read (data, never code)")
         elif path.stat().st_size == 0:
             why = "the file is empty"
-        elif zipfile.is_zipfile(path) is False and path.read_bytes()[:2] == b"PK":
+        elif head_bytes(path, 2) == b"PK" and not zipfile.is_zipfile(path):
             why = "truncated or damaged zip archive"
         else:
             why = f"torch.load with weights_only=True cannot read it ({type(e).__name__})"
@@ -181,6 +181,11 @@ def import_vidchapters(path: str | Path, backbone: str, model_dir: str | Path, t
     if args["use_video"] and int(width) != int(args["features_dim"]):
         raise BadInputError(f"its visual encoder is {width} wide but args.features_dim={args['features_dim']}: "
                             "their model adds the frames to the positions, so they must be equal", path)
+    head = state.get("t5_model.lm_head.weight")
+    if config.get("tie_word_embeddings", True) and head is not None and \
+            not torch.equal(head, state["t5_model.shared.weight"]):
+        raise BadInputError("its LM head differs from its input embedding, but the backbone's config ties them: "
+                            "set stage.backbone to the T5 it was trained from (an untied one, e.g. t5-v1_1)", path)
     fc1 = state.get("visual_encoder.blocks.0.mlp.fc1.weight")
     add_time_tokens(tokenizer, TimeTokenCodec(num_bins))
     options = {

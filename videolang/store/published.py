@@ -20,7 +20,7 @@ import io
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class Imported:
     fps: float | None = None
     segments: dict[str, Any] | None = None
     problem: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def row_rate(fmt: str, fps: float | None, clip_length: float | None) -> float | None:
@@ -82,7 +81,7 @@ def checked_array(value: Any, what: str) -> tuple[np.ndarray | None, str | None]
         return None, f"{what} has dtype {array.dtype}, expected floating-point features (float16 / float32)"
     if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
         return None, f"{what} has shape {tuple(array.shape)}, expected (T, D) with T, D > 0"
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    if not np.isfinite(array).all():
         bad = int((~np.isfinite(array)).any(axis=1).sum())
         return None, f"{what} holds NaN or infinite values ({bad} of {len(array)} rows)"
     return array, None
@@ -203,13 +202,18 @@ def _video_features(folder: Path, fps: float | None, feature: str | None) -> Ite
             yield item
             continue
         if f"{stem}_{_MS}.npy" in names:
-            ms = np.asarray(_npy(folder / f"{stem}_{_MS}.npy"), dtype=np.float64).reshape(-1)
+            rate = folder / f"{stem}_fps.npy"
+            try:
+                ms = np.asarray(_npy(folder / f"{stem}_{_MS}.npy"), dtype=np.float64).reshape(-1)
+                given = float(_npy(rate)) if rate.name in names else None
+            except (OSError, ValueError, TypeError) as e:
+                yield Imported(vid, str(f), problem=f"cannot read {stem}_{_MS}.npy / {rate.name}: {e}")
+                continue
             if len(ms) != len(item.array) or not np.isfinite(ms).all():
                 yield Imported(vid, str(f), problem=f"{stem}_{_MS}.npy has {len(ms)} timestamps for "
                                                    f"{len(item.array)} rows (or non-finite ones)")
                 continue
-            rate = folder / f"{stem}_fps.npy"
-            item.timestamps, item.fps = ms / 1000.0, fps or (float(_npy(rate)) if rate.name in names else None)
+            item.timestamps, item.fps = ms / 1000.0, fps or given
         elif fps is None:
             yield Imported(vid, str(f), problem=f"no {stem}_{_MS}.npy beside it: state stage.fps")
             continue
