@@ -12,7 +12,7 @@ from videolang.backbone.saliency import (QuerySaliency, margin_loss, negative_pa
                                          rank_contrastive_loss)
 from videolang.backbone.sources import VideoFeatures
 from videolang.datamodule.synthetic import synthetic_corpus
-from videolang.tasks.grounding import clip_scores, frames_inside
+from videolang.tasks.grounding import clip_scores, frames_inside, rank_by_saliency
 
 from tests.fixtures.model import grounding_rows
 from tests.model.test_grounding_head import VDIM, batch_of, read, tiny_module
@@ -122,3 +122,24 @@ def test_saliency_item_on_a_video_longer_than_the_frame_budget(tiny_t5):
     assert len(item["frames"]) == len(item["frame_times"]) == len(item["frame_targets"]) == 8
     assert item["frame_times"][0] == 0.0 and item["frame_times"][-1] == 99.0
     assert item["frame_targets"] == [float(40.0 <= t < 60.0) for t in item["frame_times"]]
+
+
+def test_windows_are_ranked_by_their_saliency_contrast():
+    saliency = [[float(t), v] for t, v in enumerate([0.0, 0.0, 3.0, 3.0, 0.0, 0.0])]
+    beam = [[0.0, 2.0, 0.9], [2.0, 4.0, 0.1], [0.0, 6.0, 0.5]]
+    ranked = rank_by_saliency(beam, saliency)
+    assert [w[:2] for w in ranked] == [[2.0, 4.0], [0.0, 6.0], [0.0, 2.0]]
+    # inside mean 3 - outside mean 0 -> sigmoid(3); the whole video -> sigmoid(0)
+    assert ranked[0][2] == pytest.approx(1 / (1 + math.exp(-3.0))) and ranked[1][2] == pytest.approx(0.5)
+    assert rank_by_saliency([], saliency) == []
+
+
+def test_window_ranking_option():
+    from videolang.core.errors import ConfigError
+    from videolang.tasks import GroundingTask
+
+    assert GroundingTask(saliency=True).window_ranking == "saliency"
+    assert GroundingTask().window_ranking == "beam"
+    assert GroundingTask(saliency=True, window_ranking="beam").window_ranking == "beam"
+    with pytest.raises(ConfigError, match="saliency head"):
+        GroundingTask(window_ranking="saliency")

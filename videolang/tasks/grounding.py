@@ -69,8 +69,15 @@ class GroundingTask(Seq2SeqTask):
     def __init__(self, name: str | None = None, max_input_tokens: int | None = None,
                  max_output_tokens: int | None = None, max_query_tokens: int = 64, use_speech: bool = True,
                  num_beams: int = 10, num_windows: int = 5, constrained: bool = True, saliency: bool = False,
-                 saliency_weight: float = 1.0, saliency_margin: float = 0.2, saliency_clip: float = 1.0):
+                 saliency_weight: float = 1.0, saliency_margin: float = 0.2, saliency_clip: float = 1.0,
+                 window_ranking: str = "auto"):
         super().__init__(name, max_input_tokens, max_output_tokens)
+        if window_ranking not in ("auto", "beam", "saliency"):
+            raise ConfigError(f"grounding window_ranking must be auto, beam or saliency, got {window_ranking!r}")
+        if window_ranking == "saliency" and not saliency:
+            raise ConfigError("grounding window_ranking=saliency needs the saliency head (saliency: true)")
+        self.window_ranking = "saliency" if window_ranking == "auto" and saliency else \
+            ("beam" if window_ranking == "auto" else window_ranking)
         self.saliency, self.saliency_weight = bool(saliency), float(saliency_weight)
         self.saliency_margin, self.saliency_clip = float(saliency_margin), float(saliency_clip)
         if self.saliency_clip <= 0 or self.saliency_weight < 0:
@@ -88,7 +95,8 @@ class GroundingTask(Seq2SeqTask):
         return {**super().options(), "max_query_tokens": self.max_query_tokens, "use_speech": self.use_speech,
                 "num_beams": self.num_beams, "num_windows": self.num_windows, "constrained": self.constrained,
                 "saliency": self.saliency, "saliency_weight": self.saliency_weight,
-                "saliency_margin": self.saliency_margin, "saliency_clip": self.saliency_clip}
+                "saliency_margin": self.saliency_margin, "saliency_clip": self.saliency_clip,
+                "window_ranking": self.window_ranking}
 
     @property
     def needs_saliency_head(self) -> bool:  # type: ignore[override]
@@ -214,6 +222,8 @@ class GroundingTask(Seq2SeqTask):
             for r, (out, m) in enumerate(zip(outputs, meta)):
                 times = list(m.get("frame_times") or [])
                 out["saliency"] = [[t, float(x)] for t, x in zip(times, scores[r, :len(times)].tolist())]
+                if self.window_ranking == "saliency":
+                    out["windows"] = rank_by_saliency(out["windows"], out["saliency"])
         return outputs
 
     # --------------------------------------------------------------- decoding
@@ -280,6 +290,25 @@ class GroundingTask(Seq2SeqTask):
 
     def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
         return atomic_write_jsonl(Path(f"{stem}.jsonl"), self.prediction_rows(outputs))
+
+
+def rank_by_saliency(windows: list[list[float]], saliency: Sequence[Sequence[float]]) -> list[list[float]]:
+    """The beam's windows re-scored by how much more salient their frames are than the rest of the video:
+    score = sigmoid(mean saliency inside - mean saliency outside), best first.
+
+    The decoder proposes plausible windows (boundaries on the time-token grid); the saliency head, trained
+    to separate a query's frames from the others, is the better judge of which one the query means
+    (docs/model.md, "Grounding", measured). A window holding every frame, or none, scores sigmoid(0)."""
+    if not windows or not saliency:
+        return windows
+    times = np.asarray([t for t, _ in saliency], dtype=np.float64)
+    values = np.asarray([v for _, v in saliency], dtype=np.float64)
+    out = []
+    for s, e, _ in windows:
+        inside = (times >= s) & (times < e)
+        contrast = values[inside].mean() - values[~inside].mean() if inside.any() and (~inside).any() else 0.0
+        out.append([s, e, float(1.0 / (1.0 + math.exp(-contrast)))])
+    return sorted(out, key=lambda w: -w[2])
 
 
 def frames_inside(times: np.ndarray, windows: Sequence[tuple[float, float]]) -> list[float]:
