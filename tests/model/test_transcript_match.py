@@ -1,13 +1,15 @@
-"""The transcript-match (BM25) grounding baseline on small hand-written transcripts."""
+"""The transcript-match (BM25) grounding baseline on small hand-written transcripts, and the CLIP baseline's saliency."""
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from videolang.backbone.sequences import Segment
 from videolang.evaluate import GroundingEvaluator
-from videolang.model.grounding_baselines import TranscriptIndex, transcript_match, transcript_match_rows
+from videolang.model.grounding_baselines import (TranscriptIndex, clip_zero_shot_saliency, row_normalised_similarity,
+                                                 transcript_match, transcript_match_rows)
 
 # stems after bm25s' tokenizer (stop words out): [now we mix dough] [keep mix dough gentl] [should feel soft]
 # [next we cook sauc] [sauc thick glossi] [stir dough onc more]; nothing is said in [24, 26)
@@ -66,3 +68,13 @@ def test_rows_are_scored_by_the_evaluator_with_derived_saliency():
     assert m["r1@0.5"] == pytest.approx(1 / 3) and m["r1@0.3"] == 1.0
     assert m["hl_hit1@fair"] == pytest.approx(2 / 3)  # the silent video: all 0, its top clip 0 is outside [12, 24)
     assert m["qs_videos_evaluated"] == 1 and m["qs_top1_changed"] == 1.0
+
+
+def test_clip_zero_shot_saliency_is_the_similarity_per_clip():
+    frames = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    sim = row_normalised_similarity(np.array([1.0, 0.0]), frames)
+    # frames at 0, 1, 2 s; 1 s clips of a 4 s video: clip 3 has no frame (the nearest, at 2 s); 2 s clips: means
+    assert clip_zero_shot_saliency(np.array([1.0, 0.0]), frames, np.arange(3.0), 4.0) == pytest.approx(
+        [sim[0], sim[1], sim[2], sim[2]])
+    assert clip_zero_shot_saliency(np.array([1.0, 0.0]), frames, np.arange(3.0), 4.0, clip_length=2.0) == \
+        pytest.approx([(sim[0] + sim[1]) / 2, sim[2]])

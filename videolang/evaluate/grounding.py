@@ -15,7 +15,10 @@
   `relevant_clip_ids`), binarised at >= 2 (fair), >= 3 (good), >= 4 (very_good); HIT@1 = the
   best annotator's label of the clip with the highest predicted saliency (first on ties, 0 past
   the table); mAP = `get_ap` (sklearn's precision-recall curve, interpolated, mean precision at
-  each new recall level; all-0 labels score 0, all-1 labels 1) per annotator, averaged.
+  each new recall level; all-0 labels score 0, all-1 labels 1) per annotator, averaged. References
+  without saliency get tables derived from their windows when the predictions carry saliency
+  (`derive_reference_saliency`, videolang.evaluate.saliency); the clip length is 2 s unless a row
+  or the evaluator says otherwise.
 IoU has no epsilon here (an IoU of exactly 0.5 passes 0.5).
 compat reproduces the reference run on VidChapters: the top-1 window is the first in the list
 whatever its score, only ground-truth windows of length in (0, 3600] s are kept (the "full"
@@ -252,7 +255,7 @@ def protocol_gt(ref: Query, compat: bool) -> np.ndarray:
 
 
 def score_query(pred: Query | None, gt: np.ndarray, compat: bool, r1_tious: Sequence[float],
-                 r1_distances: Sequence[float], map_tious: Sequence[float]) -> dict[str, float]:
+                r1_distances: Sequence[float], map_tious: Sequence[float]) -> dict[str, float]:
     if pred is None or not len(pred.windows):
         return {**{f"r1@{key(t)}": 0.0 for t in r1_tious}, **{f"r1@{key(d)}s": 0.0 for d in r1_distances},
                 **{f"ap@{key(t)}": 0.0 for t in map_tious}, "top1_start": np.nan, "top1_end": np.nan,

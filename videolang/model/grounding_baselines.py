@@ -5,6 +5,7 @@
   per-second frame embeddings (both from the same CLIP), `sim = row-normalised (text @ frames^T)`;
   start = the best frame; the window grows to the right while `sim >= sim[start] - delta`
   (delta 0.05); end = the time of the first frame that breaks it, or the duration if none does.
+  `clip_zero_shot_saliency`: the same similarity per clip, as a highlight baseline.
 - `transcript_match` (`TranscriptIndex`): the query against the video's timed ASR sentences with BM25;
   the best sentence's span grown over the contiguous neighbouring sentences whose score stays within
   `margin` of it; per-clip saliency = the score of the sentence covering the clip (a highlight
@@ -51,6 +52,23 @@ def clip_zero_shot_window(text: np.ndarray, frames: np.ndarray, timestamps: np.n
         end += 1
     end_time = float(timestamps[end]) if end < len(sim) else float(duration)
     return [[float(timestamps[start]), end_time, float(sim[start])]]
+
+
+def clip_zero_shot_saliency(text: np.ndarray, frames: np.ndarray, timestamps: np.ndarray, duration: float,
+                            clip_length: float = DERIVED_CLIP_LENGTH) -> list[float]:
+    """Per clip [c L, (c + 1) L) the zero-shot similarity of its frames (their mean; the nearest frame's when
+    none falls inside): the CLIP baseline as a highlight detector. Not in VidChapters, which has no saliency."""
+    n = clip_count(duration, clip_length)
+    if not n or not len(frames):
+        return [0.0] * n
+    sim = row_normalised_similarity(text, frames)
+    times = np.asarray(timestamps, dtype=np.float64)
+    out = []
+    for c in range(n):
+        inside = (times >= c * clip_length) & (times < (c + 1) * clip_length)
+        out.append(float(sim[inside].mean()) if inside.any()
+                   else float(sim[np.argmin(np.abs(times - (c + 0.5) * clip_length))]))
+    return out
 
 
 # -- transcript match (BM25) ---------------------------------------------------------------------
