@@ -72,7 +72,7 @@ def test_frame_targets_and_clip_scores():
     assert frames_inside(np.array([0.0, 1.0, 2.0, 3.0]), [(1.0, 3.0)]) == [0.0, 1.0, 1.0, 0.0]
     # frames at 0, 2, 4 s; clips of 1 s over 5 s take the nearest frame's score
     assert clip_scores([[0.0, 0.1], [2.0, 0.5], [4.0, 0.9]], 5.0, 1.0) == [0.1, 0.1, 0.5, 0.5, 0.9]
-    assert len(clip_scores([[0.0, 1.0]], 4.5, 2.0)) == 3
+    assert len(clip_scores([[0.0, 1.0]], 4.5, 2.0)) == 2  # Moment-DETR's count: int(duration / clip)
 
 
 def test_saliency_head_trains_reads_the_query_and_is_written(tiny_t5):
@@ -104,7 +104,8 @@ def test_saliency_head_trains_reads_the_query_and_is_written(tiny_t5):
     out = m.decode_batch(batch)
     rows = m.task.prediction_rows(out)
     duration = out[0]["duration"]
-    assert len(rows[0]["pred_saliency_scores"]) == math.ceil(duration / m.task.saliency_clip)
+    assert len(rows[0]["pred_saliency_scores"]) == int(duration / m.task.saliency_clip)
+    assert rows[0]["clip_length"] == m.task.saliency_clip
     assert all(isinstance(x, float) for x in rows[0]["pred_saliency_scores"])
 
 

@@ -50,6 +50,7 @@ from videolang.backbone.visual import uniform_indices
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_jsonl, read_jsonl
 from videolang.evaluate import evaluate_grounding
+from videolang.evaluate.saliency import clip_count
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
 
 log = logging.getLogger(__name__)
@@ -273,6 +274,7 @@ class GroundingTask(Seq2SeqTask):
                    "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]]}
             if o.get("saliency"):
                 row["pred_saliency_scores"] = clip_scores(o["saliency"], float(o["duration"]), self.saliency_clip)
+                row["clip_length"] = self.saliency_clip
             rows.append(row)
         return rows
 
@@ -318,11 +320,12 @@ def frames_inside(times: np.ndarray, windows: Sequence[tuple[float, float]]) -> 
 
 def clip_scores(saliency: Sequence[Sequence[float]], duration: float, clip: float) -> list[float]:
     """Per-frame `[time, score]` -> one score per `clip` seconds of the video (Moment-DETR's
-    `pred_saliency_scores`): each clip takes the score of the frame whose span holds its centre (the
-    last frame at or before it; a frame lasts until the next one)."""
+    `pred_saliency_scores`, as many as Moment-DETR counts clips: a partial last clip has none): each clip
+    takes the score of the frame whose span holds its centre (the last frame at or before it; a frame
+    lasts until the next one)."""
     times = np.asarray([t for t, _ in saliency], dtype=np.float64)
     values = [round(float(v), 4) for _, v in saliency]
-    count = max(1, int(math.ceil(duration / clip - 1e-9)))
+    count = max(1, clip_count(duration, clip))
     centres = (np.arange(count) + 0.5) * clip
     at = np.clip(np.searchsorted(times, centres, side="right") - 1, 0, len(values) - 1)
     return [values[int(i)] for i in at]
