@@ -132,7 +132,8 @@ class Vid2SeqModule(L.LightningModule):
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(source))
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
-                           commonsense_layers=cs.layers, frame_deltas=frame_deltas, visual_arch=visual_arch,
+                           commonsense_layers=cs.layers, frame_deltas=frame_deltas,
+                           saliency=any(t.needs_saliency_head for t in tasks), visual_arch=visual_arch,
                            visual_ff_dim=visual_ff_dim, visual_padding=visual_padding)
         self.sentinel_ids = sentinel_ids(self.tokenizer)
         self.best_score: float | None = None
