@@ -353,6 +353,8 @@ TRAIN = [
     # -- settings -------------------------------------------------------------------------------------
     Row("train-negative-max-epochs", "train", ["trainer.max_epochs=-5"], 2, ["trainer.max_epochs=-5"],
         "whole number >= -1"),
+    Row("train-max-epochs-unlimited-with-a-schedule", "train", ["trainer.max_epochs=-1"], 2,
+        ["trainer.max_epochs=-1", "trainer.max_steps"], "schedule .* without a length"),
     Row("train-max-epochs-not-a-number", "train", ["trainer.max_epochs=abc"], 2, ["trainer.max_epochs='abc'"],
         "whole number"),
     Row("train-negative-batch-size", "train", ["stage.datamodule.batch_size=-4"], 2,

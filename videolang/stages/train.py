@@ -119,6 +119,7 @@ def check_settings(cfg: DictConfig) -> None:
     max_epochs, min_epochs = _whole(_number(cfg, "trainer.max_epochs")), _whole(_number(cfg, "trainer.min_epochs"))
     if max_epochs is not None and min_epochs is not None and max_epochs != -1 and min_epochs > max_epochs:
         raise ConfigError(f"trainer.min_epochs={min_epochs} is more than trainer.max_epochs={max_epochs}")
+    check_schedule_length(cfg, max_epochs)
     head = OmegaConf.select(cfg, "task.head", default=None)
     if isinstance(head, DictConfig) and head.get("_target_"):
         import pydoc
@@ -135,6 +136,20 @@ def check_settings(cfg: DictConfig) -> None:
     resume = cfg.stage.get("resume")
     if resume:
         check_checkpoint(str(resume))  # a missing / truncated / foreign file: named now, not by Lightning later
+
+
+def check_schedule_length(cfg: DictConfig, max_epochs: int | None) -> None:
+    """`trainer.max_epochs=-1` (no limit) without `trainer.max_steps` leaves the learning-rate schedule, which
+    is drawn over the run's optimiser steps (`videolang.training.schedule`), without a length: refused here
+    (exit 2) instead of an overflow in the schedule once the model is built."""
+    max_steps = _whole(_number(cfg, "trainer.max_steps"))
+    if max_epochs != -1 or (max_steps is not None and max_steps != -1) or _number(cfg, "trainer.fast_dev_run"):
+        return
+    if OmegaConf.select(cfg, "model.scheduler", default=None) is None:
+        return  # a constant learning rate needs no length
+    raise ConfigError("trainer.max_epochs=-1 (no limit) leaves the learning-rate schedule (model.scheduler) "
+                      "without a length", hint="set trainer.max_steps=<n> too (the schedule then spans n optimiser "
+                                               "steps), or model.scheduler=null for a constant learning rate")
 
 
 def selection_first(callbacks: list[Any]) -> list[Any]:
