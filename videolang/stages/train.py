@@ -40,6 +40,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from videolang.builder.tasks import task_file_names
 from videolang.core.checkpoints import check_checkpoint
 from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_write_json, ensure_dir
@@ -120,6 +121,9 @@ def check_settings(cfg: DictConfig) -> None:
     if max_epochs is not None and min_epochs is not None and max_epochs != -1 and min_epochs > max_epochs:
         raise ConfigError(f"trainer.min_epochs={min_epochs} is more than trainer.max_epochs={max_epochs}")
     check_schedule_length(cfg, max_epochs)
+    tasks = OmegaConf.select(cfg, "data.tasks", default=None)
+    if tasks is not None:  # the dataset's task files: unknown names refused as stage=build_dataset refuses them
+        task_file_names(tasks, "data.tasks")
     head = OmegaConf.select(cfg, "task.head", default=None)
     if isinstance(head, DictConfig) and head.get("_target_"):
         import pydoc
