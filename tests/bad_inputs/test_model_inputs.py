@@ -185,6 +185,8 @@ EVALUATE = [
         {"in/preds.json": dumps(GOOD_DVC_PREDS).replace("serve", "s\udcffrve").encode("utf-8", "surrogateescape")}),
     Row("eval-preds-folder", "evaluate", DENSE, 1, ["{t}/in/preds.json"], "is a folder, expected a file",
         {"in/preds.json": FOLDER}),
+    Row("eval-preds-dev-zero", "evaluate", [*DENSE, "predictions=/dev/zero"], 1, ["/dev/zero"],
+        "is a character device .*not a regular file"),
     Row("eval-preds-duplicate-video", "evaluate", DENSE, 1, ["{t}/in/preds.json", "vidA"], "listed twice",
         {"in/preds.json": '{"vidA": [], "vidB": [], "vidA": []}'}),
     Row("eval-preds-empty-object", "evaluate", DENSE, 0, ["{t}/in/preds.json"],
