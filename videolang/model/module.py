@@ -127,7 +127,8 @@ class Vid2SeqModule(L.LightningModule):
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(source))
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
-                           commonsense_layers=cs.layers, frame_deltas=frame_deltas)
+                           commonsense_layers=cs.layers, frame_deltas=frame_deltas,
+                           saliency=any(t.needs_saliency_head for t in tasks))
         self.sentinel_ids = sentinel_ids(self.tokenizer)
         self.best_score: float | None = None
         # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.
