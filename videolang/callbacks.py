@@ -4,19 +4,25 @@
   when it is a new best, the other `val/*` metrics, the mean training loss since the previous
   validation) in the Python log and in TensorBoard's text tab, and `validation_history.jsonl`.
 - `EarlyStopping`: Lightning's, saying in the log and the stage summary when and why it stopped.
+- `ModelCheckpoint`: Lightning's, whose selection (best score and file, top-k) survives a resume into
+  another run folder.
 """
 from __future__ import annotations
 
 import logging
 import math
+import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import EarlyStopping as _LightningEarlyStopping
+from lightning.pytorch.callbacks import ModelCheckpoint as _LightningModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from videolang.core.io import atomic_write_jsonl
+from videolang.core.io import atomic_path, atomic_write_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +146,76 @@ class EarlyStopping(_LightningEarlyStopping):
                             "without improvement, patience %d. %s", self.report["epoch"], self.report["step"],
                             self.monitor, self.report["best_score"], self.best_epoch, self.wait_count,
                             self.patience, self.stopping_reason_message)
+
+
+class ModelCheckpoint(_LightningModelCheckpoint):
+    """Lightning's ModelCheckpoint whose selection survives a resume into another run folder.
+
+    Lightning reloads `best_model_score`, `best_k_models` and `kth_*` only when the checkpoint's
+    `dirpath` is this run's (Lightning PR #12045: the files they list are in the other folder, and
+    this run would compare against them, or delete them, there). `stage=train` resumes into a new run
+    folder by default, so the first validation after a resume overwrote `best.ckpt` whether it was
+    better or not. Here the whole state is loaded wherever the new folder is, and when training starts
+    the files it lists (`best.ckpt`, the top-k) are copied from the old folder into this one under the
+    same names and the paths rewritten: the new folder starts with the interrupted run's selection, and
+    a later epoch replaces it only when it is better. Files that cannot be found (the old folder was
+    removed) are dropped from the selection with a warning; without its best file the selection starts
+    over, so `best.ckpt` and the best score never disagree.
+    """
+
+    _moved_from: str | None = None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath", self.dirpath)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The dirpath has changed")
+            super().load_state_dict(state_dict)
+        if old == self.dirpath or not old or self.dirpath is None:
+            return
+        self._moved_from = str(old)
+        self.best_model_score = state_dict["best_model_score"]
+        self.best_k_models = dict(state_dict.get("best_k_models") or {})
+        self.kth_best_model_path = state_dict.get("kth_best_model_path", "")
+        self.kth_value = state_dict.get("kth_value", self.kth_value)
+        self.current_score = state_dict.get("current_score", self.current_score)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        old, self._moved_from = self._moved_from, None
+        if old is None or self.monitor is None:  # the newest-epoch files select nothing: they stay where they are
+            return
+        resumed_from = Path(trainer.ckpt_path).parent if trainer.ckpt_path else None
+        listed = dict.fromkeys(p for p in (*self.best_k_models, self.best_model_path, self.kth_best_model_path) if p)
+        moved = {p: self._carry(p, old, resumed_from, trainer.is_global_zero) for p in listed}
+        trainer.strategy.barrier("videolang-carry-checkpoints")
+        best = moved.get(self.best_model_path)
+        if not best:
+            if self.best_model_path and trainer.is_global_zero:
+                log.warning("resumed into %s: the interrupted run's best checkpoint %s is gone, so the selection "
+                            "on %s starts over", self.dirpath, self.best_model_path, self.monitor)
+            self.best_model_path, self.best_model_score, self.best_k_models = "", None, {}
+            self.kth_best_model_path = ""
+            self.kth_value = torch.tensor(-torch.inf if self.mode == "max" else torch.inf)
+            return
+        self.best_k_models = {moved[p]: v for p, v in self.best_k_models.items() if moved.get(p)}
+        self.kth_best_model_path = moved.get(self.kth_best_model_path) or ""
+        self.best_model_path = best
+        if trainer.is_global_zero:
+            log.info("resumed into %s: the selection on %s (best %s) carried over from %s", self.dirpath,
+                     self.monitor, _fmt(float(self.best_model_score)), old)
+
+    def _carry(self, path: str, old: str, resumed_from: Path | None, copy: bool) -> str | None:
+        """`path` (in the old folder) as a file of this folder, copied once; None when it cannot be found."""
+        source = Path(path)
+        try:
+            rel = source.relative_to(old)
+        except ValueError:  # not one of the old folder's: not ours to carry
+            return path if source.is_file() else None
+        if not source.is_file() and resumed_from is not None and (resumed_from / rel).is_file():
+            source = resumed_from / rel  # the old run folder was moved along with the checkpoint resumed from
+        if not source.is_file():
+            return None
+        target = Path(self.dirpath) / rel
+        if copy and source.resolve() != target.resolve():
+            with atomic_path(target) as tmp:
+                shutil.copyfile(source, tmp)
+        return str(target)

@@ -140,6 +140,9 @@ def run_stage(cfg: DictConfig) -> int:
     rank = global_rank()
     summary_name = "summary.json" if rank == 0 else f"summary.rank{rank}.json"  # DDP ranks share the run folder
     atomic_write_json(out_dir / summary_name, json.loads(json.dumps(summary, default=str)))
+    if result.then is not None:  # optional work (plots), after the summary: a run killed here keeps it
+        summary.update(result.then(), seconds=round(time.time() - started, 3))
+        atomic_write_json(out_dir / summary_name, json.loads(json.dumps(summary, default=str)))
     if result.failed:
         log.warning("stage %s finished, but %d item(s) failed: see %s", name, result.failed, out_dir / "summary.json")
         return EXIT_ITEMS_FAILED

@@ -33,6 +33,7 @@ from tests.bad_inputs.harness import check_contract, run_in_process, snapshot
 from tests.extract.media import ffmpeg, make_video
 
 FOLDER = object()  # a files-table value: make a folder at that path
+FIFO = object()  # a files-table value: make a named pipe at that path (nothing ever writes to it)
 
 
 def link(name: str) -> tuple[str, str]:
@@ -102,6 +103,10 @@ ROWS = [
         ["{t}/notes.md"], "none of the 1 listed files exists"),
     Row("binary_file_instead_of_folder", ["videos={t}/weights.bin"], 1, {"weights.bin": bytes(range(256)) * 8},
         ["{t}/weights.bin"], "binary file, not a list of video paths"),
+    # special files: refused by name before anything reads them (a pipe would block, /dev/zero never end)
+    Row("source_is_dev_zero", ["videos=/dev/zero"], 1, names=["/dev/zero"], problem="is a character device"),
+    Row("source_is_a_named_pipe", ["videos={t}/list.txt"], 1, {"list.txt": FIFO}, ["{t}/list.txt"],
+        r"is a named pipe \(FIFO\), not a regular file"),
     Row("one_media_file", ["videos={m}/good.mp4"], 0, names=["1 skipped (already complete)"],
         check=summary_says(videos=1, skipped=1, done=0)),
     Row("one_media_file_upper_case", ["videos={t}/LOUD.MP4"], 0, {"LOUD.MP4": link("good.mp4")},
@@ -221,6 +226,8 @@ ROWS = [
         {"other.mp4": link("good.mp4")}, ["{t}/no-such-model", "'visual' model"], "cannot load"),
     Row("store_is_a_file", ["videos={m}/good.mp4", "stage.store={t}/store.txt"], 1, {"store.txt": "x"},
         ["{t}/store.txt"], "cannot create output folder"),
+    Row("store_in_proc", ["videos={m}/good.mp4", "stage.store=/proc/1"], 1, names=["/proc/1"],
+        problem="exists, but its file system refuses to create files in it"),
 ]
 
 
@@ -272,6 +279,8 @@ def _materialize(t: Path, m: Path, files: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if content is FOLDER:
             path.mkdir(exist_ok=True)
+        elif content is FIFO:
+            os.mkfifo(path)
         elif isinstance(content, tuple) and content[0] == "link":
             path.symlink_to(m / content[1])
         elif isinstance(content, tuple) and content[0] == "encoded":

@@ -210,11 +210,11 @@ def test_unknown_dataset_option_is_a_config_error_naming_it(build, builder_sampl
 def test_a_killed_build_leaves_a_staging_folder_that_the_next_build_removes(table_build, tmp_path):
     import subprocess
 
-    from videolang.builder.build import _staging_prefix
+    from videolang.builder.publish import staging_prefix
 
     finished = subprocess.Popen(["true"])
     finished.wait()  # a pid that is no longer running: the build that was killed
-    stale = tmp_path / (_staging_prefix("dataset", finished.pid) + "x")
+    stale = tmp_path / (staging_prefix("dataset", finished.pid) + "x")
     (stale / "tasks").mkdir(parents=True)
     someone_else = tmp_path / ".dataset.building-otherhost-1-y"  # another machine's build on a shared disk
     someone_else.mkdir()
@@ -223,7 +223,9 @@ def test_a_killed_build_leaves_a_staging_folder_that_the_next_build_removes(tabl
     _, out, code = table_build(good)
     assert code == 0 and (out / "videos.parquet").exists()
     assert not stale.exists() and someone_else.exists()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".dataset")) == [someone_else.name]
+    # beside the dataset: the build it points to (videolang.builder.publish) and the other machine's staging
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".dataset")) == sorted(
+        [someone_else.name, out.resolve().name])
 
 
 def test_a_rebuild_removes_what_the_previous_build_wrote_and_this_one_does_not(table_build, tmp_path):

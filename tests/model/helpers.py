@@ -15,6 +15,26 @@ class StopAfterEpochs(L.Callback):
             trainer.should_stop = True
 
 
+class Killed(Exception):
+    """What `KillAfterEpoch` raises: the test's stand-in for kill -9."""
+
+
+class KillAfterEpoch(L.Callback):
+    """Ends the process's fit abruptly once epoch `epoch` is over and its checkpoints are on disk.
+
+    Raised from `on_train_epoch_end`, which Lightning calls after the epoch's validation and after every
+    checkpoint callback's `on_validation_end` has written its files: the files left are those a kill -9
+    at that moment leaves (Lightning writes nothing more on an exception unless an `OnExceptionCheckpoint`
+    callback is configured, and none is), which is all a resume reads."""
+
+    def __init__(self, epoch: int = 0):
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch >= self.epoch:
+            raise Killed(f"killed after epoch {trainer.current_epoch}")
+
+
 # ---- stand-in extractors: what `stage=predict` rebuilds from a checkpoint's feature descriptions
 from videolang.extract.base import Extractor  # noqa: E402
 

@@ -9,12 +9,9 @@ scanned (92M descriptions). Output layout (docs/DEVELOPING.md, "Built datasets")
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
-import re
 import shutil
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -29,12 +26,13 @@ import pyarrow.parquet as pq
 from videolang.builder.filters import REJECT_DUPLICATE
 from videolang.builder.parallel import bounded_map, resolve_workers
 from videolang.builder.process import Settings, init_worker, process_task
+from videolang.builder.publish import dataset_home, publish, repair, staging_prefix
 from videolang.builder.questions import drop_repeated_qids
 from videolang.builder.report import build_report, write_report
 from videolang.builder.tasks import write_tasks
 from videolang.core.failures import FailureLog
 from videolang.core.errors import BadInputError, VideolangError
-from videolang.core.io import atomic_path, ensure_dir, ensure_writable_dir, read_json
+from videolang.core.io import atomic_path, ensure_dir, ensure_writable_dir
 
 log = logging.getLogger(__name__)
 
@@ -150,67 +148,6 @@ def _dir_mode() -> int:
     return 0o777 & ~mask
 
 
-def _staging_prefix(name: str, pid: int | None = None) -> str:
-    """`.<name>.building-<host>-<pid>-`: whose staging folder it is, so a killed build's can be cleaned up."""
-    host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40]
-    return f".{name}.building-{host}-{os.getpid() if pid is None else pid}-"
-
-
-def _remove_stale_staging(parent: Path, name: str) -> None:
-    """Remove staging folders left by killed builds of this dataset on this machine (never a live one's)."""
-    mine = _staging_prefix(name, 0)[: -len("0-")]
-    for entry in parent.glob(f".{glob.escape(name)}.building-*"):
-        rest = entry.name[len(mine):] if entry.name.startswith(mine) else ""
-        pid = rest.split("-", 1)[0]
-        if not entry.is_dir() or not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue  # still running
-        except ProcessLookupError:
-            shutil.rmtree(entry, ignore_errors=True)
-        except (PermissionError, OverflowError):
-            continue
-
-
-def _built_files(folder: Path) -> set[str]:
-    """The tables and task files a build's `report.json` says it wrote (relative paths; none when unreadable)."""
-    try:
-        report = read_json(folder / "report.json")
-        tables, tasks = dict(report.get("tables") or {}), dict(report.get("task_files") or {})
-    except (BadInputError, ValueError, TypeError, AttributeError):
-        return set()
-    plain = re.compile(r"[\w.-]+")  # a name this builder writes: never a path that leaves the folder
-    return ({str(n) for n in tables if plain.fullmatch(str(n)) and str(n) not in (".", "..")}
-            | {f"tasks/{n}" for n in tasks if plain.fullmatch(str(n)) and str(n) not in (".", "..")})
-
-
-def _commit(staging: Path, out: Path) -> None:
-    """Move a finished build into `out`: one rename when `out` is new, else file by file (the
-    report last). Files the previous build wrote and this one does not (the task files of a split
-    that is gone) are removed; anything else in `out` is left alone."""
-    if not out.exists():
-        os.rename(staging, out)
-        return
-    before = _built_files(out)
-    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (_is_report(p), str(p)))
-    stale = sorted(before - {src.relative_to(staging).as_posix() for src in files})
-    for src in files:
-        if stale and _is_report(src):  # before the new report: a build killed here is redone, nothing forgotten
-            for rel in stale:
-                if (out / rel).is_file():
-                    (out / rel).unlink()
-                    log.info("%s: removed (written by the previous build, not by this one)", out / rel)
-            stale = []
-        dst = out / src.relative_to(staging)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
-
-
-def _is_report(path: Path) -> bool:
-    return path.name in ("report.json", "report.md")
-
-
 @dataclass
 class DatasetBuilder:
     name: str
@@ -223,22 +160,22 @@ class DatasetBuilder:
     describe: dict[str, Any] = field(default_factory=dict)
 
     def build(self) -> dict[str, Any]:
-        """Build into a staging folder beside `out_dir`, then move the finished files into place.
+        """Build into a staging folder beside `out_dir`, then make it the dataset in one atomic step
+        (`videolang.builder.publish`).
 
-        A build that fails, or that would hold no video, raises before anything is moved: an
+        A build that fails, or that would hold no video, raises before anything is published: an
         existing dataset in `out_dir` stays byte for byte as it was, and no new folder is left behind.
         """
-        out = Path(self.out_dir)
+        out = dataset_home(Path(self.out_dir))
+        created = [p for p in reversed(out.parents) if not p.exists()]
+        parent = ensure_dir(out.parent)
+        repair(out)
         existed = out.exists()
         if existed and not out.is_dir():
             raise VideolangError("the output path exists and is not a folder", out, "set stage.out_dir=<folder>")
-        if existed:
-            ensure_writable_dir(out)
-        created = [p for p in reversed(out.parents) if not p.exists()]
-        parent = ensure_dir(out.parent)
-        _remove_stale_staging(parent, out.name)
+        ensure_writable_dir(parent)
         try:
-            staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(out.name), dir=parent))
+            staging = Path(tempfile.mkdtemp(prefix=staging_prefix(out.name), dir=parent))
             os.chmod(staging, _dir_mode())
         except OSError as e:
             raise VideolangError(f"cannot create a staging folder beside the output folder: {e.strerror or e}",
@@ -246,7 +183,7 @@ class DatasetBuilder:
         done = False
         try:
             summary = self._build(staging, out, existed)
-            _commit(staging, out)
+            publish(staging, out)
             done = True
             return summary
         finally:
@@ -334,7 +271,7 @@ class DatasetBuilder:
         failure_rows = failures.as_rows()
         counts = {"scanned": scanned, "read_failures": len(failures), "kept": video_table.num_rows,
                   "rejected": sum(rejected.values()), "chapters": chapter_table.num_rows}
-        report = build_report(name=self.name, settings=self._settings_summary(workers, seconds), counts=counts,
+        report = build_report(name=self.name, settings=self._settings_summary(workers), counts=counts,
                               rejected=rejected, adjusted=adjusted, videos=videos, chapters=chapters,
                               failures=failure_rows, warnings=self._warnings(videos), tables=tables,
                               task_files=task_files)
@@ -343,7 +280,8 @@ class DatasetBuilder:
             log.warning(failures.summary())
         log.info("%s: scanned %d, kept %d videos / %d chapters in %.1f s -> %s", self.name, scanned,
                  counts["kept"], counts["chapters"], seconds, final)
-        return {"dataset": self.name, "out_dir": str(final), **counts, "splits": report["splits"],
+        return {"dataset": self.name, "out_dir": str(final), "build_seconds": round(seconds, 2), **counts,
+                "splits": report["splits"],
                 "task_files": sorted(task_files), "failed_inputs": len(failures),
                 "failures": failure_rows[:MAX_SUMMARY_FAILURES]}
 
@@ -368,9 +306,11 @@ class DatasetBuilder:
                             "(`~` + base32, see videolang.core.ids)")
         return warnings
 
-    def _settings_summary(self, workers: int, seconds: float) -> dict[str, Any]:
+    def _settings_summary(self, workers: int) -> dict[str, Any]:
+        """What report.json says the build was made with. No build time (it is in the run's summary.json): two
+        builds of the same input are byte for byte the same dataset."""
         s = self.settings
         return {"ruleset": s.ruleset, "fallback": s.fallback, "filters": asdict(s.filters),
                 "language": asdict(s.language), "splits": {"method": s.splits.method, "salt": s.splits.salt,
                                                            "fractions": s.splits.fractions, "default": s.splits.default},
-                "tasks": list(self.tasks), "workers": workers, "seconds": round(seconds, 2), **self.describe}
+                "tasks": list(self.tasks), "workers": workers, **self.describe}

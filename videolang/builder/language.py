@@ -10,6 +10,7 @@ from functools import lru_cache
 from videolang.core.errors import ConfigError
 
 UNDETERMINED = "und"
+CONFIDENCE_DIGITS = 6
 
 
 @lru_cache(maxsize=4)
@@ -39,4 +40,5 @@ def detect_language(titles: list[str], restrict_to: list[str] | None = None) -> 
     if not values:
         return UNDETERMINED, 0.0
     best = values[0]
-    return best.language.iso_code_639_1.name.lower(), float(best.value)
+    # rounded: lingua's sums differ in the last digits from run to run, and a rebuild must be byte-identical
+    return best.language.iso_code_639_1.name.lower(), round(float(best.value), CONFIDENCE_DIGITS)

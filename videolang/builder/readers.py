@@ -24,6 +24,7 @@ from videolang.core.errors import BadInputError
 from videolang.core.failures import Failure
 from videolang.core.ids import filename_to_id
 from videolang.core.io import (
+    check_regular_file,
     describe_encoding,
     head_bytes,
     invalid_unicode,
@@ -32,6 +33,7 @@ from videolang.core.io import (
     read_json,
     read_text,
     sniff_encoding,
+    special_file_kind,
 )
 
 LoadResult = tuple[list[VideoRecord], list[Failure]]
@@ -254,8 +256,7 @@ def load_durations(path: str | Path) -> dict[str, float]:
     path = Path(path)
     if path.is_dir():
         raise BadInputError("durations file is a folder, expected a JSON or CSV file", path)
-    if not path.exists():
-        raise BadInputError("durations file not found", path)
+    check_regular_file(path, "durations file")
     if path.suffix == ".json":
         data = read_json(path, what="durations file", expected="a JSON object {video_id: seconds}")
         if not isinstance(data, dict):
@@ -463,6 +464,7 @@ class TableReader:
             return files
         if not path.exists():
             raise BadInputError("table not found", path)
+        check_regular_file(path, "table")
         return [path]
 
     def _mapping(self) -> dict[str, str]:
@@ -482,7 +484,10 @@ class TableReader:
                         parquet=file.name.endswith(".parquet"))
         broken = None
         try:
-            if not file.name.endswith(".gz") and file.stat().st_size == 0:
+            kind = special_file_kind(file.stat().st_mode)
+            if kind is not None:  # a pipe in the folder would block the reader, a device never end
+                broken = f"{kind}, not a regular file"
+            elif not file.name.endswith(".gz") and file.stat().st_size == 0:
                 broken = "file is empty (no header, no rows)"
             else:
                 for batch in self._batches(file, book):

@@ -14,12 +14,27 @@ memory of one dict per row.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_path, ensure_dir
 
 TASKS = ("dense_captioning", "grounding", "chapter_captioning", "videoqa", "pretrain")
+
+
+def task_file_names(tasks: Any, key: str = "stage.tasks") -> tuple[str, ...]:
+    """The task file names of a `tasks` setting (a list, or one name), each one the builder knows; anything
+    else is a ConfigError naming `key` (`stage=build_dataset` and `stage=train` refuse the same values)."""
+    tasks = [tasks] if isinstance(tasks, str) else tasks
+    if tasks is None or isinstance(tasks, (str, bytes)) or not isinstance(tasks, Sequence):
+        raise ConfigError(f"{key} must be a list of task files, e.g. {key}=[dense_captioning,grounding]; "
+                          f"got {tasks!r}")
+    unknown = [str(t) for t in tasks if str(t) not in TASKS]
+    if unknown:
+        raise ConfigError(f"unknown task file(s) {unknown} in {key}; it takes {list(TASKS)}")
+    return tuple(str(t) for t in tasks)
 
 
 def _round(x: float) -> float:

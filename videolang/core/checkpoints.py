@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from videolang.core.errors import BadInputError
-from videolang.core.io import head_bytes
+from videolang.core.io import head_bytes, special_file_kind
 
 
 def needs_code(error: Exception) -> str | None:
@@ -43,8 +43,11 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu", mmap: bool = Fa
     path = Path(path)
     if not path.exists():
         raise BadInputError("checkpoint not found", path)
-    if not path.is_file():
+    if path.is_dir():
         raise BadInputError("checkpoint is not a file (a folder?)", path)
+    kind = special_file_kind(path.stat().st_mode)
+    if kind is not None:
+        raise BadInputError(f"checkpoint is not a file: it is {kind}", path)
     mmap = mmap and zipfile.is_zipfile(path)  # an old (non-zip) serialisation cannot be mapped: read as a whole
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True, **({"mmap": True} if mmap else {}))

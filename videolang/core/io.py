@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import gzip
 import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -165,17 +167,94 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def read_bytes(path: str | Path, what: str = "file") -> bytes:
-    """A file's bytes; a missing file, a folder or an unreadable file is a BadInputError naming it."""
-    path = Path(path)
+# ---------------------------------------------------------------------- user-given files: regular, bounded
+# A path a user gives may name anything: /dev/zero (endless), a named pipe (blocks until someone writes), a
+# socket, a device. Every user-given file is checked to be a regular file before it is opened for reading, and
+# text is read with a ceiling, so no input can make a run read without end or wait without a word.
+TEXT_LIMIT_ENV = "VIDEOLANG_MAX_TEXT_MB"
+DEFAULT_TEXT_LIMIT = 1 << 30  # 1 GiB: a JSON file that size already takes ~10 GB of memory once parsed
+
+_KINDS = ((stat.S_ISCHR, "a character device (like /dev/zero)"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a non-regular, non-folder file is ("a named pipe (FIFO)", ...), or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
+
+
+def check_regular_file(path: str | Path, what: str = "file") -> os.stat_result:
+    """`os.stat` of a user-given file that must be a regular file: missing, a folder, a device, a pipe or a
+    socket is a BadInputError naming it and saying which (stat never opens the file, so a pipe cannot block)."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
         raise BadInputError(f"{what} not found", path) from None
-    except IsADirectoryError:
-        raise BadInputError(f"{what} is a folder, expected a file", path) from None
     except OSError as e:
         raise BadInputError(f"cannot read {what}: {e.strerror or e}", path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise BadInputError(f"{what} is a folder, expected a file", path)
+    kind = special_file_kind(st.st_mode)
+    if kind is not None:
+        raise BadInputError(f"{what} is {kind}, not a regular file", path, "give the path of a file")
+    return st
+
+
+def text_limit() -> int:
+    """The ceiling on a text input's size in bytes: $VIDEOLANG_MAX_TEXT_MB (MiB), else 1 GiB."""
+    value = os.environ.get(TEXT_LIMIT_ENV, "").strip()
+    try:
+        return int(float(value) * (1 << 20)) if value else DEFAULT_TEXT_LIMIT
+    except ValueError:
+        return DEFAULT_TEXT_LIMIT
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def read_bytes(path: str | Path, what: str = "file", limit: int | None = None) -> bytes:
+    """A user-given file's bytes, at most `limit` of them (default `text_limit()`).
+
+    A missing file, a folder, anything that is not a regular file (checked on the opened file: a path
+    swapped for a pipe after a check cannot block the read), an unreadable file or one over the ceiling is a
+    BadInputError naming it; the message states the ceiling and how to raise it."""
+    path = Path(path)
+    limit = text_limit() if limit is None else limit
+    hint = f"raise it with {TEXT_LIMIT_ENV}=<MiB> if this file is meant to be read whole"
+    check_regular_file(path, what)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise BadInputError(f"{what} not found", path) from None
+    except OSError as e:
+        raise BadInputError(f"cannot read {what}: {e.strerror or e}", path) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        kind = special_file_kind(st.st_mode)
+        if kind is not None:
+            raise BadInputError(f"{what} is {kind}, not a regular file", path, "give the path of a file")
+        if st.st_size > limit:
+            raise BadInputError(f"{what} is {st.st_size:,} bytes, over the {_size(limit)} limit for a text input",
+                                path, hint)
+        chunks, total, want = [], 0, (st.st_size + 1) if st.st_size else 1 << 16
+        try:  # a file that grows, or reports no size (/proc), stops at the ceiling too
+            while total <= limit:
+                block = f.read(min(want, limit + 1 - total))
+                if not block:
+                    break
+                chunks.append(block)
+                total, want = total + len(block), 1 << 20
+        except OSError as e:
+            raise BadInputError(f"cannot read {what}: {e.strerror or e}", path) from None
+    if total > limit:
+        raise BadInputError(f"{what} holds more than the {_size(limit)} limit for a text input", path, hint)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def read_text(path: str | Path, what: str = "file") -> str:
@@ -283,5 +362,19 @@ def ensure_writable_dir(path: str | Path) -> Path:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise VideolangError(f"output folder is not writable: {e.strerror or e}", path) from None
+        raise VideolangError(unwritable_problem(e), path) from None
     return path
+
+
+def unwritable_problem(err: OSError) -> str:
+    """Why a file cannot be created in a folder that exists, in words that fit the folder (the OS's own
+    "No such file or directory" for /proc/1 names a folder that is there)."""
+    reason = err.strerror or str(err)
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return f"output folder is not writable: permission denied ({reason})"
+    if err.errno == errno.EROFS:
+        return "output folder is on a read-only file system"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no room to write in the output folder ({reason})"
+    return (f"the output folder exists, but its file system refuses to create files in it ({reason}): "
+            "a special file system such as /proc or /sys, or a folder that is not a real folder")

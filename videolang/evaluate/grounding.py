@@ -40,10 +40,11 @@ import pandas as pd
 
 from videolang.core.errors import BadInputError
 from videolang.core.spans import tiou_matrix
-from videolang.evaluate.inputs import (InputReport, align_videos, parse_span, read_source, refuse_duplicate_ids,
-                                       unwrap_results)
+from videolang.evaluate.inputs import InputReport, align_videos, read_source, refuse_duplicate_ids, unwrap_results
 from videolang.evaluate.saliency import (DERIVED_CLIP_LENGTH, QVHIGHLIGHTS_CLIP_LENGTH, clip_count,
                                          derived_saliency_table, parse_predicted_saliency, valid_clip_length)
+from videolang.evaluate.validation import (BAD_SCORE, parse_span, predicted_score, predicted_span,
+                                           require_json_lines)
 
 R1_TIOUS = (0.3, 0.5, 0.7)
 R1_DISTANCES = (1, 3, 5, 10)
@@ -73,18 +74,18 @@ def key(t: float) -> str:
 
 
 def _windows(raw: Any, where: str, report: InputReport | None, with_scores: bool) -> tuple[np.ndarray, np.ndarray]:
+    """References (`report` None: a bad window is an error) or predictions (`evaluate.validation`'s rule)."""
     spans, scores = [], []
     for i, w in enumerate(raw if isinstance(raw, list) else []):
-        span = parse_span(w)
-        if isinstance(span, str):
+        span = parse_span(w) if report is None else predicted_span(w)
+        score = predicted_score(w, i) if with_scores else -float(i)
+        if isinstance(span, str) or score == BAD_SCORE:
             if report is None:
                 raise BadInputError(f"{where}: bad window {w!r} ({span})")
-            report.add(f"predicted_windows_dropped_{span}", f"{where}[{i}]")
+            report.add(f"predicted_windows_dropped_{span if isinstance(span, str) else score}", f"{where}[{i}]")
             continue
         spans.append(span)
-        score = w[2] if with_scores and len(w) > 2 else None
-        scores.append(float(score) if isinstance(score, (int, float)) and not isinstance(score, bool)
-                      else -float(i))  # no score: keep the list order
+        scores.append(score)
     return np.array(spans, dtype=np.float64).reshape(-1, 2), np.array(scores, dtype=np.float64)
 
 
@@ -135,6 +136,7 @@ def load_grounding_references(source: Any, clip_length: float | None = None) -> 
     `relevant_clip_ids` and `saliency_scores`, on clips of `clip_length` s: the argument, else the row's
     `clip_length`, else 2 s as QVHighlights). A qid twice, a malformed window or a window that starts
     at or past the video's duration is an error naming the file and the qid."""
+    require_json_lines(source, "grounding references", "{qid, vid, duration, relevant_windows}")
     rows, name = read_source(source, "references")
     if not isinstance(rows, list) or not rows:
         raise BadInputError("grounding references must be JSON Lines rows {qid, vid, relevant_windows}", name)

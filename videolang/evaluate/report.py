@@ -1,4 +1,9 @@
-"""What an evaluation run leaves behind: metrics JSON, a Markdown table, per-item Parquet, timeline plots."""
+"""What an evaluation run leaves behind: metrics JSON, a Markdown table, per-item Parquet, timeline plots.
+
+Plots are bounded whatever the input: at most `MAX_PLOTTED_SEGMENTS` segments per timeline row (a
+predictions file with 100k events per video made each plot take minutes), the row saying how many of how
+many it shows; `stage=evaluate` writes them after its summary.json, with a progress bar.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,6 +70,26 @@ def write_outputs(result: EvaluationResult, out_dir: str | Path, sources: dict[s
 
 
 # -- timelines ------------------------------------------------------------------------------
+MAX_PLOTTED_SEGMENTS = 200  # per timeline row: more is unreadable, and matplotlib's time grows with each
+
+
+def plotted_segments(spans: np.ndarray, texts: list[str], cap: int = MAX_PLOTTED_SEGMENTS
+                     ) -> tuple[np.ndarray, list[str], str]:
+    """At most `cap` of a row's segments, spread evenly over the row in time order, and a note saying how many
+    of how many are shown ("" when all are)."""
+    if len(spans) <= cap:
+        return spans, texts, ""
+    order = np.argsort(spans[:, 0], kind="stable")
+    keep = order[np.linspace(0, len(order) - 1, cap).round().astype(int)]
+    return spans[keep], [texts[i] for i in keep], f"{cap:,} of {len(spans):,} shown"
+
+
+def _progress(items: list, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="plot", leave=False, disable=None if len(items) > 1 else True)
+
+
 def pick_spread(scores: np.ndarray, k: int) -> list[int]:
     """Indices of k items spread from the lowest to the highest score."""
     if k <= 0 or not len(scores):
@@ -79,7 +104,7 @@ def timeline_plots(result: EvaluationResult, folder: Path, k: int) -> list[Path]
     if result.task in ("dense_captioning", "chapter_generation"):
         score = "soda_c" if "soda_c" in frame else "meteor"
         out = []
-        for i in pick_spread(frame[score].to_numpy(), k):
+        for i in _progress(pick_spread(frame[score].to_numpy(), k), "timeline plots"):
             vid = frame["video_id"].iloc[i]
             ref, pred = result.references[vid], result.predictions.get(vid)
             rows = [("reference", ref.spans, ref.sentences),
@@ -92,7 +117,7 @@ def timeline_plots(result: EvaluationResult, folder: Path, k: int) -> list[Path]
         if "ap" not in frame:  # highlight metrics only
             return []
         frame = frame[frame["ap"].notna()].reset_index(drop=True)
-        for i in pick_spread(frame["ap"].to_numpy(), k):
+        for i in _progress(pick_spread(frame["ap"].to_numpy(), k), "timeline plots"):
             qid = frame["qid"].iloc[i]
             ref, pred = result.references[qid], result.predictions.get(qid)
             top = pred.windows[np.argsort(-pred.scores, kind="stable")[:5]] if pred else np.zeros((0, 2))
@@ -114,6 +139,8 @@ def plot_timeline(path: Path, title: str, rows: list[tuple[str, np.ndarray, list
     ax = fig.add_subplot()
     colors = ["#4C72B0", "#DD8452", "#55A868", "#C44E52"]
     end = max([duration or 0.0] + [float(s[:, 1].max()) for _, s, _ in rows if len(s)]) or 1.0
+    shown = [(label, *plotted_segments(np.asarray(spans).reshape(-1, 2), list(texts))) for label, spans, texts in rows]
+    rows = [(f"{label}\n({note})" if note else label, spans, texts) for label, spans, texts, note in shown]
     for y, (label, spans, texts) in enumerate(reversed(rows)):
         for j, ((s, e), text) in enumerate(zip(spans, texts)):
             ax.broken_barh([(s, max(e - s, end * 0.002))], (y - 0.35, 0.7), color=colors[j % len(colors)],

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from datetime import datetime
@@ -27,7 +28,10 @@ from videolang.core.ids import id_to_filename
 from videolang.extract.encoder import STREAM_OF_INPUT, Encoder, Piece, VideoResult
 from videolang.extract.sources import VideoItem, display_path, shard
 from videolang.store import FeatureStore
+from videolang.store.lock import ShardLock, describe_holder
 from videolang.store.manifest import current_rows, file_stamp, outcome_stands
+
+log = logging.getLogger(__name__)
 
 #: reasons of a key done without its input stream (older versions recorded them as failures: those are redone)
 NO_STREAM_REASONS = tuple(f"no {stream} stream" for stream in STREAM_OF_INPUT.values())  # as `missing_stream` says
@@ -95,15 +99,25 @@ def pending_items(store: FeatureStore, encoder: Encoder, items: list[VideoItem],
 
 class ExtractModule(L.LightningModule):
     def __init__(self, encoder: Encoder, store: FeatureStore, items: list[VideoItem], num_workers: int = 2,
-                 overwrite: bool = False, writer_name: str = "shard0of1", retry_failed: bool = False):
+                 overwrite: bool = False, writer_name: str = "shard0of1", retry_failed: bool = False,
+                 run_id: str = "", lock_timeout: float | None = None):
         super().__init__()
         self.encoder, self.store, self.items = encoder, store, items
         self.num_workers, self.overwrite, self.writer_name = num_workers, overwrite, writer_name
-        self.retry_failed = retry_failed
+        self.retry_failed, self.run_id, self.lock_timeout = retry_failed, run_id, lock_timeout
         self.todo: list[VideoItem] = []
+        self.lock: ShardLock | None = None
+
+    def journal_name(self) -> str:
+        """This writer: the shard on this rank (its journal and its lock are named after it)."""
+        return f"{self.writer_name}-rank{self.trainer.global_rank}of{self.trainer.world_size}"
 
     def predict_dataloader(self) -> DataLoader:
         rank, world = self.trainer.global_rank, self.trainer.world_size
+        # this shard is this run's until it is done: another run of it is waited for (and what it finished is
+        # then found complete) before anything is decided, never worked on twice at once
+        self.lock = self.store.shard_lock(self.journal_name(), {"run": self.run_id})
+        self.lock.acquire(self.lock_timeout, on_wait=self._waiting)
         mine = shard(self.items, rank, world)
         # this rank owns `mine`: their crash debris is its to clean (a killed overwrite run can leave some
         # beside complete features), nobody else's
@@ -112,6 +126,18 @@ class ExtractModule(L.LightningModule):
         workers = min(self.num_workers, len(self.todo))
         return DataLoader(VideoStream(self.encoder, self.todo), batch_size=None, num_workers=workers,
                           collate_fn=_as_is, prefetch_factor=4 if workers else None)
+
+    def _waiting(self, holder: dict[str, Any]) -> None:
+        limit = "as long as it takes" if self.lock_timeout is None else f"up to {self.lock_timeout:g} s"
+        log.warning("extract: %s is being written by another run (%s): waiting for it, %s "
+                    "(stage.lock_timeout)", self.lock.path, describe_holder(holder), limit)
+
+    def release_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+
+    def teardown(self, stage: str) -> None:
+        self.release_lock()
 
     def on_predict_start(self) -> None:
         if self.device.type == "cpu" and self.num_workers:
@@ -139,7 +165,7 @@ class StoreWriter(BasePredictionWriter):
         from tqdm.auto import tqdm
 
         rank = f" rank {trainer.global_rank}" if trainer.world_size > 1 else ""
-        self.journal = pl_module.store.journal(f"{pl_module.writer_name}-rank{trainer.global_rank}of{trainer.world_size}")
+        self.journal = pl_module.store.journal(pl_module.journal_name())
         self.bar = tqdm(total=len(pl_module.todo), unit="video", desc=f"extract{rank}", disable=not self.progress,
                         dynamic_ncols=True, smoothing=0.1)
         self.failures = FailureLog("extract")  # logs each failure as it happens; the report lists them again

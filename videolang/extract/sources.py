@@ -20,7 +20,7 @@ from pathlib import Path
 
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.ids import validate_video_id
-from videolang.core.io import read_bytes, sniff_encoding
+from videolang.core.io import check_regular_file, read_bytes, sniff_encoding
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def list_videos(source: str | Path, extensions: tuple[str, ...] | list[str] = ME
             raise BadInputError(f"no media file in this folder (looked for .{', .'.join(sorted(exts))}, "
                                 "in sub-folders too)", source, hint=SOURCE_HINT)
         entries = [(None, VideoItem(id_from_name(p.stem), str(p))) for p in paths]
-    elif source.suffix.lower() == ".parquet":
+    elif check_regular_file(source, "video source") and source.suffix.lower() == ".parquet":
         entries = _from_parquet(source)
     elif is_media_name(source, extensions) or is_media_name(source):
         return [VideoItem(id_from_name(source.stem), str(source))]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videolang.core.errors import BadInputError
+from videolang.core.io import special_file_kind
 
 
 @dataclass
@@ -82,10 +83,15 @@ def _is_cover_art(stream) -> bool:
 
 
 def check_readable(path: str) -> None:
+    """A media file that can be opened: not missing, not a folder, and a regular file (a named pipe would
+    block the decoder's open until someone writes to it, /dev/zero would be read without end)."""
     if not os.path.exists(path):
         raise BadInputError("file not found", path)
     if os.path.isdir(path):
         raise BadInputError("is a folder, not a media file", path)
+    kind = special_file_kind(os.stat(path).st_mode)
+    if kind is not None:
+        raise BadInputError(f"is {kind}, not a media file", path)
     if not os.access(path, os.R_OK):
         raise BadInputError("cannot read file: permission denied", path)
     if os.path.getsize(path) == 0:

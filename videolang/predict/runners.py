@@ -128,6 +128,12 @@ def check_questions(asked: list[dict[str, Any]], ts: str | None) -> None:
                               "give at least two: 'answers=[\"a\", \"b\"]'")
         if any(a is None or not str(a).strip() for a in answers):
             raise ConfigError(f"answers: {which} has an empty answer ({answers!r})")
+        seen: set[str] = set()
+        for a in answers:  # two equal candidates split one probability between them: no answer can win
+            if str(a).strip() in seen:
+                raise ConfigError(f"answers: {which} lists the answer {str(a).strip()!r} twice ({answers!r}); "
+                                  "give each candidate once")
+            seen.add(str(a).strip())
     if ts is not None and parse_span(ts) is None:
         raise ConfigError(f"ts={ts!r} is not a part of the video: expected ts=<start>-<end> in seconds, "
                           "0 <= start < end (e.g. ts=10-25)")

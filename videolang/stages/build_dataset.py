@@ -14,7 +14,7 @@ from videolang.builder.build import DatasetBuilder, MediaIndex
 from videolang.builder.filters import FilterConfig
 from videolang.builder.process import LanguageConfig, Settings
 from videolang.builder.splits import SplitAssigner
-from videolang.builder.tasks import TASKS
+from videolang.builder.tasks import task_file_names
 from videolang.core.errors import ConfigError
 from videolang.core.options import instantiate
 from videolang.stages import StageResult
@@ -37,16 +37,8 @@ def _merged(cfg: DictConfig, key: str) -> dict[str, Any]:
 
 
 def _tasks(cfg: DictConfig) -> tuple[str, ...]:
-    tasks = cfg.stage.get("tasks")
-    tasks = [tasks] if isinstance(tasks, str) else tasks
-    if tasks is None or not OmegaConf.is_list(tasks) and not isinstance(tasks, (list, tuple)):
-        raise ConfigError("stage.tasks must be a list of task files, e.g. stage.tasks=[dense_captioning,grounding]; "
-                          f"got {tasks!r}")
-    unknown = [str(t) for t in tasks if str(t) not in TASKS]
-    if unknown:
-        raise ConfigError(f"unknown task file(s) {unknown}; stage.tasks (or the dataset's data.tasks) take "
-                          f"{list(TASKS)}")
-    return tuple(str(t) for t in tasks)
+    """stage.tasks (the dataset's data.tasks unless given on the command line)."""
+    return task_file_names(cfg.stage.get("tasks"), "stage.tasks (or the dataset's data.tasks)")
 
 
 def _workers(value: Any) -> int | str:

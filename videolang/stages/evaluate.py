@@ -14,7 +14,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.errors import ConfigError
 from videolang.core.options import instantiate
-from videolang.evaluate.report import write_outputs
+from videolang.evaluate.report import timeline_plots, write_outputs
 from videolang.stages import StageResult
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,9 @@ def run(cfg: DictConfig) -> StageResult:
         log.warning(message)
     for line in result.report.lines():
         log.warning("input: %s", line)
-    files = write_outputs(result, Path(cfg.paths.output_dir), {"predictions": predictions, "references": references},
-                          plots=int(cfg.stage.get("plots", 4)))
+    out_dir = Path(cfg.paths.output_dir)
+    files = write_outputs(result, out_dir, {"predictions": predictions, "references": references}, plots=0)
+    files.pop("plots")  # made after summary.json (below)
     primary = next(iter(result.metrics))
     log.info("%s (%s): %s", cfg.task.name, primary,
              ", ".join(f"{k}={v:.4f}" for k, v in result.primary.items() if "@" not in k and v is not None))
@@ -47,7 +48,12 @@ def run(cfg: DictConfig) -> StageResult:
                "inputs": dict(result.report.counts), "files": files}
     if result.report.warnings:
         summary["warnings"] = list(result.report.warnings)
-    return StageResult(summary)
+
+    def plots() -> dict:  # after summary.json: the scores are on disk before the optional pictures
+        made = [str(p) for p in timeline_plots(result, out_dir / "plots", int(cfg.stage.get("plots", 4)))]
+        return {"files": {**files, "plots": made}}
+
+    return StageResult(summary, then=plots)
 
 
 def grounding_lines(m: dict) -> list[str]:

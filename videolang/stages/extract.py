@@ -21,7 +21,7 @@ import hydra.utils
 import torch
 from omegaconf import DictConfig
 
-from videolang.core.errors import VideolangError
+from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.io import ensure_writable_dir
 from videolang.core.options import extension_list, flag, shard_numbers, whole_number
 from videolang.core.quiet import PREDICT_WRITER_NOTES
@@ -30,6 +30,7 @@ from videolang.extract.parallel import ExtractModule, StoreWriter
 from videolang.extract.sources import list_videos, shard
 from videolang.stages import StageResult
 from videolang.store import FeatureStore
+from videolang.store.lock import describe_holder
 from videolang.store.manifest import current_rows
 
 log = logging.getLogger(__name__)
@@ -57,14 +58,18 @@ def run(cfg: DictConfig) -> StageResult:
              ", ".join(f"{k}={fp}" for k, fp in encoder.fingerprints.items()))
 
     module = ExtractModule(encoder, store, items, num_workers=num_workers, overwrite=overwrite,
-                           writer_name=f"shard{index}of{count}", retry_failed=retry_failed)
+                           writer_name=f"shard{index}of{count}", retry_failed=retry_failed, run_id=run_id,
+                           lock_timeout=lock_timeout(st.get("lock_timeout")))
     trainer = hydra.utils.instantiate(cfg.trainer, logger=False, enable_checkpointing=False,
                                       enable_progress_bar=False, enable_model_summary=False,
                                       callbacks=[StoreWriter(run_id, progress=progress)])
     with warnings.catch_warnings():
         for message in PREDICT_WRITER_NOTES:
             warnings.filterwarnings("ignore", message=message)
-        trainer.predict(module, return_predictions=False)
+        try:
+            trainer.predict(module, return_predictions=False)
+        finally:
+            module.release_lock()
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()  # every rank's journal is complete before anyone reports
 
@@ -81,6 +86,8 @@ def run(cfg: DictConfig) -> StageResult:
     report.update(store=str(store.root), fingerprints=encoder.fingerprints, seconds=round(time.time() - started, 2),
                   shard=index, num_shards=count, warnings=notes, retry_failed=retry_failed,
                   torn_lines=dict(store.torn_lines))
+    if module.lock is not None and module.lock.waited:
+        report["waited_for_lock"] = {"seconds": round(module.lock.waited, 2), "holder": module.lock.waited_for}
     log.info(format_report(report))
     return StageResult(report, failed=report["failed"])
 
@@ -137,6 +144,15 @@ def sum_counts(store: FeatureStore, manifest, keys: list[str], run_id: str) -> d
     return totals
 
 
+def lock_timeout(value) -> float | None:
+    """stage.lock_timeout: seconds to wait for another run of the same shard (null: as long as it takes)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ConfigError(f"stage.lock_timeout={value!r}: seconds >= 0, or null to wait as long as it takes")
+    return float(value)
+
+
 def format_report(report: dict) -> str:
     before = report.get("failed_before", 0)
     failed = f"{report['failed'] - before} failed"
@@ -144,6 +160,10 @@ def format_report(report: dict) -> str:
         failed += f", {before} skipped (failed before; retry_failed=true to retry)"
     lines = [f"extract: {report['videos']} video(s): {report['done']} done, {report['skipped']} skipped "
              f"(already complete), {failed}; store {report.get('store')}"]
+    waited = report.get("waited_for_lock")
+    if waited:
+        lines.append(f"  waited {waited['seconds']:g} s for another run of this shard ({describe_holder(waited['holder'])})"
+                     " before deciding what to do: what it finished is counted as skipped")
     for reason, what in (report.get("no_stream") or {}).items():
         lines.append(f"  {what['videos']} video(s) with {reason}: {', '.join(what['keys'])} done, nothing to "
                      "extract (not a failure)")

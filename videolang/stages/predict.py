@@ -14,6 +14,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.io import special_file_kind
 from videolang.predict.batch import run_batch
 from videolang.stages import StageResult
 
@@ -47,7 +48,9 @@ def run(cfg: DictConfig) -> StageResult:
         [(Path(str(references)), "references file")] if references and video is not None else [])
     for path, what in checks:  # before seconds of model loading
         if not path.is_file():
-            raise BadInputError(f"{what} not found" if not path.exists() else f"{what} is not a file", path)
+            kind = special_file_kind(path.stat().st_mode) if path.exists() and not path.is_dir() else None
+            raise BadInputError(f"{what} not found" if not path.exists() else f"{what} is not a file"
+                                + (f": it is {kind}" if kind else ""), path)
     if device.startswith("cuda"):
         import torch
 

@@ -37,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
+from videolang.builder.tasks import task_file_names
 from videolang.core.checkpoints import check_checkpoint
 from videolang.core.errors import ConfigError
 from videolang.core.io import atomic_write_json, ensure_dir
@@ -118,6 +120,10 @@ def check_settings(cfg: DictConfig) -> None:
     max_epochs, min_epochs = _whole(_number(cfg, "trainer.max_epochs")), _whole(_number(cfg, "trainer.min_epochs"))
     if max_epochs is not None and min_epochs is not None and max_epochs != -1 and min_epochs > max_epochs:
         raise ConfigError(f"trainer.min_epochs={min_epochs} is more than trainer.max_epochs={max_epochs}")
+    check_schedule_length(cfg, max_epochs)
+    tasks = OmegaConf.select(cfg, "data.tasks", default=None)
+    if tasks is not None:  # the dataset's task files: unknown names refused as stage=build_dataset refuses them
+        task_file_names(tasks, "data.tasks")
     head = OmegaConf.select(cfg, "task.head", default=None)
     if isinstance(head, DictConfig) and head.get("_target_"):
         import pydoc
@@ -134,6 +140,33 @@ def check_settings(cfg: DictConfig) -> None:
     resume = cfg.stage.get("resume")
     if resume:
         check_checkpoint(str(resume))  # a missing / truncated / foreign file: named now, not by Lightning later
+
+
+def check_schedule_length(cfg: DictConfig, max_epochs: int | None) -> None:
+    """`trainer.max_epochs=-1` (no limit) without `trainer.max_steps` leaves the learning-rate schedule, which
+    is drawn over the run's optimiser steps (`videolang.training.schedule`), without a length: refused here
+    (exit 2) instead of an overflow in the schedule once the model is built."""
+    max_steps = _whole(_number(cfg, "trainer.max_steps"))
+    if max_epochs != -1 or (max_steps is not None and max_steps != -1) or _number(cfg, "trainer.fast_dev_run"):
+        return
+    if OmegaConf.select(cfg, "model.scheduler", default=None) is None:
+        return  # a constant learning rate needs no length
+    raise ConfigError("trainer.max_epochs=-1 (no limit) leaves the learning-rate schedule (model.scheduler) "
+                      "without a length", hint="set trainer.max_steps=<n> too (the schedule then spans n optimiser "
+                                               "steps), or model.scheduler=null for a constant learning rate")
+
+
+def selection_first(callbacks: list[Any]) -> list[Any]:
+    """Checkpoint callbacks that select on a metric (best.ckpt) before the others (epoch_NNN.ckpt, last.ckpt).
+
+    Lightning runs checkpoint callbacks last, in the order given, and every checkpoint holds every
+    callback's state at the moment it is written: with the selection updated first, the last.ckpt of
+    an epoch that was a new best knows it, so a run killed right after that epoch resumes with the
+    right best score instead of the previous epoch's (which a worse epoch could then beat)."""
+    def selects(cb: Any) -> bool:
+        return isinstance(cb, ModelCheckpoint) and getattr(cb, "monitor", None) is not None
+
+    return sorted(callbacks, key=lambda cb: not selects(cb))
 
 
 def build_module(cfg: DictConfig, inferred: dict[str, Any]):
@@ -202,7 +235,7 @@ def _train(cfg: DictConfig) -> StageResult:
     datamodule.setup("fit")
     module = build_module(cfg, datamodule.inferred_model_options())  # feature widths, class vocabulary
     module.feature_info = datamodule.feature_info()
-    callbacks = _instantiate_all(cfg.get("callbacks"), "callbacks")
+    callbacks = selection_first(_instantiate_all(cfg.get("callbacks"), "callbacks"))
     loggers = _instantiate_all(cfg.get("logger"), "logger")
     ranks = FitRanks(verbose=bool(cfg.get("verbose", False)))
     trainer = instantiate(cfg.trainer, "trainer", callbacks=[*callbacks, ranks], logger=loggers or False)
@@ -308,11 +341,17 @@ class FitRanks(L.Callback):
 
 
 def fit_outcome(trainer: L.Trainer, module: L.LightningModule) -> dict[str, Any]:
-    best = next((c.best_model_path for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), "")
+    """What the summary says about the fit. The best score is the selecting checkpoint callback's, the
+    score of the file `best_checkpoint` names (the module's own running best when no callback selects)."""
+    selecting = next((c for c in trainer.checkpoint_callbacks if getattr(c, "monitor", None)), None)
+    best = selecting.best_model_path if selecting is not None else ""
     last = next((c.last_model_path for c in trainer.checkpoint_callbacks if c.last_model_path), "")
     best, last = (p if p and Path(p).is_file() else "" for p in (best, last))
     stopped = next((c.report for c in trainer.callbacks if getattr(c, "report", None)), None)
     score = getattr(module, "best_score", None)
+    if selecting is not None and best and selecting.best_model_score is not None:
+        value = float(selecting.best_model_score)
+        score = value if math.isfinite(value) else None
     return {"best_checkpoint": best or None, "last_checkpoint": last or None,
             "best_score": float(score) if score is not None else None,
             "global_step": int(trainer.global_step), "epochs": int(trainer.current_epoch),

@@ -8,12 +8,14 @@ models or settings never mix):
     <key>/<fingerprint>/<stem>.json        sidecar: timestamps, fps, model, fingerprint, shape
                                            (speech: the transcript itself, no .npy)
     manifest/<writer>.jsonl                one journal per writer (shard x rank), append-only
+    manifest/<writer>.lock                 while a run writes that shard: who it is (`videolang.store.lock`)
     manifest.parquet                       merged snapshot of the journals
 
 Every file is written atomically (temporary name + rename); the sidecar is written
 last and is the commit mark, so a video is done exactly when its sidecar is valid
 and agrees with its array. Each video has one owner (deterministic sharding), so no
-two writers ever touch the same file.
+two writers ever touch the same file, and each writer holds its shard's lock while it
+works, so a second run of the same shard waits instead of doing the work again.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.ids import filename_to_id, id_to_filename
 from videolang.core.io import (atomic_path, atomic_save_npy, atomic_target, atomic_write_json, atomic_write_parquet,
                                ensure_dir)
+from videolang.store.lock import ShardLock
 from videolang.store.manifest import Journal, merge_journals
 from videolang.store.record import FeatureRecord
 
@@ -172,6 +175,10 @@ class FeatureStore:
                     Path(entry.path).unlink(missing_ok=True)
                     removed += 1
         return removed
+
+    def shard_lock(self, writer: str, owner: dict[str, Any] | None = None) -> ShardLock:
+        """The lock a writer (`shard<i>of<n>-rank<r>of<w>`) holds while it works (`videolang.store.lock`)."""
+        return ShardLock(self.root / "manifest" / f"{writer}.lock", owner)
 
     def journal(self, writer: str) -> Journal:
         return Journal(self.root / "manifest" / f"{writer}.jsonl")

@@ -84,6 +84,10 @@ def optimizers_for(module, optimizer_factory, scheduler_factory, default_lr: flo
     optimizer = (optimizer_factory or (lambda ps: torch.optim.Adam(ps, lr=default_lr)))(params)
     if scheduler_factory is None:
         return optimizer
-    total = int(module.trainer.estimated_stepping_batches) if module._trainer is not None else 1000
+    total = module.trainer.estimated_stepping_batches if module._trainer is not None else 1000
+    if not math.isfinite(total):  # max_epochs=-1 without max_steps (stage=train refuses it before this)
+        raise ValueError("the learning-rate schedule needs a length: with trainer.max_epochs=-1 set "
+                         "trainer.max_steps, or use no scheduler (a constant learning rate)")
+    total = int(total)
     scheduler = scheduler_factory(optimizer, total_steps=max(1, total))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
