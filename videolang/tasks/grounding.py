@@ -199,8 +199,12 @@ class GroundingTask(Seq2SeqTask):
     # ---------------------------------------------------------------- scoring
     @staticmethod
     def prediction_rows(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Moment-DETR JSONL rows; `pred_saliency_scores` when the model's output carries `saliency` (one score per
+        input clip: Moment-DETR's saliency head)."""
         return [{"qid": o["key"], "query": o.get("query", ""), "vid": o["video_id"],
-                 "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]]}
+                 "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]],
+                 **({"pred_saliency_scores": [round(float(x), 4) for x in o["saliency"]]}
+                    if o.get("saliency") is not None else {})}
                 for o in outputs]
 
     @staticmethod
