@@ -146,6 +146,14 @@ class MomentDETRModule(TaskModule):
                                              + getattr(self, "_micro_batch", 0))
 
     # -------------------------------------------------------------- training
+    def setup(self, stage: str) -> None:
+        """Say so when the query encoder is not the model that made the frames (`stage=train` has set
+        `feature_info` by now): allowed, but Moment-DETR pairs a CLIP's text tower with the same CLIP's frames."""
+        visual = str(((self.feature_info or {}).get("visual") or {}).get("config", {}).get("model") or "")
+        if stage == "fit" and visual and Path(visual).name != Path(self.text.source).name:
+            log.warning("Moment-DETR: the query encoder %s is not the model of the training frames (%s)",
+                        self.text.source, visual)
+
     def configure_optimizers(self):
         """AdamW (lr 1e-4, weight decay 1e-4) and the reference's StepLR per epoch when `scheduler` is given."""
         params = [p for p in self.parameters() if p.requires_grad]
