@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from videolang.core.errors import BadInputError
 from videolang.core.spans import tiou
 from videolang.model.moment_detr.criterion import (HungarianMatcher, SetCriterion, relevant_clips,
                                                    sample_saliency_pairs, saliency_margin_loss, span_targets)
@@ -120,6 +121,8 @@ def test_api_encode_once_then_predict_for_moment_detr(moment_detr_ckpt, sample_c
     predictor = GroundingPredictor.from_checkpoint(moment_detr_ckpt["ckpt"], device="cpu")
     assert isinstance(predictor.module, MomentDETRModule)  # picked from the checkpoint alone
     assert list(predictor.encoder.extractors) == ["visual"]  # no transcript: Whisper is not run
+    with pytest.raises(BadInputError, match="call encode_video"):
+        predictor.predict("too early")
     video = moment_detr_ckpt["videos"][0]
     feats, _ = predictor.encode_video(sample_corpus / video["files"]["video"])
     titles = [c["title"] for c in video["chapters"]]
@@ -150,3 +153,20 @@ def test_stage_predict_writes_saliency_and_prints_the_most_salient_seconds(make_
     saved = json.loads((Path(cfg.paths.output_dir) / f"{path.stem}.grounding.json").read_text())
     assert len(row["pred_saliency_scores"]) == len(saved["clip_times"]) > 0
     assert len(row["pred_relevant_windows"]) == 10
+
+
+def test_the_seq2seq_head_answers_the_same_api_without_saliency(grounding_ckpt, sample_features):
+    from videolang.backbone.sources import StoreFeatures
+    from videolang.predict import GroundingPredictor
+
+    predictor = GroundingPredictor.from_checkpoint(grounding_ckpt["ckpt"], device="cpu")
+    video = grounding_ckpt["videos"][1]  # its stored features: the raw-video path is the same for both models
+    feats = StoreFeatures(sample_features["feature_dir"]).get(video["id"])
+    result = predictor.predict_features(feats, ["first query", "second query"], video["id"])
+    assert [q["saliency"] for q in result.queries] == [None, None] and all(q["windows"] for q in result.queries)
+    assert "most salient" not in result.lines()
+    # the clips the model read: the fixture's 8-frame budget spread over the video, first and last frames kept
+    times = result.clip_times
+    assert len(times) == 8 < len(feats.timestamps) and times[0] == feats.timestamps[0] and times[-1] == feats.timestamps[-1]
+    assert set(times) <= set(feats.timestamps.tolist()) and times == sorted(set(times))
+    assert all("pred_saliency_scores" not in row for row in result.moment_detr_rows())
