@@ -98,13 +98,14 @@ def extract_narrated(videos_dir: Path, asr: Path, work: Path, common: list[str])
               f"extractor.extractors.speech.source={asr}", log_dir=work / "logs")
 
 
-def prepare_narrated_corpus(videos: int, work: Path, common: list[str]) -> None:
+def prepare_narrated_corpus(videos: int, work: Path, common: list[str], sample_overrides: tuple[str, ...] = ()) -> None:
     """The learning benchmarks' corpus: small narrated sample videos, the tiny zoo, a built dataset, and
-    tiny-clip frames + the generator's narration as the transcript in the feature store (all reused when done)."""
+    tiny-clip frames + the generator's narration as the transcript in the feature store (all reused when done).
+    `sample_overrides`: extra `stage.*` options of make_sample (e.g. `stage.titles_spoken=false`)."""
     sample, logs = work / "sample", work / "logs"
     run_stage("stage=make_sample", *common, f"stage.num_videos={videos}", "stage.width=64",
               "stage.height=48", "stage.fps=10", "stage.min_duration=20", "stage.max_duration=60",
-              "stage.with_awkward=false", log_dir=logs)
+              "stage.with_awkward=false", *sample_overrides, log_dir=logs)
     run_stage("stage=make_zoo", *common, "stage.only=[tiny-clip,tiny-t5]", log_dir=logs)
     run_stage("stage=build_dataset", *common, "data=sample", "data.splits.fractions={val: 0.1, test: 0.15}",
               log_dir=logs)

@@ -199,6 +199,20 @@ def print_true_answer(step: Step) -> None:
               f"{f'; {by}' if by else ''} ({summary.relative_to(ROOT)})")
 
 
+def store_choice_args() -> list[str]:
+    """The feature configurations this demo's extract step wrote, for every training step.
+
+    The store keeps every configuration it was given (an older demo's speech settings stay beside
+    the current ones), and training refuses to guess between them.
+    """
+    summary = DEMO_LOGS / "extract" / "summary.json"
+    if not summary.is_file():
+        return []
+    fingerprints = read_json(summary).get("fingerprints", {})
+    chosen = {key: fingerprints[key] for key in ("visual", "speech") if key in fingerprints}
+    return ["stage.datamodule.fingerprints={" + ",".join(f"{k}:{hydra_quoted(v)}" for k, v in chosen.items()) + "}"]
+
+
 def steps() -> list[Step]:
     train_dir = DEMO_LOGS / "train"
     return [
@@ -235,6 +249,8 @@ def run_step(step: Step) -> None:
         shutil.rmtree(step.run_dir)  # a fresh short training; Lightning would version clashing checkpoints
     if step.stage == "predict":
         args.append(f"video={first_test_video()}")
+    if step.stage == "train":
+        args.extend(store_choice_args())
     if step.late_args:
         args.extend(step.late_args())
     cmd = [sys.executable, "-m", "videolang.run", f"stage={step.stage}", f"hydra.run.dir={step.run_dir}", *args]

@@ -85,6 +85,17 @@ def counts(**expected: int) -> Callable[[Path, dict], None]:
     return _check
 
 
+def saliency_and_query_sensitivity(run: Path, summary: dict) -> None:
+    """evaluate, grounding: bad saliency lists counted, highlight scored on references derived from the windows,
+    query sensitivity reported (G_REFS: three queries of one video)."""
+    counts(predicted_saliency_scores_dropped_nan=1, predicted_saliency_scores_dropped_not_numbers=1,
+           predicted_saliency_scores_wrong_length=1, reference_saliency_derived_from_windows=3)(run, summary)
+    m = json.loads((run / "metrics.json").read_text())["metrics"]["corrected"]
+    assert m["qs_videos_evaluated"] == 1 and m["qs_top1_changed"] == 1.0 and m["qs_shuffled_r1@0.5"] == 0.0
+    assert m["hl_hit1@fair"] == pytest.approx(1 / 3)  # query 2's top clip (20 s) is inside [20, 30)
+    assert summary["metrics"]["corrected"]["qs_r1@0.5"] == 1.0 and "g_preds.jsonl" in summary["warnings"][0]
+
+
 def entries(part: str, **expected: int) -> Callable[[Path, dict], None]:
     """train: what reading a task file counted (summary.json -> data.entries)."""
     def _check(run: Path, summary: dict) -> None:
@@ -242,6 +253,13 @@ EVALUATE = [
     Row("eval-grounding-preds-empty", "evaluate", GROUND, 0, ["{t}/in/g_preds.jsonl"],
         "no predictions at all: every reference query scores 0", {"in/g_preds.jsonl": ""},
         check=counts(queries_without_predictions=3)),
+    Row("eval-grounding-preds-bad-saliency-counted", "evaluate", GROUND, 0, ["{t}/in/g_preds.jsonl"],
+        r"(?s)pred_saliency_scores dropped \(nan: 1, not_numbers: 1;.*query sensitivity: the top-1 window changes "
+        r"with the query on 100\.0% of 1 videos.*highlight detection: fair HIT@1 33\.33",
+        {"in/g_preds.jsonl": jsonl([dict(G_PREDS[0], pred_saliency_scores=[NAN] * 30),
+                                    dict(G_PREDS[1], pred_saliency_scores=["a"] * 30),
+                                    dict(G_PREDS[2], pred_saliency_scores=[0.0] * 20 + [1.0] * 5)])},
+        check=saliency_and_query_sensitivity),
     Row("eval-grounding-refs-duplicate-qid", "evaluate", GROUND, 1, ["{t}/in/g_refs.jsonl", "'1'"], "duplicate qid",
         {"in/g_refs.jsonl": jsonl(G_REFS + G_REFS[1:2])}),
     Row("eval-grounding-refs-window-past-end", "evaluate", GROUND, 1, ["{t}/in/g_refs.jsonl", "'2'"],

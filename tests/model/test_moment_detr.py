@@ -111,7 +111,7 @@ def test_moment_detr_learned_the_training_queries_and_reads_them(moment_detr_ckp
         scores = [w[2] for w in p["pred_relevant_windows"]]
         assert len(scores) == 10 and scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
         duration = next(v["duration"] for v in moment_detr_ckpt["videos"] if v["id"] == p["vid"])
-        assert abs(len(p["pred_saliency_scores"]) - duration) <= 1  # one clip per second of video
+        assert len(p["pred_saliency_scores"]) == int(duration) and p["clip_length"] == 1.0  # one per second
 
 
 def test_api_encode_once_then_predict_for_moment_detr(moment_detr_ckpt, sample_corpus, encoding_cache):
@@ -127,16 +127,17 @@ def test_api_encode_once_then_predict_for_moment_detr(moment_detr_ckpt, sample_c
     feats, _ = predictor.encode_video(sample_corpus / video["files"]["video"])
     titles = [c["title"] for c in video["chapters"]]
     result = predictor.predict(titles)
-    assert len(result.clip_times) == len(feats.timestamps)
     for q, chapter in zip(result.queries, video["chapters"]):
-        assert len(q["saliency"]) == len(result.clip_times) and len(q["windows"]) == 10
-        inside = [x for t, x in zip(result.clip_times, q["saliency"]) if chapter["start"] <= t < chapter["end"]]
-        outside = [x for t, x in zip(result.clip_times, q["saliency"]) if not chapter["start"] <= t < chapter["end"]]
+        # one [time, score] per frame read (every frame: the video is shorter than max_frames), 10 windows
+        assert [t for t, _ in q["saliency"]] == feats.timestamps.tolist() and len(q["windows"]) == 10
+        inside = [x for t, x in q["saliency"] if chapter["start"] <= t < chapter["end"]]
+        outside = [x for t, x in q["saliency"] if not chapter["start"] <= t < chapter["end"]]
         assert np.mean(inside) > np.mean(outside), q["query"]  # saliency learned: the chapter's clips score higher
     assert sum(tiou(q["windows"][0][:2], (c["start"], c["end"])) >= 0.5
                for q, c in zip(result.queries, video["chapters"])) >= len(titles) / 2
-    rows = result.moment_detr_rows()
-    assert [r["pred_saliency_scores"] for r in rows] == [[round(x, 4) for x in q["saliency"]] for q in result.queries]
+    rows = result.moment_detr_rows()  # per second, each second the score of the frame that covers its centre
+    per_second = [[round(x, 4) for _, x in q["saliency"]][:int(video["duration"])] for q in result.queries]
+    assert [r["pred_saliency_scores"] for r in rows] == per_second
 
 
 def test_stage_predict_writes_saliency_and_prints_the_most_salient_seconds(make_cfg, moment_detr_ckpt, sample_corpus,
@@ -151,11 +152,12 @@ def test_stage_predict_writes_saliency_and_prints_the_most_salient_seconds(make_
     assert title in printed and "most salient: " in printed
     row, = _rows(Path(cfg.paths.output_dir) / f"{path.stem}.grounding.jsonl")
     saved = json.loads((Path(cfg.paths.output_dir) / f"{path.stem}.grounding.json").read_text())
-    assert len(row["pred_saliency_scores"]) == len(saved["clip_times"]) > 0
-    assert len(row["pred_relevant_windows"]) == 10
+    assert len(row["pred_saliency_scores"]) == int(video["duration"])
+    assert row["clip_length"] == saved["clip_length"] == 1
+    assert len(row["pred_relevant_windows"]) == 10 and len(saved["queries"][0]["saliency"]) > 0
 
 
-def test_the_seq2seq_head_answers_the_same_api_without_saliency(grounding_ckpt, sample_features):
+def test_the_seq2seq_head_answers_the_same_api(grounding_ckpt, sample_features):
     from videolang.backbone.sources import StoreFeatures
     from videolang.predict import GroundingPredictor
 
@@ -163,10 +165,19 @@ def test_the_seq2seq_head_answers_the_same_api_without_saliency(grounding_ckpt, 
     video = grounding_ckpt["videos"][1]  # its stored features: the raw-video path is the same for both models
     feats = StoreFeatures(sample_features["feature_dir"]).get(video["id"])
     result = predictor.predict_features(feats, ["first query", "second query"], video["id"])
-    assert [q["saliency"] for q in result.queries] == [None, None] and all(q["windows"] for q in result.queries)
-    assert "most salient" not in result.lines()
-    # the clips the model read: the fixture's 8-frame budget spread over the video, first and last frames kept
-    times = result.clip_times
-    assert len(times) == 8 < len(feats.timestamps) and times[0] == feats.timestamps[0] and times[-1] == feats.timestamps[-1]
-    assert set(times) <= set(feats.timestamps.tolist()) and times == sorted(set(times))
-    assert all("pred_saliency_scores" not in row for row in result.moment_detr_rows())
+    for q in result.queries:  # the fixture trains the head's saliency: [time, score] per frame read (its 8 of 40)
+        times = [t for t, _ in q["saliency"]]
+        assert len(times) == 8 and times[0] == feats.timestamps[0] and times[-1] == feats.timestamps[-1]
+    assert all(len(row["pred_saliency_scores"]) == int(video["duration"]) for row in result.moment_detr_rows())
+
+
+def test_a_prediction_without_saliency_prints_and_writes_none():
+    from videolang.predict import GroundingPrediction
+
+    result = GroundingPrediction("talk.mp4", 30.0, [{"qid": 0, "query": "q", "windows": [[1.0, 4.0, 0.5]],
+                                                    "saliency": None, "dropped": {}}])
+    assert result.lines().splitlines() == ["q", "  0:01-0:04 0.500"]
+    assert result.moment_detr_rows() == [{"qid": 0, "query": "q", "vid": "talk",
+                                          "pred_relevant_windows": [[1.0, 4.0, 0.5]]}]
+    result.queries[0]["saliency"] = [[0.0, 0.1], [1.0, 0.9], [2.0, 0.4], [3.0, 0.5]]
+    assert result.lines().splitlines()[-1] == "  most salient: 0:01 (0.90), 0:03 (0.50), 0:02 (0.40)"

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from videolang.backbone.saliency import QuerySaliency
 from videolang.backbone.visual import VisualEncoder
 
 
@@ -25,7 +26,7 @@ class Vid2Seq(nn.Module):
     def __init__(self, t5: nn.Module, visual_dim: int, visual_layers: int = 12, visual_heads: int = 12,
                  max_frames: int = 100, dropout: float = 0.1, use_speech: bool = True, use_video: bool = True,
                  commonsense_dim: int | None = None, commonsense_fusion: str | None = None,
-                 commonsense_layers: int = 0, frame_deltas: bool = False):
+                 commonsense_layers: int = 0, frame_deltas: bool = False, saliency: bool = False):
         super().__init__()
         if not (use_speech or use_video):
             raise ValueError("at least one of use_speech / use_video must be on")
@@ -49,6 +50,10 @@ class Vid2Seq(nn.Module):
         self.commonsense = VisualEncoder(int(commonsense_dim), d_model, int(commonsense_layers), heads,
                                          max_frames=max_frames, dropout=dropout, name="commonsense") \
             if commonsense_fusion == "stream" else None
+        if saliency and not (use_speech and use_video):
+            raise ValueError("the saliency head scores frames against the query: it needs use_speech and use_video")
+        # Per-frame query saliency (`videolang.backbone.saliency`): built when a task trains or outputs it.
+        self.saliency = QuerySaliency(d_model) if saliency else None
 
     # ------------------------------------------------------------ building
     @staticmethod
@@ -114,12 +119,43 @@ class Vid2Seq(nn.Module):
                                    batch["attention_mask"] if attention_mask is None else attention_mask,
                                    batch.get("frames"), batch.get("frame_mask"),
                                    batch.get("commonsense"), batch.get("commonsense_mask"))
-        decoder_input_ids = self.t5.prepare_decoder_input_ids_from_labels(labels=labels)
+        return self.decode_logits(hidden, mask, labels)
+
+    def encode_batch(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """`encode` on a collated batch's own inputs."""
+        return self.encode(batch.get("input_ids"), batch.get("attention_mask"), batch.get("frames"),
+                           batch.get("frame_mask"), batch.get("commonsense"), batch.get("commonsense_mask"))
+
+    def decode_logits(self, hidden: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced decoder logits (B, L_out, V) over already encoded states."""
         from transformers.modeling_outputs import BaseModelOutput
 
+        decoder_input_ids = self.t5.prepare_decoder_input_ids_from_labels(labels=labels)
         out = self.t5(encoder_outputs=BaseModelOutput(last_hidden_state=hidden), attention_mask=mask,
                       decoder_input_ids=decoder_input_ids, use_cache=False)
         return out.logits
+
+    def frame_saliency(self, hidden: torch.Tensor, batch: dict[str, torch.Tensor],
+                       partners: list[int | None] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, K) query saliency of each frame, from `encode`'s states; with `partners`, also (P, K) scores of
+        the frames of each item that has a partner against the partner's query (the negative pairs).
+
+        The query is the first `query_length` input tokens (the batch's `query_length`, set by the task)."""
+        if self.saliency is None:
+            raise ValueError("this model has no saliency head (no task of it trains one)")
+        text_len = batch["input_ids"].shape[1]
+        frames = hidden[:, text_len:text_len + batch["frames"].shape[1]]
+        positions = torch.arange(text_len, device=hidden.device).unsqueeze(0)
+        query_mask = positions < batch["query_length"].to(hidden.device).unsqueeze(1)
+        query = self.saliency.pooled_query(hidden[:, :text_len], query_mask)
+        scores = self.saliency(frames, query)
+        if partners is None:
+            return scores, None
+        rows = [r for r, p in enumerate(partners) if p is not None]
+        if not rows:
+            return scores, frames.new_zeros((0, frames.shape[1]))
+        others = torch.as_tensor([partners[r] for r in rows], device=hidden.device)
+        return scores, self.saliency(frames[rows], query[others])
 
     def score_candidates(self, batch: dict[str, torch.Tensor], candidates: torch.Tensor) -> torch.Tensor:
         """Decoder logits (B*A, L, V) of A teacher-forced candidates (B, A, L) per item, -100 = padding.

@@ -36,7 +36,8 @@ from videolang.training.samplers import EpochSeededSampler, MixedTaskSampler
 
 log = logging.getLogger(__name__)
 
-META_FIELDS = ("key", "video_id", "duration", "offset", "span", "references", "task", "query", "answers", "category")
+META_FIELDS = ("key", "video_id", "duration", "offset", "span", "references", "task", "query", "answers", "category",
+               "frame_times")
 
 
 def build_item(key: str, video_id: str, feats: VideoFeatures, duration: float, events: list[Segment],
@@ -105,6 +106,9 @@ class Vid2SeqCollator:
       (`stream` fusion): 0 on padding and on frames without regions;
     - `candidates` (B, A, L_ans), `candidate_mask` (B, A) and `answer_idx` (B,), only when items carry
       candidate answers (multiple-choice VideoQA): -100 / 0 on padding, answer -1 when unknown;
+    - `frame_targets` (B, K) and `query_length` (B,), only when items carry them (a grounding head with a
+      saliency objective): 1 on frames inside a relevant window, 0 elsewhere and on padding; the number of
+      leading input tokens that are the query;
     - `meta`: the per-item keys, durations, offsets, spans, references, task names and queries, as lists.
 
     `visual_dim` / `commonsense_dim` are the widths used when no item of a batch has a row.
@@ -143,6 +147,14 @@ class Vid2SeqCollator:
                                                                              self.commonsense_dim)
         if any("candidates" in it for it in items):
             batch["candidates"], batch["candidate_mask"], batch["answer_idx"] = self._pad_candidates(items)
+        if any("frame_targets" in it for it in items):
+            targets = torch.zeros((b, k), dtype=torch.float32)
+            for r, it in enumerate(items):
+                row = np.asarray(it.get("frame_targets", ()), dtype=np.float32)
+                targets[r, :len(row)] = torch.from_numpy(row)
+            batch["frame_targets"] = targets
+            batch["query_length"] = torch.as_tensor([int(it.get("query_length", 0)) for it in items],
+                                                    dtype=torch.long)
         return batch
 
     @staticmethod

@@ -17,13 +17,15 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.evaluate.captions import caption_metrics, load_caption_predictions, load_caption_references
 from videolang.evaluate.densevid import (DISTANCES, TIOUS, dense_captioning_metrics, merged_references,
                                          soda_by_file, texts_needed, videos_to_score)
-from videolang.evaluate.grounding import (R1_DISTANCES, R1_TIOUS, count_grounding_inputs, grounding_metrics,
-                                          load_grounding_predictions, load_grounding_references)
+from videolang.evaluate.grounding import (R1_DISTANCES, R1_TIOUS, count_grounding_inputs, derive_reference_saliency,
+                                          grounding_metrics, load_grounding_predictions, load_grounding_references)
 from videolang.evaluate.grounding import length_buckets as grounding_length_buckets
 from videolang.evaluate.inputs import (InputReport, align_videos, check_durations, load_dense_predictions,
                                        load_dense_references, reference_sources, source_name,
                                        warn_if_nothing_predicted)
 from videolang.evaluate.meteor import Meteor
+from videolang.evaluate.query_sensitivity import query_sensitivity
+from videolang.evaluate.saliency import valid_clip_length
 from videolang.evaluate.soda import soda_c_scores
 from videolang.evaluate.text import TextScorer
 from videolang.evaluate.videoqa import load_qa_predictions, load_qa_references, videoqa_metrics
@@ -181,16 +183,23 @@ class ChapterCaptioningEvaluator(Evaluator):
 
 
 class GroundingEvaluator(Evaluator):
-    """Moment-DETR's R@1 (IoU and seconds), mAP at each IoU, mAP by window length and, when the references
-    carry saliency scores, highlight detection (HIT@1 and mAP)."""
+    """Moment-DETR's R@1 (IoU and seconds), mAP at each IoU, mAP by window length; highlight detection (HIT@1 and
+    mAP) when the references carry saliency scores, or when the predictions do and `derive_saliency` makes the
+    reference scores from the windows; the query-sensitivity figures when a video has several queries."""
 
     task = "grounding"
 
     def __init__(self, r1_tious: Sequence[float] = R1_TIOUS, r1_distances: Sequence[float] = R1_DISTANCES,
                  protocols: Sequence[str] = PROTOCOLS,
-                 length_buckets: Mapping[str, Sequence[float | None]] | None = None):
+                 length_buckets: Mapping[str, Sequence[float | None]] | None = None,
+                 saliency_clip_length: float | None = None, derive_saliency: bool = True):
         super().__init__(protocols)
         self.r1_tious, self.r1_distances = [float(t) for t in r1_tious], [float(d) for d in r1_distances]
+        self.saliency_clip_length = valid_clip_length(saliency_clip_length)
+        if saliency_clip_length is not None and self.saliency_clip_length is None:
+            raise ConfigError(f"task.evaluator.saliency_clip_length must be a positive number of seconds (or null), "
+                              f"got {saliency_clip_length!r}")
+        self.derive_saliency = bool(derive_saliency)
         try:
             self.buckets = grounding_length_buckets(length_buckets)
         except (TypeError, ValueError) as e:
@@ -199,12 +208,15 @@ class GroundingEvaluator(Evaluator):
 
     def evaluate(self, predictions: Any, references: Any, meteor: Meteor | None = None) -> EvaluationResult:
         report = InputReport()
-        refs = load_grounding_references(references)
+        refs = load_grounding_references(references, self.saliency_clip_length)
         if not any(len(r.windows) for r in refs.values()) and not any(r.saliency is not None for r in refs.values()):
             raise BadInputError("no query has a relevant window: nothing to evaluate",
                                 source_name(references, "references"))
         preds = load_grounding_predictions(predictions, report)
+        if self.derive_saliency:
+            derive_reference_saliency(preds, refs, report, self.saliency_clip_length)
         count_grounding_inputs(preds, refs, report)
+        warn_about_saliency(report, source_name(predictions, "predictions"))
         warn_if_nothing_predicted(report, source_name(predictions, "predictions"), len(preds),
                                   sum(q in refs for q in preds), "queries",
                                   sum(q in refs and len(p.windows) > 0 for q, p in preds.items()))
@@ -214,7 +226,28 @@ class GroundingEvaluator(Evaluator):
                 preds, refs, report, compat=protocol == "compat", r1_tious=self.r1_tious,
                 r1_distances=self.r1_distances,
                 buckets={k: (lo, None if hi == float("inf") else hi) for k, (lo, hi) in self.buckets.items()})
+            qs, qs_frame = query_sensitivity(preds, refs, compat=protocol == "compat", r1_tious=self.r1_tious)
+            metrics[protocol].update(qs)
+            if len(qs_frame) and len(frames[protocol]):
+                frames[protocol] = frames[protocol].merge(qs_frame, on="qid", how="left")
         return EvaluationResult(self.task, metrics, frames[self.protocols[0]], report, preds, refs)
+
+
+def warn_about_saliency(report: InputReport, name: str) -> None:
+    """One warning naming the predictions file when some of its `pred_saliency_scores` could not be used as given."""
+    prefix = "predicted_saliency_scores_dropped_"
+    dropped = {k[len(prefix):]: n for k, n in report.counts.items() if k.startswith(prefix)}
+    wrong = report.counts.get("predicted_saliency_scores_wrong_length", 0)
+    parts = []
+    if dropped:
+        parts.append(f"{sum(dropped.values())} queries' pred_saliency_scores dropped ("
+                     + ", ".join(f"{k}: {n}" for k, n in sorted(dropped.items()))
+                     + "; they score 0 on the highlight metrics)")
+    if wrong:
+        parts.append(f"{wrong} queries' pred_saliency_scores have a length other than the video's clip count "
+                     "(cut or zero-padded, as Moment-DETR's eval does)")
+    if parts:
+        report.warn(f"{name}: " + "; ".join(parts))
 
 
 class VideoQAEvaluator(Evaluator):

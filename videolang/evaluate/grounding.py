@@ -15,7 +15,10 @@
   `relevant_clip_ids`), binarised at >= 2 (fair), >= 3 (good), >= 4 (very_good); HIT@1 = the
   best annotator's label of the clip with the highest predicted saliency (first on ties, 0 past
   the table); mAP = `get_ap` (sklearn's precision-recall curve, interpolated, mean precision at
-  each new recall level; all-0 labels score 0, all-1 labels 1) per annotator, averaged.
+  each new recall level; all-0 labels score 0, all-1 labels 1) per annotator, averaged. References
+  without saliency get tables derived from their windows when the predictions carry saliency
+  (`derive_reference_saliency`, videolang.evaluate.saliency); the clip length is 2 s unless a row
+  or the evaluator says otherwise.
 IoU has no epsilon here (an IoU of exactly 0.5 passes 0.5).
 compat reproduces the reference run on VidChapters: the top-1 window is the first in the list
 whatever its score, only ground-truth windows of length in (0, 3600] s are kept (the "full"
@@ -39,6 +42,8 @@ from videolang.core.errors import BadInputError
 from videolang.core.spans import tiou_matrix
 from videolang.evaluate.inputs import (InputReport, align_videos, parse_span, read_source, refuse_duplicate_ids,
                                        unwrap_results)
+from videolang.evaluate.saliency import (DERIVED_CLIP_LENGTH, QVHIGHLIGHTS_CLIP_LENGTH, clip_count,
+                                         derived_saliency_table, parse_predicted_saliency, valid_clip_length)
 
 R1_TIOUS = (0.3, 0.5, 0.7)
 R1_DISTANCES = (1, 3, 5, 10)
@@ -48,7 +53,6 @@ COMPAT_LENGTH_RANGE = (0.0, 3600.0)
 # Moment-DETR's `eval_moment_retrieval` buckets, (lo, hi] seconds; its "long" stops at 150 s, the
 # QVHighlights video length, ours at infinity (None).
 LENGTH_BUCKETS = {"short": (0.0, 10.0), "middle": (10.0, 30.0), "long": (30.0, None)}
-SALIENCY_CLIP_LENGTH = 2.0
 SALIENCY_THRESHOLDS = {"fair": 2, "good": 3, "very_good": 4}
 
 
@@ -61,6 +65,7 @@ class Query:
     duration: float | None = None
     query: str = ""
     saliency: np.ndarray | None = None  # references: (clips, annotators) full-video table; predictions: (clips,)
+    clip_length: float | None = None  # seconds per saliency clip (a row's `clip_length`, or the table's)
 
 
 def key(t: float) -> str:
@@ -100,15 +105,16 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _saliency_table(row: dict, qid: str, name: str) -> np.ndarray:
-    """Moment-DETR's `mk_gt_scores`: (int(duration / 2) clips, annotators), the scores at `relevant_clip_ids`."""
+def _saliency_table(row: dict, qid: str, name: str, clip_length: float) -> np.ndarray:
+    """Moment-DETR's `mk_gt_scores`: (int(duration / clip_length) clips, annotators), the scores at
+    `relevant_clip_ids`."""
     ids, scores, duration = row.get("relevant_clip_ids"), row.get("saliency_scores"), row.get("duration")
     where = f"qid {qid!r}"
     if not _is_number(duration) or duration < 0:
         raise BadInputError(f"{where}: saliency scores need a duration, got {duration!r}", name)
     if not isinstance(ids, list) or not isinstance(scores, list) or len(ids) != len(scores):
         raise BadInputError(f"{where}: relevant_clip_ids and saliency_scores must be lists of equal length", name)
-    n_clips = int(duration / SALIENCY_CLIP_LENGTH)
+    n_clips = clip_count(duration, clip_length)
     widths = {len(s) if isinstance(s, list) else -1 for s in scores}
     if len(widths) > 1 or -1 in widths or 0 in widths:
         raise BadInputError(f"{where}: saliency_scores must be one list of annotator scores per clip, "
@@ -117,16 +123,17 @@ def _saliency_table(row: dict, qid: str, name: str) -> np.ndarray:
     for c, s in zip(ids, scores):
         if not isinstance(c, int) or isinstance(c, bool) or not 0 <= c < n_clips:
             raise BadInputError(f"{where}: relevant clip id {c!r} outside the video's {n_clips} clips "
-                                f"of {SALIENCY_CLIP_LENGTH:g} s", name)
+                                f"of {clip_length:g} s", name)
         if not all(_is_number(v) for v in s):
             raise BadInputError(f"{where}: saliency scores {s!r} are not numbers", name)
         table[c] = s
     return table
 
 
-def load_grounding_references(source: Any) -> dict[str, Query]:
+def load_grounding_references(source: Any, clip_length: float | None = None) -> dict[str, Query]:
     """JSONL rows `{qid, query, vid, duration, relevant_windows: [[s, e], ...]}` (+ QVHighlights'
-    `relevant_clip_ids` and `saliency_scores`). A qid twice, a malformed window or a window that starts
+    `relevant_clip_ids` and `saliency_scores`, on clips of `clip_length` s: the argument, else the row's
+    `clip_length`, else 2 s as QVHighlights). A qid twice, a malformed window or a window that starts
     at or past the video's duration is an error naming the file and the qid."""
     rows, name = read_source(source, "references")
     if not isinstance(rows, list) or not rows:
@@ -139,9 +146,11 @@ def load_grounding_references(source: Any) -> dict[str, Query]:
             bad = windows[windows[:, 0] >= duration][0].tolist()
             raise BadInputError(f"row {n}: qid {qid!r}: reference window {bad} starts at or past the "
                                 f"video's duration {duration:g} s", name)
-        saliency = _saliency_table(row, qid, name) if "saliency_scores" in row else None
+        length = clip_length or valid_clip_length(row.get("clip_length")) or QVHIGHLIGHTS_CLIP_LENGTH
+        saliency = _saliency_table(row, qid, name, length) if "saliency_scores" in row else None
         out[qid] = Query(qid, str(row.get("vid", "")), windows, duration=duration,
-                         query=str(row.get("query", "")), saliency=saliency)
+                         query=str(row.get("query", "")), saliency=saliency,
+                         clip_length=length if saliency is not None else None)
     with_saliency = [q.saliency is not None for q in out.values()]
     if any(with_saliency) and not all(with_saliency):
         missing = next(q for q in out.values() if q.saliency is None).qid
@@ -151,7 +160,9 @@ def load_grounding_references(source: Any) -> dict[str, Query]:
 
 def load_grounding_predictions(source: Any, report: InputReport) -> dict[str, Query]:
     """Moment-DETR JSONL rows `{qid, pred_relevant_windows: [[s, e, score], ...], pred_saliency_scores: [...]}`
-    (or a JSON list of them, or `{qid: [[s, e, score], ...]}`). A qid twice is an error naming the file."""
+    (or a JSON list of them, or `{qid: [[s, e, score], ...]}`); a row may say how long its saliency clips are
+    (`clip_length`, seconds). A qid twice is an error naming the file; saliency scores that are not one finite
+    number per clip are dropped and counted (`predicted_saliency_scores_dropped_<reason>`)."""
     data, name = read_source(source, "predictions")
     data = unwrap_results(data)
     refuse_duplicate_ids(data, name, "qid")
@@ -162,14 +173,13 @@ def load_grounding_predictions(source: Any, report: InputReport) -> dict[str, Qu
     out = {}
     for _, qid, row in _query_rows(data, "pred_relevant_windows", name):
         windows, scores = _windows(row["pred_relevant_windows"], f"qid {qid}", report, True)
-        saliency = row.get("pred_saliency_scores")
-        if saliency is not None:
-            if isinstance(saliency, list) and all(_is_number(v) for v in saliency):
-                saliency = np.array(saliency, dtype=np.float64)
-            else:
-                report.add("predicted_saliency_scores_dropped_malformed", qid)
-                saliency = None
-        out[qid] = Query(qid, str(row.get("vid", "")), windows, scores, saliency=saliency)
+        saliency = None
+        if row.get("pred_saliency_scores") is not None:
+            saliency, problem = parse_predicted_saliency(row["pred_saliency_scores"])
+            if problem:
+                report.add(f"predicted_saliency_scores_dropped_{problem}", qid)
+        out[qid] = Query(qid, str(row.get("vid", "")), windows, scores, saliency=saliency,
+                         clip_length=valid_clip_length(row.get("clip_length")))
     return out
 
 
@@ -236,7 +246,7 @@ def _clip_gt(ref: Query, compat: bool) -> np.ndarray:
     return np.clip(ref.windows, 0.0, ref.duration)
 
 
-def _protocol_gt(ref: Query, compat: bool) -> np.ndarray:
+def protocol_gt(ref: Query, compat: bool) -> np.ndarray:
     gt = _clip_gt(ref, compat)
     if compat:
         length = gt[:, 1] - gt[:, 0]
@@ -244,8 +254,8 @@ def _protocol_gt(ref: Query, compat: bool) -> np.ndarray:
     return gt
 
 
-def _score_query(pred: Query | None, gt: np.ndarray, compat: bool, r1_tious: Sequence[float],
-                 r1_distances: Sequence[float], map_tious: Sequence[float]) -> dict[str, float]:
+def score_query(pred: Query | None, gt: np.ndarray, compat: bool, r1_tious: Sequence[float],
+                r1_distances: Sequence[float], map_tious: Sequence[float]) -> dict[str, float]:
     if pred is None or not len(pred.windows):
         return {**{f"r1@{key(t)}": 0.0 for t in r1_tious}, **{f"r1@{key(d)}s": 0.0 for d in r1_distances},
                 **{f"ap@{key(t)}": 0.0 for t in map_tious}, "top1_start": np.nan, "top1_end": np.nan,
@@ -297,7 +307,7 @@ def grounding_metrics(preds: dict[str, Query], refs: dict[str, Query], report: I
     r1_all = sorted(set(r1_tious) | set(map_tious))
     rows = []
     for qid, ref in refs.items():
-        gt = _protocol_gt(ref, compat)
+        gt = protocol_gt(ref, compat)
         if not len(gt):
             if compat and len(ref.windows):
                 report.add("compat_queries_dropped_by_length_range", qid)
@@ -305,7 +315,7 @@ def grounding_metrics(preds: dict[str, Query], refs: dict[str, Query], report: I
         pred = preds.get(qid)
         row = {"qid": qid, "vid": ref.vid, "status": "scored" if pred is not None else "no_predictions",
                "n_predictions": 0 if pred is None else len(pred.windows), "n_references": len(gt)}
-        row.update(_score_query(pred, gt, compat, r1_all, r1_distances, map_tious))
+        row.update(score_query(pred, gt, compat, r1_all, r1_distances, map_tious))
         rows.append(row)
     # no query left (compat's length range dropped them all; the evaluator refuses references without a
     # window): the moment-retrieval metrics are null, `queries_evaluated` 0
@@ -316,11 +326,11 @@ def grounding_metrics(preds: dict[str, Query], refs: dict[str, Query], report: I
     for name, (lo, hi) in length_buckets(buckets).items():
         bucket_rows = []
         for qid, ref in refs.items():
-            gt = _protocol_gt(ref, compat)
+            gt = protocol_gt(ref, compat)
             length = gt[:, 1] - gt[:, 0]
             gt = gt[(length > lo) & (length <= hi)]
             if len(gt):
-                bucket_rows.append(_score_query(preds.get(qid), gt, compat, r1_all, r1_distances, map_tious))
+                bucket_rows.append(score_query(preds.get(qid), gt, compat, r1_all, r1_distances, map_tious))
         out.update(_summary(pd.DataFrame(bucket_rows), r1_all, r1_distances, map_tious, f"@{name}"))
     if any(r.saliency is not None for r in refs.values()):
         hl, hl_frame = highlight_metrics(preds, refs, compat=compat)
@@ -382,6 +392,34 @@ def count_grounding_inputs(preds: dict[str, Query], refs: dict[str, Query], repo
     if dropped:
         report.add("predicted_windows_beyond_first_10_not_used_for_map", n=dropped)
     if any(r.saliency is not None for r in refs.values()):
-        for qid in refs:
-            if qid in preds and preds[qid].saliency is None:
+        for qid, ref in refs.items():
+            pred = preds.get(qid)
+            if pred is None or ref.saliency is None:
+                continue
+            if pred.saliency is None:
                 report.add("queries_without_predicted_saliency", qid)
+            elif len(pred.saliency) != len(ref.saliency):
+                report.add("predicted_saliency_scores_wrong_length", f"{qid} ({len(pred.saliency)} scores for "
+                           f"{len(ref.saliency)} clips of {ref.clip_length:g} s)")
+            if pred.clip_length is not None and ref.clip_length is not None and pred.clip_length != ref.clip_length:
+                report.add("predicted_saliency_clip_length_differs_from_references",
+                           f"{qid} ({pred.clip_length:g} s, references {ref.clip_length:g} s)")
+
+
+def derive_reference_saliency(preds: dict[str, Query], refs: dict[str, Query], report: InputReport,
+                              clip_length: float | None = None) -> bool:
+    """Saliency tables from the relevant windows (`saliency.derived_saliency_table`) for references without
+    annotated saliency, when some prediction has `pred_saliency_scores`; True when it derived them. Clip length:
+    `clip_length`, else the prediction row's `clip_length`, else 1 s."""
+    if any(r.saliency is not None for r in refs.values()) or not any(p.saliency is not None for p in preds.values()):
+        return False
+    for qid, ref in refs.items():
+        if ref.duration is None or ref.duration <= 0:
+            report.add("queries_without_duration_no_derived_saliency", qid)
+            continue
+        pred = preds.get(qid)
+        length = clip_length or (pred.clip_length if pred is not None else None) or DERIVED_CLIP_LENGTH
+        ref.saliency = derived_saliency_table(np.clip(ref.windows, 0.0, ref.duration), ref.duration, length)
+        ref.clip_length = length
+    report.add("reference_saliency_derived_from_windows", n=sum(r.saliency is not None for r in refs.values()))
+    return True

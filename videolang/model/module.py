@@ -114,7 +114,8 @@ class Vid2SeqModule(TaskModule):
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), _fresh_config(source))
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
-                           commonsense_layers=cs.layers, frame_deltas=frame_deltas)
+                           commonsense_layers=cs.layers, frame_deltas=frame_deltas,
+                           saliency=any(t.needs_saliency_head for t in tasks))
         self.sentinel_ids = sentinel_ids(self.tokenizer)
         # What `init_from` loaded (set when fitting starts): {"checkpoint", "loaded", "skipped", "missing"}.
         self.init_report: dict[str, Any] | None = None

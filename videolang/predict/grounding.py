@@ -5,17 +5,17 @@ detection), from a checkpoint of either grounding model (the seq2seq head or Mom
     predictor.encode_video("talk.mp4")                            # once per video (lighthouse's call order)
     result = predictor.predict(["where is the sauce made?", "Planting the beans"])
     result.queries[0]["windows"]    # [[start, end, score], ...] best first
-    result.queries[0]["saliency"]   # one score per clip (at `result.clip_times` seconds), or None
+    result.queries[0]["saliency"]   # [[second, score], ...]: one per clip the model read, or None
 
 `predict_video(path, queries)` does both steps in one call. The video is encoded once (visual,
 transcript, common-sense when the model reads it) through `videolang.extract`'s own path, then
 every query is decoded against it in one batch. The whole video is searchable: frames are
 uniformly subsampled to the model's frame budget (docs/model.md).
 
-Saliency comes from the model's outputs: a model whose decoded output for a query carries
-`saliency` (one score per input clip; Moment-DETR's saliency head) gets it returned here and written
-as `pred_saliency_scores`; the seq2seq head's outputs carry none yet (`saliency` is None), and giving
-it one is only a matter of its task's decode adding that key.
+Saliency comes from the model's outputs: when the decoded output of a query carries `saliency`
+(`[time, score]` per frame the model read: Moment-DETR's saliency head, or the seq2seq head trained with
+`task.head.saliency=true`), it is returned here and written as `pred_saliency_scores`, one per
+`clip_length` seconds (the task's `saliency_clip`); otherwise `saliency` is None.
 """
 from __future__ import annotations
 
@@ -23,39 +23,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from videolang.backbone.sources import VideoFeatures
-from videolang.backbone.visual import uniform_indices
 from videolang.core.errors import BadInputError
 from videolang.core.timefmt import format_timestamp
 from videolang.predict.chapters import VideoPredictor
-from videolang.tasks.grounding import GroundingTask
+from videolang.tasks.grounding import prediction_rows
 
 
 @dataclass
 class GroundingPrediction:
     video: str
     duration: float
-    # {"qid", "query", "windows": [[s, e, score], ...] best first, "saliency": [score per clip] or None, "dropped"}
+    # {"qid", "query", "windows": [[s, e, score], ...] best first, "saliency": [[t, score], ...] or None, "dropped"}
     queries: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
-    clip_times: list[float] = field(default_factory=list)  # the start of each clip the model read, in seconds
+    clip_length: float = 1.0  # seconds per `pred_saliency_scores` entry (the grounding task's `saliency_clip`)
 
     def moment_detr_rows(self, vid: str | None = None) -> list[dict[str, Any]]:
         """Moment-DETR predictions (`qid, query, vid, pred_relevant_windows` and, when the model gives them,
         `pred_saliency_scores`), read by `stage=evaluate task=grounding`."""
         vid = vid or Path(self.video).stem
-        return GroundingTask.prediction_rows([{"key": q["qid"], "query": q["query"], "video_id": vid,
-                                               "windows": q["windows"], "saliency": q.get("saliency")}
-                                              for q in self.queries])
+        return prediction_rows([{"key": q["qid"], "query": q["query"], "video_id": vid, "duration": self.duration,
+                                 "windows": q["windows"], "saliency": q.get("saliency")} for q in self.queries],
+                               self.clip_length)
 
-    def top_clips(self, query: dict[str, Any], k: int = 3) -> list[tuple[float, float]]:
-        """The `k` clips with the highest saliency for one query: (start second, score), best first."""
-        saliency = query.get("saliency") or []
-        order = sorted(range(min(len(saliency), len(self.clip_times))), key=lambda i: -saliency[i])[:k]
-        return [(float(self.clip_times[i]), float(saliency[i])) for i in order]
+    @staticmethod
+    def top_clips(query: dict[str, Any], k: int = 3) -> list[tuple[float, float]]:
+        """The `k` clips with the highest saliency for one query: (second, score), best first."""
+        return [(float(t), float(x)) for t, x in sorted(query.get("saliency") or [], key=lambda c: -c[1])[:k]]
 
     def lines(self, top: int = 5) -> str:
         """Per query its top windows as `M:SS-M:SS score` lines, then its most salient clips when it has them."""
@@ -96,9 +93,7 @@ class GroundingPredictor(VideoPredictor):
         outputs = self.decode_entries(entries, feats, **generation)
         found = [{"qid": q_id, "query": str(q), "windows": o["windows"], "saliency": o.get("saliency"),
                   "dropped": o.get("dropped", {})} for q_id, q, o in zip(qids, queries, outputs)]
-        kept = uniform_indices(len(feats.timestamps), int(self.module.hparams.max_frames))  # the clips it read
-        return GroundingPrediction(video, duration, found,
-                                   clip_times=[float(t) for t in np.asarray(feats.timestamps)[kept]])
+        return GroundingPrediction(video, duration, found, clip_length=float(getattr(self.task, "saliency_clip", 1.0)))
 
     def predict_video(self, path: str | Path, queries: list[str] | str, qids: list[Any] | None = None,
                       **generation: Any) -> GroundingPrediction:

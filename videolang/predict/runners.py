@@ -111,7 +111,7 @@ class GroundingRun:
         files = {"moment_detr": str(atomic_write_jsonl(out_dir / f"{video.stem}.grounding.jsonl", rows)),
                  "json": str(atomic_write_json(out_dir / f"{video.stem}.grounding.json",
                                                {"video": str(video), "duration": prediction.duration,
-                                                "queries": prediction.queries, "clip_times": prediction.clip_times,
+                                                "queries": prediction.queries, "clip_length": prediction.clip_length,
                                                 "notes": prediction.notes}))}
         print(prediction.lines(self.top), file=sys.stdout)
         return {"duration": prediction.duration, "queries": prediction.queries, "notes": prediction.notes,

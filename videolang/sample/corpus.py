@@ -20,7 +20,7 @@ import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from videolang.core.errors import VideolangError
@@ -29,7 +29,8 @@ from videolang.core.io import atomic_write_json, atomic_write_text, ensure_writa
 from videolang.sample.awkward import AWKWARD_FILES, make_awkward_files
 from videolang.sample.metadata import boxes_jsonl, describe, info_json, repeated_title_words
 from videolang.sample.objects import CLASS_NAMES
-from videolang.sample.plan import GENERATOR_VERSION, SampleParams, VideoPlan, corpus_fingerprint, plan_corpus
+from videolang.sample.plan import (GENERATOR_VERSION, SampleParams, VideoPlan, corpus_fingerprint, params_record,
+                                   plan_corpus)
 from videolang.sample.questions import narration_srt, plan_questions
 from videolang.sample.render import narration_spans, render_video
 
@@ -151,13 +152,16 @@ def make_sample_corpus(
     max_duration: float = 120,
     with_awkward: bool = True,
     workers: int | None = None,
+    titles_spoken: bool = True,
 ) -> SampleReport:
     """Make the corpus defined by the parameters in `out_dir`, or confirm that it is already there.
 
     Deterministic for a seed (ids, titles, times, narration). `workers` (parallel
-    ffmpeg jobs; default the CPU count, at most 4) changes only the speed.
+    ffmpeg jobs; default the CPU count, at most 4) changes only the speed. `titles_spoken=False` makes the
+    variant whose narration names no word of its video's chapter titles (see `SampleParams`).
     """
-    params = SampleParams(num_videos, seed, width, height, fps, min_duration, max_duration, with_awkward).validate()
+    params = SampleParams(num_videos, seed, width, height, fps, min_duration, max_duration, with_awkward,
+                          titles_spoken).validate()
     out_dir = ensure_writable_dir(Path(out_dir))
     plans = plan_corpus(params)
     fingerprint = corpus_fingerprint(params, plans)
@@ -180,7 +184,7 @@ def make_sample_corpus(
         raise VideolangError("this folder holds files the sample generator did not make (no manifest.json)",
                              _owned_files(out_dir)[0], hint="remove them or choose another paths.sample_dir")
     (out_dir / MANIFEST).unlink(missing_ok=True)  # from here on the corpus is unfinished until the manifest is back
-    atomic_write_json(out_dir / IN_PROGRESS, {"generator": {"fingerprint": fingerprint, "params": asdict(params)}})
+    atomic_write_json(out_dir / IN_PROGRESS, {"generator": {"fingerprint": fingerprint, "params": params_record(params)}})
     wanted = {rel for p in plans for rel in _video_files(p).values()}
     wanted |= {f"awkward/{a.name}" for a in AWKWARD_FILES} if with_awkward else set()
     wanted.add(OBJECT_CLASSES_FILE)  # top level: outside the folders cleaned below, always rewritten
@@ -230,7 +234,7 @@ def make_sample_corpus(
     awkward = [a.to_dict() for a in AWKWARD_FILES] if with_awkward else []
     atomic_write_json(out_dir / MANIFEST, {
         "format": MANIFEST_FORMAT,
-        "generator": {"version": GENERATOR_VERSION, "fingerprint": fingerprint, "params": asdict(params)},
+        "generator": {"version": GENERATOR_VERSION, "fingerprint": fingerprint, "params": params_record(params)},
         "totals": {"videos": len(videos), "chapters": sum(len(v["chapters"]) for v in videos),
                    "duration_seconds": report.total_duration, "awkward_files": len(awkward)},
         "object_classes": list(CLASS_NAMES),

@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import random
+import re
 import string
 from dataclasses import asdict, dataclass, field
 
@@ -45,6 +46,9 @@ class SampleParams:
     min_duration: float = 20
     max_duration: float = 120
     with_awkward: bool = True
+    # False: no narration names a word of any chapter title of its video (the titles are not spoken), so
+    # grounding a title needs the picture; everything else about the corpus stays as with True
+    titles_spoken: bool = True
 
     def validate(self) -> "SampleParams":
         problems = []
@@ -106,6 +110,46 @@ class VideoPlan:
     channel_id: str = ""
     channel: str = ""
     tags: list[str] = field(default_factory=list)
+
+
+def params_record(params: SampleParams) -> dict:
+    """The parameters as the fingerprint and the manifest record them: `titles_spoken` only when False, so a
+    default corpus keeps the fingerprint it had before the option existed."""
+    record = asdict(params)
+    if record["titles_spoken"]:
+        del record["titles_spoken"]
+    return record
+
+
+_TITLE_STOP_WORDS = frozenset({"the", "a", "an", "for", "of", "and", "to", "in"})
+
+
+def title_words(titles: list[str]) -> set[str]:
+    return {w for t in titles for w in re.findall(r"[a-z]+", t.lower()) if w not in _TITLE_STOP_WORDS}
+
+
+def names_a_word(text: str, words: set[str]) -> bool:
+    """Whether `text` says one of `words` or a form of it: a shared start of 4 letters (or the whole of a 3-letter
+    word): "mix" / "mixing", "sand" / "sanding", "tomato" / "tomatoes", not "in" / "intro"."""
+    for said in re.findall(r"[a-z]+", text.lower()):
+        for word in words:
+            short = min(len(said), len(word))
+            if short >= 3 and said[:min(4, short)] == word[:min(4, short)]:
+                return True
+    return False
+
+
+def _unspoken(rng: random.Random, chapter: ChapterPlan, domain: Domain, banned: set[str]) -> str:
+    """A narration for `chapter` that names none of `banned`: topic chapters a neutral opening plus the detail
+    sentences of their action and thing that name none; intros and outros their own sentences that name none."""
+    budget = (chapter.end - chapter.start) - NARRATION_OFFSET - NARRATION_MARGIN
+    if chapter.kind != "topic":
+        kept = [s for s in re.split(r"(?<=[.!?])\s+", chapter.narration) if s and not names_a_word(s, banned)]
+        return " ".join(kept) or (topics.NEUTRAL_INTRO if chapter.kind == "intro" else topics.NEUTRAL_OUTRO)
+    action = next(a for a in domain.actions if a.ing == chapter.action)
+    thing = next(t for t in domain.things if t.phrase == chapter.thing)
+    extras = [s for s in (*action.details, *thing.details) if not names_a_word(s, banned)]
+    return _narrate(rng, rng.choice(topics.NEUTRAL_OPENINGS), extras, budget)
 
 
 def estimate_speech_seconds(text: str) -> float:
@@ -218,6 +262,11 @@ def plan_video(params: SampleParams, index: int) -> VideoPlan:
         chapters.append(ChapterPlan(start, end, topics.title_of(action, thing), "topic", narration, background,
                                     action.shape, colour, action.motion, action.ing, thing.phrase, a))
     _furnish(params, index, domain, chapters)
+    if not params.titles_spoken:  # its own random stream: every other planned value stays the default corpus's
+        unspoken = random.Random(f"videolang-sample-unspoken:{params.seed}:{index}")
+        banned = title_words([c.title for c in chapters])
+        for chapter in chapters:
+            chapter.narration = _unspoken(unspoken, chapter, domain, banned)
 
     return VideoPlan(
         index=index, id=video_id, domain=domain.name, category=domain.category, subject=subject,
@@ -237,7 +286,7 @@ def plan_video(params: SampleParams, index: int) -> VideoPlan:
 def corpus_fingerprint(params: SampleParams, plans: list[VideoPlan]) -> str:
     """Names a corpus: the parameters, the generator version and every plan, so any change to
     the topic vocabulary or the planning code also invalidates corpora made before it."""
-    payload = json.dumps({"version": GENERATOR_VERSION, "params": asdict(params),
+    payload = json.dumps({"version": GENERATOR_VERSION, "params": params_record(params),
                           "plans": [asdict(p) for p in plans]}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

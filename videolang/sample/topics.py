@@ -198,6 +198,18 @@ OUTROS: tuple[Special, ...] = (
     Special("Thanks for watching", "Thanks for watching, and please subscribe for more."),
 )
 
+# With `titles_spoken=false` (SampleParams): a chapter's narration opens with one of these, and intro / outro
+# chapters whose sentences all name a title word say one of the last two; none names a title word.
+NEUTRAL_OPENINGS: tuple[str, ...] = (
+    "On to the next step.",
+    "Here is the next part.",
+    "Let's keep going.",
+    "This part takes a little patience.",
+    "Take your time here.",
+)
+NEUTRAL_INTRO = "Let's get started."
+NEUTRAL_OUTRO = "That is it for today."
+
 INTRO_LOOK = ("#1c1c1c", "#f0f0f0", "square", "still")
 OUTRO_LOOK = ("#1a2233", "#f0f0f0", "bar", "drift")
 

@@ -26,6 +26,7 @@ def run(cfg: DictConfig) -> StageResult:
         max_duration=float(opts.max_duration),
         with_awkward=bool(opts.with_awkward),
         workers=opts.get("workers"),
+        titles_spoken=bool(opts.get("titles_spoken", True)),
     )
     return StageResult({
         "out_dir": str(report.out_dir),

@@ -95,6 +95,7 @@ class Seq2SeqTask:
     use_time_tokens = True        # time tokens in inputs and targets
     needs_text_encoder = False    # the input must go through the T5 encoder (model.use_speech=true)
     needs_meteor = False          # scoring uses METEOR (one JVM per run, started lazily)
+    needs_saliency_head = False   # the backbone builds its per-frame query saliency head (backbone.saliency)
     malformed_key: str | None = "malformed_events"  # the metric counting dropped outputs (None: none)
     log_keys: tuple[str, ...] = ()  # evaluate metrics logged at validation (all of them at test)
 

@@ -15,6 +15,13 @@
   and the score is `exp(sequence log-prob / length)` (transformers' beam score with
   `length_penalty=1`: the geometric-mean token probability, in (0, 1]); windows are ranked
   by it.
+- **Saliency** (`saliency: true`): the backbone gets a per-frame query saliency head
+  (`videolang.backbone.saliency`, QD-DETR's form) trained beside the window tokens with
+  QD-DETR's saliency losses (`saliency_weight` x (margin + rank-contrastive + negative-pair)),
+  frames inside the query's relevant windows as positives; the negative pairs are the frames of
+  each item against another video's query of the batch. Outputs then carry one score per frame
+  the model saw, written as `pred_saliency_scores` (one per `saliency_clip` seconds, each clip
+  taking the score of the frame that covers its centre) for the evaluator's highlight metrics.
 - **Scoring**: `videolang.evaluate.evaluate_grounding` (R@1 at IoU 0.3/0.5/0.7, R@1 within
   1/3/5/10 s, mAP@0.5, mAP@0.75, mAP); **predictions**: Moment-DETR JSON Lines
   `{qid, query, vid, pred_relevant_windows: [[start, end, score], ...]}`.
@@ -36,10 +43,14 @@ from typing import Any
 
 import numpy as np
 
+from videolang.backbone.losses import label_smoothed_ce
+from videolang.backbone.saliency import margin_loss, negative_pair_loss, negative_partners, rank_contrastive_loss
 from videolang.backbone.sequences import SequenceBuilder
+from videolang.backbone.visual import uniform_indices
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_jsonl, read_jsonl
 from videolang.evaluate import evaluate_grounding
+from videolang.evaluate.saliency import clip_count
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, frame_item, output_base
 
 log = logging.getLogger(__name__)
@@ -58,8 +69,21 @@ class GroundingTask(Seq2SeqTask):
 
     def __init__(self, name: str | None = None, max_input_tokens: int | None = None,
                  max_output_tokens: int | None = None, max_query_tokens: int = 64, use_speech: bool = True,
-                 num_beams: int = 10, num_windows: int = 5, constrained: bool = True):
+                 num_beams: int = 10, num_windows: int = 5, constrained: bool = True, saliency: bool = False,
+                 saliency_weight: float = 1.0, saliency_margin: float = 0.2, saliency_clip: float = 1.0,
+                 window_ranking: str = "auto"):
         super().__init__(name, max_input_tokens, max_output_tokens)
+        if window_ranking not in ("auto", "beam", "saliency"):
+            raise ConfigError(f"grounding window_ranking must be auto, beam or saliency, got {window_ranking!r}")
+        if window_ranking == "saliency" and not saliency:
+            raise ConfigError("grounding window_ranking=saliency needs the saliency head (saliency: true)")
+        self.window_ranking = "saliency" if window_ranking == "auto" and saliency else \
+            ("beam" if window_ranking == "auto" else window_ranking)
+        self.saliency, self.saliency_weight = bool(saliency), float(saliency_weight)
+        self.saliency_margin, self.saliency_clip = float(saliency_margin), float(saliency_clip)
+        if self.saliency_clip <= 0 or self.saliency_weight < 0:
+            raise ConfigError(f"grounding saliency_clip must be > 0 and saliency_weight >= 0, got "
+                              f"{saliency_clip} and {saliency_weight}")
         self.max_query_tokens, self.use_speech = int(max_query_tokens), bool(use_speech)
         self.num_beams, self.num_windows, self.constrained = int(num_beams), int(num_windows), bool(constrained)
         if self.max_query_tokens < 1:
@@ -70,7 +94,14 @@ class GroundingTask(Seq2SeqTask):
 
     def options(self) -> dict[str, Any]:
         return {**super().options(), "max_query_tokens": self.max_query_tokens, "use_speech": self.use_speech,
-                "num_beams": self.num_beams, "num_windows": self.num_windows, "constrained": self.constrained}
+                "num_beams": self.num_beams, "num_windows": self.num_windows, "constrained": self.constrained,
+                "saliency": self.saliency, "saliency_weight": self.saliency_weight,
+                "saliency_margin": self.saliency_margin, "saliency_clip": self.saliency_clip,
+                "window_ranking": self.window_ranking}
+
+    @property
+    def needs_saliency_head(self) -> bool:  # type: ignore[override]
+        return self.saliency
 
     def make_builder(self, tokenizer: Any, num_time_tokens: int, max_input_tokens: int,
                      max_output_tokens: int) -> SequenceBuilder:
@@ -153,9 +184,48 @@ class GroundingTask(Seq2SeqTask):
         if entry.windows:
             s, e = entry.windows[0]
             labels = builder.time_pair(s, e, entry.duration) + labels
-        return frame_item(entry, feats, np.arange(len(feats.frames)), max_frames,
+        rows = uniform_indices(len(feats.frames), max_frames)
+        times = np.asarray(feats.timestamps, dtype=np.float64)[rows]
+        # the frames' times: where any model's per-frame saliency lies (the seq2seq head's, Moment-DETR's)
+        extra: dict[str, Any] = {"frame_times": [round(float(t), 3) for t in times]}
+        if self.saliency:
+            extra.update({"query_length": len(entry.query_ids), "frame_targets": frames_inside(times, entry.windows)})
+        return frame_item(entry, feats, rows, max_frames,
                           self.input_ids(entry, feats, builder, use_speech), labels, self.name, commonsense,
-                          references=[(float(s), float(e)) for s, e in entry.windows], query=entry.query)
+                          references=[(float(s), float(e)) for s, e in entry.windows], query=entry.query, **extra)
+
+    # ----------------------------------------------------------- loss / infer
+    def loss(self, net: Any, batch: dict[str, Any], smoothing: float) -> tuple[Any, dict[str, Any]]:
+        if not self.saliency:
+            return super().loss(net, batch, smoothing)
+        hidden, mask = net.encode_batch(batch)
+        tokens = label_smoothed_ce(net.decode_logits(hidden, mask, batch["labels"]), batch["labels"], smoothing)
+        partners = negative_partners([str(v) for v in batch["meta"]["video_id"]])
+        scores, negative = net.frame_saliency(hidden, batch, partners)
+        targets, frame_mask = batch["frame_targets"].to(scores.device), batch["frame_mask"].to(scores.device)
+        paired = [r for r, p in enumerate(partners) if p is not None]
+        neg_mask = frame_mask[paired]
+        terms = {"saliency_margin": margin_loss(scores, targets, frame_mask, self.saliency_margin),
+                 "saliency_rank": rank_contrastive_loss(scores[paired], targets[paired], frame_mask[paired],
+                                                        negative, neg_mask) if paired
+                 else rank_contrastive_loss(scores, targets, frame_mask),
+                 "saliency_negative_pair": negative_pair_loss(negative, neg_mask)}
+        saliency = sum(terms.values())
+        return tokens + self.saliency_weight * saliency, {"token_loss": tokens.detach(),
+                                                          **{k: v.detach() for k, v in terms.items()}}
+
+    def infer(self, net: Any, batch: dict[str, Any], meta: Sequence[dict[str, Any]], builder: SequenceBuilder,
+              generation: dict[str, Any]) -> list[dict]:
+        outputs = super().infer(net, batch, meta, builder, generation)
+        if self.saliency and getattr(net, "saliency", None) is not None:
+            hidden, _ = net.encode_batch(batch)
+            scores, _ = net.frame_saliency(hidden, batch)
+            for r, (out, m) in enumerate(zip(outputs, meta)):
+                times = list(m.get("frame_times") or [])
+                out["saliency"] = [[t, float(x)] for t, x in zip(times, scores[r, :len(times)].tolist())]
+                if self.window_ranking == "saliency":
+                    out["windows"] = rank_by_saliency(out["windows"], out["saliency"])
+        return outputs
 
     # --------------------------------------------------------------- decoding
     def generation_kwargs(self, base: dict[str, Any], builder: SequenceBuilder) -> dict[str, Any]:
@@ -197,15 +267,8 @@ class GroundingTask(Seq2SeqTask):
         return out
 
     # ---------------------------------------------------------------- scoring
-    @staticmethod
-    def prediction_rows(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Moment-DETR JSONL rows; `pred_saliency_scores` when the model's output carries `saliency` (one score per
-        input clip: Moment-DETR's saliency head)."""
-        return [{"qid": o["key"], "query": o.get("query", ""), "vid": o["video_id"],
-                 "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]],
-                 **({"pred_saliency_scores": [round(float(x), 4) for x in o["saliency"]]}
-                    if o.get("saliency") is not None else {})}
-                for o in outputs]
+    def prediction_rows(self, outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return prediction_rows(outputs, self.saliency_clip)
 
     @staticmethod
     def reference_rows(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -221,6 +284,58 @@ class GroundingTask(Seq2SeqTask):
 
     def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
         return atomic_write_jsonl(Path(f"{stem}.jsonl"), self.prediction_rows(outputs))
+
+
+def prediction_rows(outputs: list[dict[str, Any]], saliency_clip: float = 1.0) -> list[dict[str, Any]]:
+    """Moment-DETR JSONL rows of decoded outputs; an output that carries `saliency` (per-frame `[time, score]`:
+    the seq2seq head's saliency head, Moment-DETR's) adds `pred_saliency_scores`, one per `saliency_clip`
+    seconds (`clip_scores`), and that `clip_length`."""
+    rows = []
+    for o in outputs:
+        row = {"qid": o["key"], "query": o.get("query", ""), "vid": o["video_id"],
+               "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]]}
+        if o.get("saliency"):
+            row["pred_saliency_scores"] = clip_scores(o["saliency"], float(o["duration"]), saliency_clip)
+            row["clip_length"] = saliency_clip
+        rows.append(row)
+    return rows
+
+
+def rank_by_saliency(windows: list[list[float]], saliency: Sequence[Sequence[float]]) -> list[list[float]]:
+    """The beam's windows re-scored by how much more salient their frames are than the rest of the video:
+    score = sigmoid(mean saliency inside - mean saliency outside), best first.
+
+    The decoder proposes plausible windows (boundaries on the time-token grid); the saliency head, trained
+    to separate a query's frames from the others, is the better judge of which one the query means
+    (docs/model.md, "Grounding", measured). A window holding every frame, or none, scores sigmoid(0)."""
+    if not windows or not saliency:
+        return windows
+    times = np.asarray([t for t, _ in saliency], dtype=np.float64)
+    values = np.asarray([v for _, v in saliency], dtype=np.float64)
+    out = []
+    for s, e, _ in windows:
+        inside = (times >= s) & (times < e)
+        contrast = values[inside].mean() - values[~inside].mean() if inside.any() and (~inside).any() else 0.0
+        out.append([s, e, float(1.0 / (1.0 + math.exp(-contrast)))])
+    return sorted(out, key=lambda w: -w[2])
+
+
+def frames_inside(times: np.ndarray, windows: Sequence[tuple[float, float]]) -> list[float]:
+    """1.0 for each frame time inside one of the windows (start <= t < end), else 0.0."""
+    return [float(any(s <= t < e for s, e in windows)) for t in np.asarray(times, dtype=np.float64)]
+
+
+def clip_scores(saliency: Sequence[Sequence[float]], duration: float, clip: float) -> list[float]:
+    """Per-frame `[time, score]` -> one score per `clip` seconds of the video (Moment-DETR's
+    `pred_saliency_scores`, as many as Moment-DETR counts clips: a partial last clip has none): each clip
+    takes the score of the frame whose span holds its centre (the last frame at or before it; a frame
+    lasts until the next one)."""
+    times = np.asarray([t for t, _ in saliency], dtype=np.float64)
+    values = [round(float(v), 4) for _, v in saliency]
+    count = max(1, clip_count(duration, clip))
+    centres = (np.arange(count) + 0.5) * clip
+    at = np.clip(np.searchsorted(times, centres, side="right") - 1, 0, len(values) - 1)
+    return [values[int(i)] for i in at]
 
 
 def _window_constraint(builder: SequenceBuilder):

@@ -13,9 +13,9 @@ grounding items as for the seq2seq head (the whole video's frames, uniformly sub
 - **targets**: the windows as normalised (center, width), and the saliency pairs sampled per query with a
   generator seeded by (seed, step): the same pairs in a resumed run;
 - **outputs** (`decode_batch`): per query the `num_queries` spans in seconds ranked by foreground probability
-  (clamped to the video and rounded to the clip grid, the reference's post-processing) and one saliency score
-  per input clip, in the grounding task's output layout (+ `saliency`), so the task scores them and writes
-  Moment-DETR JSONL with `pred_saliency_scores`.
+  (clamped to the video and rounded to the clip grid, the reference's post-processing) and `saliency`, one
+  `[time, score]` per input clip (the frame's time), in the grounding task's output layout, so the task scores
+  them and writes Moment-DETR JSONL with `pred_saliency_scores` (one per `saliency_clip` seconds).
 
 Checkpoints carry every option and name the text encoder (`model_dir:`-relative when it lies under
 `paths.model_dir`), whose weights are not stored: `from_checkpoint(path)` rebuilds the model offline from
@@ -209,8 +209,11 @@ class MomentDETRModule(TaskModule):
                 step = duration / n
                 xx = (torch.round(xx / step) * step).clamp(0.0, duration)
             windows = [[float(s), float(e), float(p)] for (s, e), p in zip(xx.tolist(), scores[r].tolist())]
+            times = list((meta.get("frame_times") or [None] * len(clips))[r] or
+                         [round(k * duration / n, 3) for k in range(n)])  # the frames' times (a uniform grid without)
             item.update({"task": self.task.name, "query": meta["query"][r] or "", "dropped": {},
-                         "windows": sorted(windows, key=lambda w: -w[2]), "saliency": saliency[r, :n].tolist()})
+                         "windows": sorted(windows, key=lambda w: -w[2]),
+                         "saliency": [[float(t), float(x)] for t, x in zip(times, saliency[r, :n].tolist())]})
             out.append(item)
         return out
 
