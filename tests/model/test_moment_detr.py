@@ -107,6 +107,12 @@ def test_moment_detr_learned_the_training_queries_and_reads_them(moment_detr_ckp
     for p in predictions:
         top[p["vid"]].add(tuple(p["pred_relevant_windows"][0][:2]))
     assert np.mean([len(t) > 1 for t in top.values()]) >= 0.75, dict(top)  # the top window follows the query
+    assert metrics["test/qs_shuffled_r1_0.5"] <= metrics["test/r1_0.5"] / 2  # another query of the video misses
+    # highlights (references derived from the windows): the top clip is inside the window far more often than a
+    # clip drawn at random would be (the window's share of the video)
+    inside_share = np.mean([(r["relevant_windows"][0][1] - r["relevant_windows"][0][0]) / r["duration"]
+                            for r in references])
+    assert metrics["test/hl_hit1_very_good"] > inside_share + 0.2, (metrics["test/hl_hit1_very_good"], inside_share)
     for p in predictions:  # the reference's output: 10 windows by foreground probability, one saliency per clip
         scores = [w[2] for w in p["pred_relevant_windows"]]
         assert len(scores) == 10 and scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
