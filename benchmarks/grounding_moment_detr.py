@@ -17,7 +17,10 @@ decoded with the best checkpoint (Moment-DETR JSONL with `pred_saliency_scores`)
     predictions = train_moment_detr(work, seed=7)                   # 3 seeds: call it with each
     predictions = train_moment_detr(work, seed=7, epochs=20, minutes=2, overrides=["model.optimizer.lr=1e-3"])
 
-It reads no transcript, so it is the row whose score must come from the frames and the query alone.
+It reads no transcript, so it is the row whose score must come from the frames and the query alone (the
+`--titles-not-spoken` variant's test). In `bench_grounding.py`'s own training loop the same run is one line of
+`TRAINED`: `Trained("Moment-DETR (tiny)", ("experiment=sample_moment_detr",))` (its `train()` then sets
+`trainer.max_epochs=--epochs` and validates every 2 epochs instead of this function's 200 and 5).
 """
 from __future__ import annotations
 
