@@ -79,7 +79,7 @@ def report(tasks: Path, proxy: dict, proxy_seconds: float, runs: dict, total: fl
     rows = {}
     with Meteor() as meteor:
         for name, (out, seconds) in runs.items():
-            preds = read_json(out / "predictions_test.json")
+            preds = read_json(out / "predictions_test.json")["results"]
             summary = json.loads((out / "summary.json").read_text())
             refs = {v: a for v, a in test.items() if v in preds}
             m = evaluate_dense_captioning(preds, refs, meteor=meteor)

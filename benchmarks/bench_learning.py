@@ -112,7 +112,7 @@ def report(tasks: Path, feats: Path, runs: dict[str, tuple[Path, str]]) -> int:
 
     train, test = read_json(tasks / "dense_captioning_train.json"), read_json(tasks / "dense_captioning_test.json")
     summaries = {name: json.loads((out / "summary.json").read_text()) for name, (out, _) in runs.items()}
-    preds = {name: read_json(out / "predictions_test.json") for name, (out, _) in runs.items()}
+    preds = {name: read_json(out / "predictions_test.json")["results"] for name, (out, _) in runs.items()}
     test = {v: a for v, a in test.items() if all(v in p for p in preds.values())}
     durations = {v: float(a["duration"]) for v, a in test.items()}
     n_chapters, top_title = training_statistics(train)

@@ -47,7 +47,7 @@ def f1_at(predictions: dict[str, list[dict]], refs: dict[str, dict], threshold: 
 def test_chapter_head_beats_uniform_chapters(trained_on_sample):
     refs = json.loads((trained_on_sample["root"] / "data" / "built" / "sample" / "tasks"
                        / "dense_captioning_test.json").read_text())
-    predictions = json.loads((trained_on_sample["run"] / "predictions_test.json").read_text())
+    predictions = json.loads((trained_on_sample["run"] / "predictions_test.json").read_text())["results"]
     learned = f1_at(predictions, refs)
     assert learned == pytest.approx(fixture_metrics(trained_on_sample["run"])["test/f1_0.5"], abs=1e-6)
     mean_count = round(np.mean([len(a["timestamps"]) for a in refs.values()]))

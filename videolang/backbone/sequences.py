@@ -55,6 +55,16 @@ def load_tokenizer(backbone: str, num_time_tokens: int = 100) -> Any:
     return tokenizer
 
 
+SENTENCE_STYLES = ("plain", "vidchapters")
+
+
+def vidchapters_sentence(text: str) -> str:
+    """VidChapters' `_get_text` (dataset/dvc_dataset.py): capitalised (the rest lower-cased), ending with '.'.
+    Their models read every ASR sentence and wrote every title this way."""
+    text = text.strip().capitalize()
+    return text if not text or text.endswith(".") else text + "."
+
+
 @dataclass(frozen=True)
 class Segment:
     """A timed piece of text: an ASR sentence or an event (chapter / caption)."""
@@ -65,7 +75,13 @@ class Segment:
 
 
 class SequenceBuilder:
-    """Token ids for model inputs and targets, with the truncation policy of this module."""
+    """Token ids for model inputs and targets, with the truncation policy of this module.
+
+    `sentence_style` (set by the model and the data module from `model.sentence_style`): "plain" tokenizes
+    text as given; "vidchapters" as VidChapters' models saw it (`vidchapters_sentence`).
+    """
+
+    sentence_style = "plain"
 
     def __init__(self, tokenizer: Any, num_time_tokens: int = 100, max_input_tokens: int = 1000,
                  max_output_tokens: int = 256, use_time_tokens: bool = True):
@@ -83,7 +99,10 @@ class SequenceBuilder:
 
     # ----------------------------------------------------------------- pieces
     def text_ids(self, text: str) -> list[int]:
-        return list(self.tokenizer(str(text).strip(), add_special_tokens=False)["input_ids"])
+        text = str(text).strip()
+        if self.sentence_style == "vidchapters":
+            text = vidchapters_sentence(text)
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def time_pair(self, start: float, end: float, duration: float) -> list[int]:
         return [self.time_ids[self.codec.to_bin(start, duration)], self.time_ids[self.codec.to_bin(end, duration)]]

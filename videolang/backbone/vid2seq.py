@@ -8,6 +8,9 @@ T5 encoder, `use_video=False` (speech only) never runs the visual encoder.
 The optional common-sense stream (`videolang.backbone.streams`) either widens the
 visual encoder's input (`concat`) or adds its own encoder whose output is joined
 after the frames (`stream`), its frames without regions masked like padding.
+`visual_arch="vidchapters"` swaps the visual encoder for VidChapters' own (their
+released checkpoints load into it); `visual_padding="attend"` feeds the visual encoder
+as their model was trained: zero frames up to `max_frames`, none of them masked.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import torch
 from torch import nn
 
 from videolang.backbone.saliency import QuerySaliency
-from videolang.backbone.visual import VisualEncoder
+from videolang.backbone.visual import VidChaptersVisualEncoder, VisualEncoder
 
 
 class Vid2Seq(nn.Module):
@@ -26,8 +29,16 @@ class Vid2Seq(nn.Module):
     def __init__(self, t5: nn.Module, visual_dim: int, visual_layers: int = 12, visual_heads: int = 12,
                  max_frames: int = 100, dropout: float = 0.1, use_speech: bool = True, use_video: bool = True,
                  commonsense_dim: int | None = None, commonsense_fusion: str | None = None,
-                 commonsense_layers: int = 0, frame_deltas: bool = False, saliency: bool = False):
+                 commonsense_layers: int = 0, frame_deltas: bool = False, saliency: bool = False,
+                 visual_arch: str = "vid2seq", visual_ff_dim: int | None = None, visual_padding: str = "mask"):
         super().__init__()
+        if visual_arch not in ("vid2seq", "vidchapters"):
+            raise ValueError(f"unknown visual_arch {visual_arch!r} (vid2seq or vidchapters)")
+        if visual_padding not in ("mask", "attend"):
+            raise ValueError(f"unknown visual_padding {visual_padding!r} (mask or attend)")
+        if visual_arch == "vidchapters" and (frame_deltas or commonsense_fusion == "concat"):
+            raise ValueError("visual_arch vidchapters reads the frames as they are: no frame_deltas and no "
+                             "common-sense 'concat' fusion (use fusion 'stream')")
         if not (use_speech or use_video):
             raise ValueError("at least one of use_speech / use_video must be on")
         if commonsense_fusion not in (None, "concat", "stream"):
@@ -44,8 +55,15 @@ class Vid2Seq(nn.Module):
         heads = visual_heads if d_model % visual_heads == 0 else max(h for h in range(1, d_model + 1)
                                                                      if d_model % h == 0 and h <= visual_heads)
         frame_dim = int(visual_dim) + (int(commonsense_dim) if commonsense_fusion == "concat" else 0)
-        self.visual = VisualEncoder(frame_dim, d_model, visual_layers, heads, max_frames=max_frames,
-                                    dropout=dropout, frame_deltas=frame_deltas) if use_video else None
+        self.visual_padding, self.max_frames = visual_padding, int(max_frames)
+        if not use_video:
+            self.visual = None
+        elif visual_arch == "vidchapters":  # their ViT at the features' own width, then proj_v2t
+            self.visual = VidChaptersVisualEncoder(int(visual_dim), d_model, visual_layers, visual_heads,
+                                                   int(visual_ff_dim or 2048), max_frames, dropout)
+        else:
+            self.visual = VisualEncoder(frame_dim, d_model, visual_layers, heads, ff_dim=visual_ff_dim,
+                                        max_frames=max_frames, dropout=dropout, frame_deltas=frame_deltas)
         # Its own projection + positions + LayerNorm (+ `commonsense_layers` transformer layers), padding masked.
         self.commonsense = VisualEncoder(int(commonsense_dim), d_model, int(commonsense_layers), heads,
                                          max_frames=max_frames, dropout=dropout, name="commonsense") \
@@ -91,6 +109,9 @@ class Vid2Seq(nn.Module):
             states.append(enc)
             masks.append(attention_mask.long())
         if self.use_video:
+            if self.visual_padding == "attend":  # the reference: zero frames up to max_frames, all attended
+                frames = nn.functional.pad(frames, (0, 0, 0, max(0, self.max_frames - frames.shape[1])))
+                frame_mask = torch.ones(frames.shape[:2], dtype=torch.long, device=frames.device)
             vis = self.visual(frames, frame_mask)
             states.append(vis.to(states[0].dtype) if states else vis)
             masks.append(frame_mask.long())

@@ -1,6 +1,7 @@
 """Reading a videolang checkpoint file: one place for "missing", "unreadable" and "not ours" errors."""
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,13 @@ import torch
 
 from videolang.core.errors import BadInputError
 from videolang.core.io import head_bytes
+
+
+def needs_code(error: Exception) -> str | None:
+    """The class or function a `torch.load(weights_only=True)` refused to unpickle ("pathlib.PosixPath"), if
+    that is why it failed."""
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+    return found.group(1) if found else None
 
 
 def _unreadable(path: Path, error: Exception) -> BadInputError:

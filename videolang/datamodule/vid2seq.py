@@ -219,7 +219,8 @@ class Vid2SeqDataModule(L.LightningDataModule):
                  visual_key: str = "visual", speech_key: str = "speech", fingerprints: dict | None = None,
                  seed: int = 0, limit_videos: dict[str, int] | None = None, features: FeatureSource | None = None,
                  annotations: dict[str, Any] | None = None, pin_memory: bool = False,
-                 commonsense: dict | CommonsenseOptions | None = None, head: Any = None):
+                 commonsense: dict | CommonsenseOptions | None = None, head: Any = None,
+                 sentence_style: str = "plain"):
         super().__init__()
         self.tasks: TaskMix = build_tasks(head if head is not None else task)
         self.task = str(task)
@@ -240,6 +241,7 @@ class Vid2SeqDataModule(L.LightningDataModule):
         self.counts: dict[str, Counter] = {}   # per "<split>/<task>": what reading the task files skipped or changed
         self.builders: dict[str, SequenceBuilder] = {}
         self.commonsense = CommonsenseOptions.parse(commonsense)
+        self.sentence_style = str(sentence_style)  # the model's: how its text was tokenized (SequenceBuilder)
         self.visual_dim: int | None = None
         self.commonsense_dim: int | None = None
 
@@ -349,6 +351,8 @@ class Vid2SeqDataModule(L.LightningDataModule):
                 if isinstance(self.tokenizer_spec, (str, Path)) else self.tokenizer_spec
             self.builders = {t.name: t.make_builder(self.tokenizer, self.num_time_tokens, self.max_input_tokens,
                                                     self.max_output_tokens) for t in self.tasks}
+            for builder in self.builders.values():
+                builder.sentence_style = self.sentence_style
         wanted = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"], "predict": ["test"]}
         for part in wanted.get(stage, ["train", "val", "test"]) if stage else ["train", "val"]:
             split = self.splits.get(part)

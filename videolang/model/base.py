@@ -152,7 +152,7 @@ class TaskModule(L.LightningModule):
         self._score("test")
 
     def teardown(self, stage: str) -> None:
-        if self._meteor is not None:
+        if self._meteor is not None and not getattr(self, "keep_meteor", False):  # stage=test scores on with it
             self._meteor.close()
             self._meteor = None
 

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from videolang.backbone.losses import denoising_batch, label_smoothed_ce, sentinel_ids
-from videolang.backbone.sequences import SequenceBuilder, load_tokenizer
+from videolang.backbone.sequences import SENTENCE_STYLES, SequenceBuilder, load_tokenizer
 from videolang.backbone.streams import CommonsenseOptions
 from videolang.backbone.vid2seq import Vid2Seq
 from videolang.core.checkpoints import read_checkpoint
@@ -72,7 +72,9 @@ class Vid2SeqModule(TaskModule):
                  optimizer: Any = None, scheduler: Any = None, t5_config: dict | None = None,
                  tokenizer: Any = None, compat_metrics: bool = False, commonsense: dict | None = None,
                  commonsense_dim: int | None = None, head: Any = None, init_from: str | None = None,
-                 time_token_norm: bool = False, frame_deltas: bool = False, model_dir: str | Path | None = None):
+                 time_token_norm: bool = False, frame_deltas: bool = False, model_dir: str | Path | None = None,
+                 visual_arch: str = "vid2seq", visual_ff_dim: int | None = None, visual_padding: str = "mask",
+                 sentence_style: str = "plain"):
         super().__init__(model_dir)  # where `model_dir:` paths resolve (not a hyper-parameter)
         denoising = {**DEFAULT_DENOISING, **(plain(denoising) or {})}
         # None (a checkpoint made before the switch existed) = disabled; stored normalised in hparams
@@ -104,7 +106,10 @@ class Vid2SeqModule(TaskModule):
         self.builders: dict[str, SequenceBuilder] = {
             t.name: t.make_builder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens)
             for t in tasks}
+        if sentence_style not in SENTENCE_STYLES:
+            raise ValueError(f"sentence_style must be one of {SENTENCE_STYLES}, not {sentence_style!r}")
         for t in tasks:
+            self.builders[t.name].sentence_style = sentence_style
             t.bind(dict(self.hparams))
         if t5_config:  # rebuilding from a checkpoint: architecture only, the weights follow
             t5 = Vid2Seq.load_t5(None, len(self.tokenizer), t5_config)
@@ -115,7 +120,8 @@ class Vid2SeqModule(TaskModule):
         self.net = Vid2Seq(t5, visual_dim, visual_layers, visual_heads, max_frames, dropout, use_speech, use_video,
                            commonsense_dim=commonsense_dim, commonsense_fusion=cs.active_fusion,
                            commonsense_layers=cs.layers, frame_deltas=frame_deltas,
-                           saliency=any(t.needs_saliency_head for t in tasks))
+                           saliency=any(t.needs_saliency_head for t in tasks), visual_arch=visual_arch,
+                           visual_ff_dim=visual_ff_dim, visual_padding=visual_padding)
         self.sentinel_ids = sentinel_ids(self.tokenizer)
         # What `init_from` loaded (set when fitting starts): {"checkpoint", "loaded", "skipped", "missing"}.
         self.init_report: dict[str, Any] | None = None

@@ -240,11 +240,18 @@ def build_encoder(module: TaskModule, extractor_cfg: Any | None = None):
         encoder = Encoder(built, decode=cfg.get("decode"), audio=cfg.get("audio"))
         for key, fp in encoder.fingerprints.items():
             trained = (info.get(key) or {}).get("fingerprint")
-            if trained and trained != fp:
+            if trained and fp not in (trained, (info.get(key) or {}).get("equivalent_fingerprint")):
                 log.warning("'%s' extractor differs from the one the model was trained on (%s vs %s)",
                             key, fp, trained)
         return encoder
     if not (info.get("visual") or {}).get("class"):
+        imported = (info.get("visual") or {}).get("imported")
+        if imported:  # stage=import_features without stage.equivalent_extractor
+            raise ConfigError(f"the model was trained on imported features ({imported.get('format')} from "
+                              f"{imported.get('path')}) and no extractor was declared to compute them from a raw "
+                              "video: pass stage.extractor=config with an extractor config that does (e.g. "
+                              "extractor=default for VidChapters' CLIP ViT-L/14), or re-import the features with "
+                              "stage.equivalent_extractor=visual")
         raise ConfigError("the checkpoint does not record how its visual features were extracted: "
                           "pass an extractor config (e.g. extractor=tiny)")
 
@@ -266,7 +273,7 @@ def build_encoder(module: TaskModule, extractor_cfg: Any | None = None):
     encoder = Encoder(built, decode=decode)
     for key, fp in encoder.fingerprints.items():
         trained = info[key].get("fingerprint")
-        if fp == trained:
+        if fp in (trained, info[key].get("equivalent_fingerprint")):  # the same, or declared at import
             continue
         if fingerprint_as_saved(encoder, key, info, getattr(module, "saved_model_dir", None)) == trained:
             # the same options; only the models' folder differs from training (moved, or another model_dir)

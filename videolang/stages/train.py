@@ -256,7 +256,7 @@ def _train(cfg: DictConfig) -> StageResult:
 
 
 # ----------------------------------------------------------------------------- distributed fits
-_EPOCH_LEVEL_SYNC = r"It is recommended to use `self\.log\('(val|test)/"
+EPOCH_LEVEL_SYNC = r"It is recommended to use `self\.log\('(val|test)/"
 
 
 class FitRanks(L.Callback):
@@ -284,7 +284,7 @@ class FitRanks(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         from lightning.fabric.utilities.warnings import PossibleUserWarning
 
-        warnings.filterwarnings("ignore", message=_EPOCH_LEVEL_SYNC, category=PossibleUserWarning)
+        warnings.filterwarnings("ignore", message=EPOCH_LEVEL_SYNC, category=PossibleUserWarning)
         if self._spawned() and self.logging is not None and not logging.getLogger().handlers:
             from hydra.core.utils import configure_log
 

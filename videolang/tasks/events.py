@@ -6,7 +6,8 @@ Reads the builder's DVC task files `tasks/dense_captioning_<split>.json`
 all its frames (uniformly subsampled to `max_frames`) and its transcript with time
 tokens in, every event out. Scored with densevid_eval + SODA_c
 (`videolang.evaluate.evaluate_dense_captioning`); predictions in the ActivityNet
-results layout `{video_id: [{"timestamp": [s, e], "sentence": t}]}`.
+submission layout `{"version", "results": {video_id: [{"timestamp": [s, e], "sentence": t}]},
+"external_data"}`, the file VidChapters' `dvc_eval/eval_dvc.py` reads.
 """
 from __future__ import annotations
 
@@ -100,6 +101,12 @@ def dvc_predictions(outputs: list[dict[str, Any]]) -> dict[str, list[dict[str, A
             for o in outputs}
 
 
+def dvc_submission(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """ActivityNet's submission wrapper around `dvc_predictions`: `{"version", "results", "external_data"}`."""
+    return {"version": "VERSION 1.0", "results": results,
+            "external_data": {"used": True, "details": "videolang Vid2Seq (features named in the checkpoint)"}}
+
+
 def dvc_references(outputs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The references carried by decoded items, in the DVC task-file layout."""
     return {o["video_id"]: {"duration": o["duration"], "timestamps": [[s, e] for s, e, _ in o["references"]],
@@ -168,4 +175,6 @@ class EventsTask(Seq2SeqTask):
         return self.selected(metrics, full)
 
     def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
-        return atomic_write_json(Path(f"{stem}.json"), dvc_predictions(outputs))
+        """The file VidChapters' `dvc_eval/eval_dvc.py` (and densevid_eval, SODA) read: ActivityNet's submission
+        layout, the events under `results` (`eval_dvc` indexes `submission['results']`)."""
+        return atomic_write_json(Path(f"{stem}.json"), dvc_submission(dvc_predictions(outputs)))

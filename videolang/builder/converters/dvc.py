@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from videolang.builder.converters import duration_of, segment, strip_prefix
 from videolang.builder.records import VideoRecord
@@ -15,12 +16,17 @@ from videolang.core.spans import Chapter
 def read_dvc_file(path: str | Path, split: str, prefix: str | None = None) -> tuple[list[VideoRecord], list[Failure]]:
     """Records of one DVC-layout file; a malformed entry is a Failure naming the file and the video."""
     data = read_json(path, what="annotation file", expected="a JSON object {video_id: {duration, timestamps, sentences}}")
-    source = str(path)
     if isinstance(data, dict) and "results" in data and "version" in data:
         raise BadInputError("this is a predictions file (it has 'results'), not annotations", path)
+    return dvc_records(data, str(path), split, prefix)
+
+
+def dvc_records(data: Any, source: str, split: str, prefix: str | None = None
+                ) -> tuple[list[VideoRecord], list[Failure]]:
+    """Records of a parsed DVC-layout object read from `source` (see `read_dvc_file`)."""
     if not isinstance(data, dict):
         raise BadInputError("expected a JSON object {video_id: {duration, timestamps, sentences}}, "
-                            f"got a JSON {json_kind(data)}", path)
+                            f"got a JSON {json_kind(data)}", source)
     records, failures = [], []
     for key, entry in data.items():
         try:
