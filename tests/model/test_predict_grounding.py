@@ -64,12 +64,15 @@ def test_api_encodes_the_video_once_for_all_queries(grounding_ckpt, sample_corpu
     result = predictor.predict_video(video, ["first query", "second query", "third"])
     assert len(calls) == 1 and [q["qid"] for q in result.queries] == [0, 1, 2]
     assert all(len(q["windows"]) <= 3 for q in result.queries)
-    # each query's line, then one `M:SS-M:SS score` line per window, as ranked
+    # each query's line, then one `M:SS-M:SS score` line per window, as ranked, then (the fixture's head has a
+    # saliency head) its three most salient frames
     expected = []
     for q in result.queries:
         expected.append(q["query"])
         expected += [f"  {format_timestamp(s)}-{format_timestamp(e)} {p:.3f}" for s, e, p in q["windows"]]
         expected += [] if q["windows"] else ["  (no well-formed window)"]
+        top = sorted(q["saliency"], key=lambda c: -c[1])[:3]
+        expected.append("  most salient: " + ", ".join(f"{format_timestamp(t)} ({x:.2f})" for t, x in top))
     assert result.lines().splitlines() == expected
     assert any(q["windows"] for q in result.queries)
     assert re.fullmatch(r"  \d+:\d\d-\d+:\d\d [01]\.\d{3}", result.lines().splitlines()[1])

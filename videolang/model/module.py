@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.backbone.losses import denoising_batch, label_smoothed_ce, sentinel_ids
 from videolang.backbone.sequences import SENTENCE_STYLES, SequenceBuilder, load_tokenizer
@@ -37,9 +34,8 @@ from videolang.backbone.streams import CommonsenseOptions
 from videolang.backbone.vid2seq import Vid2Seq
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import BadInputError
-from videolang.core.model_paths import (default_model_dir, is_portable, portable_checkpoint, resolve,
-                                        resolve_tree, search_dirs)
-from videolang.evaluate import Meteor
+from videolang.core.model_paths import is_portable, resolve, resolve_tree, search_dirs
+from videolang.model.base import TaskModule, plain
 from videolang.tasks import Seq2SeqTask, TaskMix, build_tasks
 from videolang.training.schedule import optimizers_for
 
@@ -47,13 +43,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_GENERATION = {"num_beams": 4, "no_repeat_ngram_size": 0, "repetition_penalty": 1.0, "length_penalty": 1.0}
 DEFAULT_DENOISING = {"enabled": False, "weight": 1.0, "noise_density": 0.25, "mean_span": 5.0}
-
-
-def _plain(value: Any) -> Any:
-    """DictConfig / ListConfig -> plain containers (checkpoints must load with weights_only=True)."""
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
 
 
 def tokenizer_to_tensors(tokenizer: Any) -> dict[str, torch.Tensor]:
@@ -73,7 +62,7 @@ def tokenizer_from_tensors(files: dict[str, torch.Tensor]) -> Any:
         return AutoTokenizer.from_pretrained(tmp)
 
 
-class Vid2SeqModule(L.LightningModule):
+class Vid2SeqModule(TaskModule):
     def __init__(self, backbone: str = "t5-base", pretrained: bool = True, num_time_tokens: int = 100,
                  visual_dim: int | None = 768, visual_layers: int = 12, visual_heads: int = 12,
                  max_frames: int = 100, dropout: float = 0.1, use_speech: bool = True, use_video: bool = True,
@@ -86,21 +75,19 @@ class Vid2SeqModule(L.LightningModule):
                  time_token_norm: bool = False, frame_deltas: bool = False, model_dir: str | Path | None = None,
                  visual_arch: str = "vid2seq", visual_ff_dim: int | None = None, visual_padding: str = "mask",
                  sentence_style: str = "plain"):
-        super().__init__()
-        # where `model_dir:` paths resolve and what checkpoints store paths relative to (not a hyper-parameter)
-        self.model_dir = str(model_dir) if model_dir else str(default_model_dir())
-        denoising = {**DEFAULT_DENOISING, **(_plain(denoising) or {})}
+        super().__init__(model_dir)  # where `model_dir:` paths resolve (not a hyper-parameter)
+        denoising = {**DEFAULT_DENOISING, **(plain(denoising) or {})}
         # None (a checkpoint made before the switch existed) = disabled; stored normalised in hparams
-        cs = CommonsenseOptions.parse(_plain(commonsense))
+        cs = CommonsenseOptions.parse(plain(commonsense))
         commonsense = cs.as_dict()
         if cs.enabled and commonsense_dim is None:
             raise ValueError("commonsense_dim is unknown: set model.commonsense_dim or let stage=train read it "
                              "from the data")
         commonsense_dim = int(commonsense_dim) if cs.enabled else None
-        generation = {**DEFAULT_GENERATION, **(_plain(generation) or {})}
-        t5_config = _plain(t5_config)
+        generation = {**DEFAULT_GENERATION, **(plain(generation) or {})}
+        t5_config = plain(t5_config)
         backbone = str(backbone)
-        tasks = build_tasks(_plain(head) if head is not None else task)
+        tasks = build_tasks(plain(head) if head is not None else task)
         if visual_dim is None:
             raise ValueError("visual_dim is unknown: set model.visual_dim or let stage=train read it from the data")
         needs_text = [t.name for t in tasks if t.needs_text_encoder]
@@ -136,31 +123,11 @@ class Vid2SeqModule(L.LightningModule):
                            saliency=any(t.needs_saliency_head for t in tasks), visual_arch=visual_arch,
                            visual_ff_dim=visual_ff_dim, visual_padding=visual_padding)
         self.sentinel_ids = sentinel_ids(self.tokenizer)
-        self.best_score: float | None = None
-        # What made the training features ({key: extractor description}); set by stage=train, kept in checkpoints.
-        self.feature_info: dict[str, Any] = {}
-        # Set when loaded from a checkpoint: its file, the model_dir its `model_dir:` paths were relative to,
-        # and the folders its models are looked for in (`search_dirs`: model_dir, then the saved one).
-        self.checkpoint_file: str | None = None
-        self.saved_model_dir: str | None = None
-        self.model_search: list[str] = [self.model_dir]
-        self._outputs: list[dict[str, Any]] = []
-        self._meteor = None
         # What `init_from` loaded (set when fitting starts): {"checkpoint", "loaded", "skipped", "missing"}.
         self.init_report: dict[str, Any] | None = None
         self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
 
     # ------------------------------------------------------------- options
-    @property
-    def task(self) -> Seq2SeqTask:
-        """The (first) task of this model."""
-        return self.tasks.primary
-
-    @property
-    def builder(self) -> SequenceBuilder:
-        """The first task's sequence builder (pad / eos ids are the same for every task)."""
-        return self.builders[self.tasks.primary.name]
-
     @property
     def commonsense(self) -> CommonsenseOptions:
         """The common-sense switch this model was built with (disabled for checkpoints made before it)."""
@@ -220,14 +187,6 @@ class Vid2SeqModule(L.LightningModule):
         return report
 
     # ------------------------------------------------------------ training
-    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        # (seed, step, micro-batch within a gradient-accumulation group, rank): accumulated micro-batches
-        # draw their own dropout / span noise, and a resumed run draws the same as an unbroken one.
-        micro = batch_idx % max(1, int(self.trainer.accumulate_grad_batches)) if self._trainer is not None else 0
-        self._micro_batch = micro
-        seed = ((int(self.hparams.seed) * 1_000_003 + int(self.global_step)) * 131 + int(self.global_rank)) * 17 + micro
-        torch.manual_seed(seed % (2**63 - 1))
-
     def _denoising_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         gen = torch.Generator().manual_seed((int(self.hparams.seed) * 7919 + int(self.global_step)) * 17
                                             + getattr(self, "_micro_batch", 0))
@@ -310,95 +269,14 @@ class Vid2SeqModule(L.LightningModule):
         self.log("val/loss", loss, batch_size=batch["labels"].shape[0], sync_dist=True)
         self._outputs += self.decode_batch(batch)
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._outputs += self.decode_batch(batch)
-
-    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[dict[str, Any]]:
-        return self.decode_batch(batch)
-
-    def on_validation_epoch_start(self) -> None:
-        self._outputs = []
-
-    on_test_epoch_start = on_validation_epoch_start
-
-    def _gathered_outputs(self) -> list[dict[str, Any]]:
-        """This epoch's outputs of every rank: under DDP each rank decoded its share of the split, so they are
-        gathered (`all_gather_object`) and the items the distributed sampler repeated to even out the ranks
-        are dropped by (task, key); every rank then holds the whole split, once."""
-        outputs, self._outputs = self._outputs, []
-        if self.trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
-            gathered: list[Any] = [None] * self.trainer.world_size
-            torch.distributed.all_gather_object(gathered, outputs)
-            seen, outputs = set(), []
-            for part in gathered:  # the distributed sampler may repeat items to even out ranks
-                for item in part:
-                    if (item.get("task"), item["key"]) not in seen:
-                        seen.add((item.get("task"), item["key"]))
-                        outputs.append(item)
-        return outputs
-
-    def _score(self, prefix: str) -> dict[str, float]:
-        """Each task's outputs scored by its own evaluator; names `<prefix>/<metric>` (one task) or
-        `<prefix>/<task>/<metric>` (a mix)."""
-        outputs = self._gathered_outputs()
-        if not outputs:
-            return {}
-        metrics: dict[str, float] = {}
-        for task in self.tasks:
-            mine = [o for o in outputs if o.get("task") == task.name]
-            if not mine:
-                continue
-            if task.needs_meteor and self._meteor is None:  # one METEOR process per run, not per validation
-                self._meteor = Meteor()
-            scores = task.score(mine, compat=self.hparams.compat_metrics, full=prefix == "test",
-                                meteor=self._meteor if task.needs_meteor else None)
-            dropped = Counter()
-            for item in mine:
-                dropped.update(item.get("dropped", {}))
-            if task.malformed_key:
-                scores[task.malformed_key] = float(sum(dropped.values()))
-            scores["items"] = float(len(mine))  # items scored (videos, chapters, queries, questions), all ranks'
-            metrics.update({f"{self.tasks.prefix(prefix, task)}{k}": float(v) for k, v in scores.items()})
-        self.log_dict(metrics)  # every rank scored the same gathered outputs: identical values
-        self.last_outputs = outputs
-        return metrics
-
-    def on_validation_epoch_end(self) -> None:
-        metrics = self._score("val")
-        if self.trainer.sanity_checking or not metrics:
-            return
-        key = self.hparams.monitor
-        if key in metrics:
-            if self.best_score is None or metrics[key] > self.best_score:
-                self.best_score = metrics[key]
-            self.log(f"{key}_best", float(self.best_score))
-
-    def on_test_epoch_end(self) -> None:
-        self._score("test")
-
-    def teardown(self, stage: str) -> None:
-        if self._meteor is not None and not getattr(self, "keep_meteor", False):  # stage=test scores on with it
-            self._meteor.close()
-            self._meteor = None
-
     # --------------------------------------------------------- checkpoints
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+    def checkpoint_extras(self) -> dict[str, Any]:
+        """The T5 options and the tokenizer files (with the time tokens): the backbone folder is not needed to
+        rebuild the model."""
         import json
 
-        # local model paths under model_dir stored as `model_dir:<rel>` (hub names and other paths as they are);
-        # `model_dir_at_save`: what `model_dir:` meant then (the fingerprint check in predict)
-        checkpoint["videolang"] = {
-            "t5_config": json.loads(self.net.t5.config.to_json_string()),
-            "tokenizer_files": tokenizer_to_tensors(self.tokenizer),
-            "best_score": self.best_score,
-            **portable_checkpoint(checkpoint, self.model_dir, self.feature_info),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        extra = checkpoint.get("videolang") or {}
-        self.best_score = extra.get("best_score")
-        self.feature_info = extra.get("features") or self.feature_info
-        self.saved_model_dir = extra.get("model_dir_at_save")
+        return {"t5_config": json.loads(self.net.t5.config.to_json_string()),
+                "tokenizer_files": tokenizer_to_tensors(self.tokenizer)}
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, map_location: str = "cpu", model_dir: str | Path | None = None,
@@ -420,13 +298,7 @@ class Vid2SeqModule(L.LightningModule):
         hparams = {**stored, **overrides}
         module = cls(**hparams, t5_config=extra["t5_config"], tokenizer=tokenizer_from_tensors(extra["tokenizer_files"]),
                      model_dir=folders[0])
-        module.model_search = folders
-        module.load_state_dict(ckpt["state_dict"])
-        module.best_score = extra.get("best_score")
-        module.feature_info = extra.get("features") or {}
-        module.checkpoint_file = str(path)
-        module.saved_model_dir = extra.get("model_dir_at_save")
-        return module.eval()
+        return module.finish_loading(ckpt, extra, path, folders)
 
 
 def select_rows(batch: dict[str, Any], rows: list[int]) -> dict[str, Any]:

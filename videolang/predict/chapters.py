@@ -28,7 +28,8 @@ from videolang.core.model_paths import as_saved, resolve_tree
 from videolang.datamodule.vid2seq import collator_for
 from videolang.extract.encoder import Encoder
 from videolang.media.probe import probe
-from videolang.model.module import Vid2SeqModule
+from videolang.model.base import TaskModule
+from videolang.model.loading import load_module
 from videolang.store.record import fingerprint_of
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def events_to_chapters(events: list[tuple[float, float, str]], duration: float) 
 
 
 class VideoPredictor:
-    """A trained Vid2Seq checkpoint plus the feature extractors it was trained on.
+    """A trained checkpoint (Vid2Seq, or Moment-DETR for grounding) plus the feature extractors it was trained on.
 
     Subclasses say which kind of output their task head produces (`produces`: "events",
     "windows", ...) and decode with it; featurising a raw video is shared.
@@ -76,13 +77,14 @@ class VideoPredictor:
     produces = "events"
     what = "chapters"
 
-    def __init__(self, module: Vid2SeqModule, encoder: Any | None = None, device: str = "auto"):
+    def __init__(self, module: TaskModule, encoder: Any | None = None, device: str = "auto"):
         self.module = module.eval()
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                                    ("cpu" if device == "auto" else device))
         self.module.to(self.device)
         self.encoder = encoder
         self._encoded: dict[tuple, tuple[VideoFeatures, list[str]]] = {}
+        self.last_video: Path | None = None  # the file of the last `encode_video` (what `predict` asks about)
 
     @classmethod
     def from_checkpoint(cls, ckpt: str | Path, extractor_cfg: Any | None = None, device: str = "auto",
@@ -91,7 +93,7 @@ class VideoPredictor:
         `model_dir`: where the models the checkpoint names are looked for first (`stage=predict` passes
         `paths.model_dir`), then the model folder it was saved with; without it, the saved folder while it
         exists, then the project's `models/` (docs/model.md, "Moving a checkpoint")."""
-        module = Vid2SeqModule.from_checkpoint(ckpt, model_dir=model_dir, **overrides)
+        module = load_module(ckpt, model_dir=model_dir, **overrides)  # Vid2Seq or Moment-DETR, as the file says
         if module.tasks.producing(cls.produces) is None:
             raise ConfigError(f"{ckpt} has no head that predicts {cls.what} (its task: {module.hparams.task}); "
                               f"use a checkpoint trained with a task that does")
@@ -136,6 +138,7 @@ class VideoPredictor:
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         if key in self._encoded:  # asking again about the same file (several questions / queries): no re-extraction
             feats, notes = self._encoded[key]
+            self.last_video = path
             return feats, list(notes)
         info = probe(str(path))
         self.encoder.load(self.device)  # the extractors on the model's device (stage.device=cpu on a GPU machine)
@@ -144,6 +147,7 @@ class VideoPredictor:
         feats, notes = self.features_from_records(result.records, {**result.absent, **result.failures},
                                                   info.video_duration or info.duration, path)
         self._encoded = {key: (feats, list(notes))}  # the last video only: features of long videos add up
+        self.last_video = path
         return feats, notes
 
     def features_from_records(self, records: dict[str, Any], failures: dict[str, str],
@@ -206,13 +210,13 @@ class ChapterPredictor(VideoPredictor):
         return pred
 
 
-def model_feature_keys(module: Vid2SeqModule) -> list[str]:
+def model_feature_keys(module: TaskModule) -> list[str]:
     """The feature keys the model reads: visual, speech unless ablated, the common-sense key when on."""
     keys = ["visual"] + (["speech"] if module.net.use_speech else [])
     return keys + ([module.commonsense.key] if module.commonsense.enabled else [])
 
 
-def build_encoder(module: Vid2SeqModule, extractor_cfg: Any | None = None):
+def build_encoder(module: TaskModule, extractor_cfg: Any | None = None):
     """The `videolang.extract.Encoder` for the keys the model reads (visual, speech unless ablated, the
     common-sense key when the model reads it) plus every key those extractors `require` (transitively).
 

@@ -86,7 +86,8 @@ class ChapterRun:
 
 
 class GroundingRun:
-    """Ranked windows for each `query`: printed as `M:SS-M:SS score` lines, written as Moment-DETR JSONL."""
+    """Ranked windows for each `query`: printed as `M:SS-M:SS score` lines (and the most salient clips when the
+    model scores clips), written as Moment-DETR JSONL (`pred_saliency_scores` too, when present)."""
 
     def __init__(self, top: int = 5):
         self.top = int(top)
@@ -110,7 +111,8 @@ class GroundingRun:
         files = {"moment_detr": str(atomic_write_jsonl(out_dir / f"{video.stem}.grounding.jsonl", rows)),
                  "json": str(atomic_write_json(out_dir / f"{video.stem}.grounding.json",
                                                {"video": str(video), "duration": prediction.duration,
-                                                "queries": prediction.queries, "notes": prediction.notes}))}
+                                                "queries": prediction.queries, "clip_length": prediction.clip_length,
+                                                "notes": prediction.notes}))}
         print(prediction.lines(self.top), file=sys.stdout)
         return {"duration": prediction.duration, "queries": prediction.queries, "notes": prediction.notes,
                 "files": files}

@@ -20,7 +20,7 @@ Lightning's single-machine launchers; `FitRanks` covers what each of them leaves
   spawned ranks get this process's logging (console + `<stage>.log`). Works in-process too (tests).
 
 Either way, validation metrics are computed from every rank's decoded outputs, gathered
-(`Vid2SeqModule._gathered_outputs`), so they are the whole validation split's.
+(`TaskModule._gathered_outputs`), so they are the whole validation split's.
 """
 from __future__ import annotations
 

@@ -185,11 +185,11 @@ class GroundingTask(Seq2SeqTask):
             s, e = entry.windows[0]
             labels = builder.time_pair(s, e, entry.duration) + labels
         rows = uniform_indices(len(feats.frames), max_frames)
-        extra: dict[str, Any] = {}
+        times = np.asarray(feats.timestamps, dtype=np.float64)[rows]
+        # the frames' times: where any model's per-frame saliency lies (the seq2seq head's, Moment-DETR's)
+        extra: dict[str, Any] = {"frame_times": [round(float(t), 3) for t in times]}
         if self.saliency:
-            times = np.asarray(feats.timestamps, dtype=np.float64)[rows]
-            extra = {"frame_times": [round(float(t), 3) for t in times], "query_length": len(entry.query_ids),
-                     "frame_targets": frames_inside(times, entry.windows)}
+            extra.update({"query_length": len(entry.query_ids), "frame_targets": frames_inside(times, entry.windows)})
         return frame_item(entry, feats, rows, max_frames,
                           self.input_ids(entry, feats, builder, use_speech), labels, self.name, commonsense,
                           references=[(float(s), float(e)) for s, e in entry.windows], query=entry.query, **extra)
@@ -268,15 +268,7 @@ class GroundingTask(Seq2SeqTask):
 
     # ---------------------------------------------------------------- scoring
     def prediction_rows(self, outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        rows = []
-        for o in outputs:
-            row = {"qid": o["key"], "query": o.get("query", ""), "vid": o["video_id"],
-                   "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]]}
-            if o.get("saliency"):
-                row["pred_saliency_scores"] = clip_scores(o["saliency"], float(o["duration"]), self.saliency_clip)
-                row["clip_length"] = self.saliency_clip
-            rows.append(row)
-        return rows
+        return prediction_rows(outputs, self.saliency_clip)
 
     @staticmethod
     def reference_rows(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -292,6 +284,21 @@ class GroundingTask(Seq2SeqTask):
 
     def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
         return atomic_write_jsonl(Path(f"{stem}.jsonl"), self.prediction_rows(outputs))
+
+
+def prediction_rows(outputs: list[dict[str, Any]], saliency_clip: float = 1.0) -> list[dict[str, Any]]:
+    """Moment-DETR JSONL rows of decoded outputs; an output that carries `saliency` (per-frame `[time, score]`:
+    the seq2seq head's saliency head, Moment-DETR's) adds `pred_saliency_scores`, one per `saliency_clip`
+    seconds (`clip_scores`), and that `clip_length`."""
+    rows = []
+    for o in outputs:
+        row = {"qid": o["key"], "query": o.get("query", ""), "vid": o["video_id"],
+               "pred_relevant_windows": [[round(s, 3), round(e, 3), round(p, 6)] for s, e, p in o["windows"]]}
+        if o.get("saliency"):
+            row["pred_saliency_scores"] = clip_scores(o["saliency"], float(o["duration"]), saliency_clip)
+            row["clip_length"] = saliency_clip
+        rows.append(row)
+    return rows
 
 
 def rank_by_saliency(windows: list[list[float]], saliency: Sequence[Sequence[float]]) -> list[list[float]]:
