@@ -187,3 +187,24 @@ def test_a_prediction_without_saliency_prints_and_writes_none():
                                           "pred_relevant_windows": [[1.0, 4.0, 0.5]]}]
     result.queries[0]["saliency"] = [[0.0, 0.1], [1.0, 0.9], [2.0, 0.4], [3.0, 0.5]]
     assert result.lines().splitlines()[-1] == "  most salient: 0:01 (0.90), 0:03 (0.50), 0:02 (0.40)"
+
+
+def test_stage_test_scores_a_moment_detr_checkpoint_like_its_training_did(moment_detr_ckpt, sample_features, tmp_path):
+    from omegaconf import open_dict
+
+    from tests.conftest import compose_config
+    from tests.fixtures.model import sample_overrides
+
+    root = moment_detr_ckpt["run"].parent
+    out = tmp_path / "test"
+    cfg = compose_config(["stage=test", f"ckpt={moment_detr_ckpt['ckpt']}", "stage.dataset=sample",
+                          *sample_overrides(sample_features, root / "data"), "stage.datamodule.num_workers=0",
+                          "+trainer.enable_progress_bar=false"], out)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+    assert run_stage(cfg) == EXIT_OK
+    metrics = json.loads((out / "metrics.json").read_text())
+    trained = fixture_metrics(moment_detr_ckpt["run"])
+    # the training run's test pass used last.ckpt on the same split: the same windows, the same R@1
+    assert metrics["corrected"]["r1_0.5"] == pytest.approx(trained["test/r1_0.5"])
+    assert _rows(out / "predictions_test.jsonl")[0]["pred_saliency_scores"]

@@ -31,7 +31,8 @@ from videolang.core.errors import BadInputError
 from videolang.core.io import atomic_write_json
 from videolang.core.options import instantiate
 from videolang.evaluate import Meteor
-from videolang.model.module import Vid2SeqModule
+from videolang.model.base import TaskModule
+from videolang.model.loading import load_module
 from videolang.stages import StageResult
 from videolang.stages.train import EPOCH_LEVEL_SYNC, check_launcher, wait_for_other_ranks
 from videolang.tasks.base import log_name
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 PROTOCOLS = ("compat", "corrected")
 
 
-def build_datamodule(cfg: DictConfig, module: Vid2SeqModule, split: str):
+def build_datamodule(cfg: DictConfig, module: TaskModule, split: str):
     """`stage.datamodule` with everything the checkpoint decides (tasks, tokenizer, budgets) taken from it."""
     hp = module.hparams
     given = {"tokenizer": module.tokenizer, "head": hp.get("head"), "task": hp.get("task"),
@@ -74,7 +75,7 @@ class LazyMeteor:
             self._meteor = None
 
 
-def score_both(module: Vid2SeqModule, outputs: list[dict[str, Any]], meteor: Any) -> dict[str, dict[str, float]]:
+def score_both(module: TaskModule, outputs: list[dict[str, Any]], meteor: Any) -> dict[str, dict[str, float]]:
     """{protocol: {metric: value}} over every task (names `<task>/<metric>` in a mix)."""
     out: dict[str, dict[str, float]] = {p: {} for p in PROTOCOLS}
     for task in module.tasks:
@@ -119,7 +120,7 @@ class TestOutputs(L.Callback):
         self.handoff = Path(tempfile.gettempdir()) / f"videolang-test-{os.getpid()}-{uuid.uuid4().hex}.json"
         self.result: dict[str, Any] | None = None
 
-    def setup(self, trainer: L.Trainer, module: Vid2SeqModule, stage: str) -> None:
+    def setup(self, trainer: L.Trainer, module: TaskModule, stage: str) -> None:
         from lightning.fabric.utilities.warnings import PossibleUserWarning
 
         # every rank scores the outputs gathered from all ranks: "use sync_dist" does not apply (as in stage=train)
@@ -128,7 +129,7 @@ class TestOutputs(L.Callback):
         warnings.filterwarnings("ignore", message=r"Using `DistributedSampler` with the dataloaders\. During "
                                 r"`trainer\.test\(\)`")
 
-    def on_test_end(self, trainer: L.Trainer, module: Vid2SeqModule) -> None:
+    def on_test_end(self, trainer: L.Trainer, module: TaskModule) -> None:
         meteor = module._meteor if module._meteor is not None else LazyMeteor()
         module._meteor = None
         try:
@@ -158,12 +159,13 @@ class TestOutputs(L.Callback):
 
 
 def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
-    module = Vid2SeqModule.from_checkpoint(ckpt, model_dir=cfg.paths.get("model_dir"))
+    module = load_module(ckpt, model_dir=cfg.paths.get("model_dir"))  # a Vid2Seq or a Moment-DETR checkpoint
     datamodule = build_datamodule(cfg, module, split)
     datamodule.setup("test")
     width, expected = datamodule.visual_dim, module.hparams.visual_dim
-    if module.net.use_video and width is not None and int(width) != int(expected) + (
-            int(module.hparams.commonsense_dim or 0) if module.commonsense.active_fusion == "concat" else 0):
+    concat = getattr(getattr(module, "commonsense", None), "active_fusion", None) == "concat"
+    extra = int(module.hparams.get("commonsense_dim") or 0) if concat else 0
+    if getattr(module.net, "use_video", True) and width is not None and int(width) != int(expected) + extra:
         raise BadInputError(f"the features of split '{split}' are {width} wide, the checkpoint's model reads "
                             f"{expected}: point paths.feature_dir at the features it was trained on",
                             cfg.stage.datamodule.feature_dir)
