@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,11 @@ def test_grounding_notebook_runs(grounding_ckpt, sample_corpus, monkeypatch, tmp
     png = tmp_path / "chapter_grounding.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("image/png" in o.get("data", {}) for o in outputs)
+    # the fixture's head has a saliency head: one curve per query, and the mean saliency inside each true span
+    # against outside it
+    saliency_png = tmp_path / f"{Path(video['files']['video']).stem}_saliency.png"
+    assert saliency_png.is_file() and saliency_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    contrasts = re.findall(r"mean saliency inside ([+-]\d\.\d{3}), outside ([+-]\d\.\d{3})", text)
+    assert len(contrasts) == 3, text
+    # the training queries' own chapters (the two titles) are more salient than the rest of the video
+    assert all(float(i) > float(o) for i, o in contrasts[:2]), contrasts
