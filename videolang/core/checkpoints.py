@@ -59,6 +59,30 @@ def read_checkpoint(path: str | Path, map_location: str = "cpu", mmap: bool = Fa
     return ckpt, extra
 
 
+def load_released(path: str | Path, what: str, allowed: tuple = ()) -> Any:
+    """Another project's `torch.save` file, read with `weights_only=True` and only `allowed` classes (e.g.
+    `argparse.Namespace`) beyond tensors and plain containers: data, never code. Errors name the file and
+    say why in the user's terms (`what`: whose checkpoint was expected)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError("checkpoint not found" if not path.exists() else "checkpoint is not a file", path)
+    try:
+        with torch.serialization.safe_globals(list(allowed)):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - an unsafe or damaged file is the user's input problem
+        named = needs_code(e)
+        if named:
+            why = (f"it needs {named} to unpickle, and only tensors, plain containers"
+                   f"{''.join(', ' + c.__module__ + '.' + c.__qualname__ for c in allowed)} are read (data, never code)")
+        elif path.stat().st_size == 0:
+            why = "the file is empty"
+        elif head_bytes(path, 2) == b"PK" and not zipfile.is_zipfile(path):
+            why = "truncated or damaged zip archive"
+        else:
+            why = f"torch.load with weights_only=True cannot read it ({type(e).__name__})"
+        raise BadInputError(f"not a readable {what} checkpoint: {why}", path) from None
+
+
 def check_checkpoint(path: str | Path) -> None:
     """Fail early, naming the file, when `path` is not a readable videolang checkpoint (tensors mapped, not read)."""
     read_checkpoint(path, mmap=True)

@@ -25,7 +25,6 @@ import argparse
 import io
 import logging
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,9 @@ import lightning as L
 import torch
 
 from videolang.backbone.sequences import add_time_tokens, load_tokenizer
-from videolang.core.checkpoints import needs_code
+from videolang.core.checkpoints import load_released
 from videolang.core.errors import BadInputError, ConfigError
-from videolang.core.io import atomic_write_bytes, head_bytes
+from videolang.core.io import atomic_write_bytes
 from videolang.core.time_tokens import TimeTokenCodec
 from videolang.model.module import Vid2SeqModule
 
@@ -51,32 +50,17 @@ VOCAB_KEYS = ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tok
 
 def read_vidchapters_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(their model state dict, their args as a dict) of a VidChapters checkpoint, loaded safely."""
-    path = Path(path)
-    if not path.is_file():
-        raise BadInputError("checkpoint not found" if not path.exists() else "checkpoint is not a file", path)
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - an unsafe or damaged file is the user's input problem
-        named = needs_code(e)
-        if named:
-            why = (f"it needs {named} to unpickle, and only tensors, plain containers and argparse.Namespace are "
-                   "read (data, never code)")
-        elif path.stat().st_size == 0:
-            why = "the file is empty"
-        elif head_bytes(path, 2) == b"PK" and not zipfile.is_zipfile(path):
-            why = "truncated or damaged zip archive"
-        else:
-            why = f"torch.load with weights_only=True cannot read it ({type(e).__name__})"
-        raise BadInputError(f"not a readable VidChapters checkpoint: {why}", path) from None
+    ckpt = load_released(path, "VidChapters", (argparse.Namespace,))
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
         kind = "a videolang checkpoint (use it as it is)" if isinstance(ckpt, dict) and "videolang" in ckpt \
             else "no 'model' state dict"
         raise BadInputError(f"not a VidChapters checkpoint: {kind}", path)
     state = {(k[7:] if k.startswith("module.") else k): v for k, v in ckpt["model"].items()}
     if "t5_model.shared.weight" not in state:
-        raise BadInputError("not a VidChapters Vid2Seq checkpoint: its state dict has no t5_model.shared.weight "
-                            f"(a checkpoint of another model? its first keys: {', '.join(list(state)[:3])})", path)
+        hint = "a Moment-DETR checkpoint: use source=moment_detr" if "transformer.decoder.norm.weight" in state \
+            else f"a checkpoint of another model? its first keys: {', '.join(list(state)[:3])}"
+        raise BadInputError(f"not a VidChapters Vid2Seq checkpoint: its state dict has no t5_model.shared.weight "
+                            f"({hint})", path)
     args = ckpt.get("args")
     args = vars(args) if isinstance(args, argparse.Namespace) else dict(args or {})
     return state, {**ARGS_DEFAULTS, **{k: v for k, v in args.items() if k in ARGS_DEFAULTS}}

@@ -10,6 +10,14 @@ result (`stage.out`, default `<run>/checkpoints/imported.ckpt`) is read by `stag
 and `model.init_from` like any checkpoint this project trains. The features it expects are recorded from
 the `extractor` group's keys named in `stage.feature_extractors` (`extractor=default`: CLIP ViT-L/14 at
 1 fps, VidChapters' own), so `stage=predict` extracts a raw video the same way.
+
+    python -m videolang.run stage=import_checkpoint source=moment_detr path=vidchapters_moment_detr.ckpt
+    python -m videolang.run stage=import_checkpoint source=moment_detr path=model_best.ckpt \
+        stage.text_encoder=openai/clip-vit-base-patch32 extractor.decode.fps=0.5   # jayleicn's QVHighlights one
+
+`source=moment_detr`: Moment-DETR's `{"model", "optimizer", "epoch", "opt"}` files, jayleicn/moment_detr's and
+VidChapters' (`videolang.model.moment_detr.released`), into a `model=moment_detr` checkpoint; the frozen text
+encoder is not in their file (`stage.text_encoder`, default the visual extractor's CLIP, as `model=moment_detr`).
 """
 from __future__ import annotations
 
@@ -20,29 +28,35 @@ from omegaconf import DictConfig, OmegaConf
 
 from videolang.core.errors import ConfigError
 from videolang.core.model_paths import is_portable, resolve
+from videolang.model.moment_detr.released import import_moment_detr
 from videolang.model.vidchapters import import_vidchapters, save_imported
 from videolang.stages import StageResult
 from videolang.stages.import_features import equivalent_description
 
 log = logging.getLogger(__name__)
-SOURCES = ("vidchapters",)
+SOURCES = ("vidchapters", "moment_detr")
 
 
 def run(cfg: DictConfig) -> StageResult:
     source, path = str(cfg.source), Path(str(cfg.path))
     if source not in SOURCES:
-        raise ConfigError(f"source={source!r}: checkpoints are imported from {', '.join(SOURCES)} (Moment-DETR's "
-                          "follows once model=moment_detr exists)")
+        raise ConfigError(f"source={source!r}: checkpoints are imported from {', '.join(SOURCES)}")
     st = cfg.stage
     model_dir = str(cfg.paths.model_dir)
-    backbone = str(st.backbone)
-    if is_portable(backbone):
-        backbone = str(resolve(backbone, model_dir, what="the T5 backbone (stage.backbone)"))
-    head = OmegaConf.select(cfg, "task.head")
-    task = {"task": str(OmegaConf.select(cfg, "task.name", default="chapter_generation"))}
-    if head is not None:
-        task["head"] = OmegaConf.to_container(head, resolve=True)
-    module, report = import_vidchapters(path, backbone, model_dir, task)
+    if source == "moment_detr":
+        encoder = str(st.text_encoder)
+        if is_portable(encoder):
+            encoder = str(resolve(encoder, model_dir, what="the text encoder (stage.text_encoder)"))
+        module, report = import_moment_detr(path, encoder, model_dir)
+    else:
+        backbone = str(st.backbone)
+        if is_portable(backbone):
+            backbone = str(resolve(backbone, model_dir, what="the T5 backbone (stage.backbone)"))
+        head = OmegaConf.select(cfg, "task.head")
+        task = {"task": str(OmegaConf.select(cfg, "task.name", default="chapter_generation"))}
+        if head is not None:
+            task["head"] = OmegaConf.to_container(head, resolve=True)
+        module, report = import_vidchapters(path, backbone, model_dir, task)
     keys = [str(k) for k in (st.feature_extractors or [])]
     module.feature_info = {k: {"key": k, "model": info["equivalent_model"], "fingerprint": info["equivalent_fingerprint"],
                                **info} for k in keys for info in [equivalent_description(cfg, k, k)]}

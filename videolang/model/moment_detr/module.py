@@ -64,7 +64,7 @@ class MomentDETRModule(TaskModule):
                  label_loss_coef: float = 4.0, eos_coef: float = 0.1, set_cost_span: float = 10.0,
                  set_cost_giou: float = 1.0, set_cost_class: float = 4.0, saliency_loss_coef: float = 1.0,
                  saliency_margin: float = 0.2, saliency_pairs: int = 1, grad_clip: float = 0.1,
-                 round_to_clips: bool = True, text_cache: int = 10000, task: str = "grounding", head: Any = None,
+                 round_to_clips: bool = True, text_cache: int = 10000, text_projection: str | None = None, task: str = "grounding", head: Any = None,
                  num_time_tokens: int = 100, max_input_tokens: int = 1000, max_output_tokens: int = 3,
                  use_speech: bool = False, monitor: str = "val/map", compat_metrics: bool = False, seed: int = 0,
                  optimizer: Any = None, scheduler: Any = None, backbone: str | None = None,
@@ -91,13 +91,13 @@ class MomentDETRModule(TaskModule):
         self.tasks = tasks
         source = resolve(text_encoder, self.model_search, what="the text encoder (model.text_encoder)") \
             if is_portable(text_encoder) else str(text_encoder)
-        self.text = QueryEncoder(source, max_q_l, text_cache)
+        self.text = QueryEncoder(source, max_q_l, text_cache, text_projection)
         self.tokenizer = load_tokenizer(source, num_time_tokens)
         self.builders = {t.name: t.make_builder(self.tokenizer, num_time_tokens, max_input_tokens, max_output_tokens)
                          for t in tasks}
         for t in tasks:
             t.bind(dict(self.hparams))
-        self.net = MomentDETRNet(text_width(source), int(visual_dim) + (2 if use_tef else 0), hidden_dim, nheads,
+        self.net = MomentDETRNet(text_width(source, text_projection), int(visual_dim) + (2 if use_tef else 0), hidden_dim, nheads,
                                  enc_layers, dec_layers, dim_feedforward, dropout, input_dropout, num_queries,
                                  n_input_proj, use_txt_pos, max_q_l)
         self.criterion = SetCriterion(HungarianMatcher(set_cost_class, set_cost_span, set_cost_giou), span_loss_coef,

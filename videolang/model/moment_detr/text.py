@@ -8,6 +8,12 @@ extracted these features to disk once; here they are computed when a batch needs
 mode without gradients, and kept in an in-memory LRU cache keyed by the query text (`cache_size`
 queries, 0 = none), so each training query is encoded once per process and nothing on disk can go
 stale when the encoder changes.
+
+`projection="vidchapters"`: the token features VidChapters' Moment-DETR reads instead (its `encode_text`
+in `moment_detr/model.py`, antoyang/VidChapters): each token's final-LayerNorm state times the CLIP's text
+projection as its `torch.matmul(x.unsqueeze(1), text_projection.unsqueeze(-1))` computes it, i.e.
+`x @ P.T` with OpenAI's `P` (width x embed), which is `x @ text_projection.weight` in Hugging Face's
+layout; it needs a square projection (ViT-L/14: 768 x 768).
 """
 from __future__ import annotations
 
@@ -19,11 +25,24 @@ import torch
 from videolang.core.quiet import quiet_transformers
 
 
-def text_width(source: str) -> int:
+PROJECTIONS = (None, "vidchapters")
+
+
+def text_width(source: str, projection: str | None = None) -> int:
     """The token-feature width of a text encoder, read from its config alone (no weights)."""
     from transformers import AutoConfig
 
     config = AutoConfig.from_pretrained(str(source))
+    if projection not in PROJECTIONS:
+        raise ValueError(f"text projection {projection!r}: one of {', '.join(map(str, PROJECTIONS))}")
+    if projection is not None:
+        width = getattr(getattr(config, "text_config", None), "hidden_size", None)
+        if getattr(config, "projection_dim", None) is None or width is None:
+            raise ValueError(f"text projection {projection!r} needs a dual encoder with a text projection (CLIP); "
+                             f"{source!r} has none")
+        if int(config.projection_dim) != int(width):
+            raise ValueError(f"text projection {projection!r} needs a square text projection, but {source!r} "
+                             f"projects {width} -> {config.projection_dim}")
     config = getattr(config, "text_config", None) or config
     for name in ("hidden_size", "d_model", "dim"):
         if isinstance(getattr(config, name, None), int):
@@ -35,10 +54,12 @@ class QueryEncoder:
     """Frozen text encoder -> per-token query features (B, L, D) and their mask (B, L); not an nn.Module, so its
     weights are neither trained nor saved in the Moment-DETR checkpoint (which names the encoder instead)."""
 
-    def __init__(self, source: str, max_tokens: int = 32, cache_size: int = 10000):
+    def __init__(self, source: str, max_tokens: int = 32, cache_size: int = 10000, projection: str | None = None):
         self.source, self.max_tokens, self.cache_size = str(source), int(max_tokens), int(cache_size)
+        self.projection = projection
         self.tokenizer: Any = None
         self.model: Any = None
+        self.projection_weight: torch.Tensor | None = None
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     def load(self) -> None:
@@ -49,6 +70,8 @@ class QueryEncoder:
         with quiet_transformers():
             self.tokenizer = AutoTokenizer.from_pretrained(self.source)
             model = AutoModel.from_pretrained(self.source)
+        if self.projection is not None:
+            self.projection_weight = model.text_projection.weight.detach().float()
         if hasattr(model, "text_model"):  # a dual encoder (CLIP, SigLIP): its text tower only
             model = model.text_model
         elif getattr(model.config, "is_encoder_decoder", False):
@@ -68,6 +91,8 @@ class QueryEncoder:
                              return_tensors="pt")
         tok = {k: v.to(device) for k, v in tok.items() if k in ("input_ids", "attention_mask")}
         hidden = self.model(**tok).last_hidden_state.float()
+        if self.projection_weight is not None:  # "vidchapters": x @ P.T of OpenAI's P (module docstring)
+            hidden = hidden @ self.projection_weight.to(device)
         lengths = tok["attention_mask"].sum(1).tolist()
         return [hidden[i, :min(int(n), self.max_tokens)].cpu() for i, n in enumerate(lengths)]
 
