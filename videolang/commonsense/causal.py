@@ -7,14 +7,21 @@ For the RoI features x_1..x_N of one frame (FIELD_NOTES section 5):
   the intervention replaces the context object's own confounders by the dictionary's,
   weighted by the class prior (NWGM approximation of the backdoor adjustment):
 
-      a_j    = softmax((W_y y_j)(W_z Z)^T / sqrt(d))      y_j = x_j, Z (C x d) fixed
+      a_j    = softmax((W_y y_j)(W_z Z)^T / sqrt(e))      y_j = x_j, Z (C x d) fixed, W_y, W_z: d -> e
       E[z]_j = sum_c P(c) a_jc Z_c
 
-The loss is the plain sum of the two cross-entropies, each a mean over its terms in
-the batch (boxes for the self term, ordered pairs for the context term). The context
+The loss is the plain sum of the two cross-entropies. The self term is a mean over the batch's
+boxes. The context term, `normalize`:
+
+- `reference` (default; Wangt-CN/VC-R-CNN `box_head/loss.py`): per frame, the cross-entropy of all
+  N^2 ordered pairs with the i = j terms set to zero, averaged over N^2; the frames' terms summed.
+- `pairs`: a mean over every ordered pair i != j of the batch (frames with many boxes weigh more).
+
+Widths and initialisation follow the released model (`tools/config.yml`: EMBEDDING 512;
+`roi_box_predictors.py`): W_y, W_z ~ N(0, 0.02), both classifiers ~ N(0, 0.01), zero biases. The
 classifier is one linear layer over the concatenation; it is applied as
 W_x x_i + W_e E[z]_j so all N^2 pairs cost two (N, C) products, not N^2 concatenations.
-`context_loss_loop` is the literal per-pair definition the vectorised version is tested against.
+`context_loss_loop` is the literal per-pair definition of `pairs` the vectorised version is tested against.
 """
 from __future__ import annotations
 
@@ -55,20 +62,37 @@ class ConfounderDictionary(nn.Module):
         self.prior.copy_(self.counts.to(self.prior.dtype) / self.counts.sum().clamp(min=1))
 
 
-class CausalPredictor(nn.Module):
-    """The self and context (intervention) classifiers over RoI features."""
+NORMALIZATIONS = ("reference", "pairs")
 
-    def __init__(self, dim: int, num_classes: int):
+
+class CausalPredictor(nn.Module):
+    """The self and context (intervention) classifiers over RoI features.
+
+    `attn_dim`: the width e of the attention embeddings W_y, W_z (None = `dim`, what checkpoints made
+    before the option used); `normalize`: how the context term is averaged (module docstring).
+    """
+
+    def __init__(self, dim: int, num_classes: int, attn_dim: int | None = 512, normalize: str = "reference"):
         super().__init__()
-        self.dim = int(dim)
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        self.dim, self.attn_dim, self.normalize = int(dim), int(attn_dim or dim), normalize
         self.self_classifier = nn.Linear(dim, num_classes)
-        self.W_y = nn.Linear(dim, dim)
-        self.W_z = nn.Linear(dim, dim)
+        self.W_y = nn.Linear(dim, self.attn_dim)
+        self.W_z = nn.Linear(dim, self.attn_dim)
         self.context_classifier = nn.Linear(2 * dim, num_classes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """VC R-CNN's initialisation (`CausalPredictor` and `FPNPredictor` in roi_box_predictors.py)."""
+        for layer, std in ((self.W_y, 0.02), (self.W_z, 0.02), (self.context_classifier, 0.01),
+                           (self.self_classifier, 0.01)):
+            nn.init.normal_(layer.weight, mean=0.0, std=std)
+            nn.init.zeros_(layer.bias)
 
     def intervention(self, y: torch.Tensor, dictionary: ConfounderDictionary) -> torch.Tensor:
         """E[z] for each context feature y (..., d) -> (..., d)."""
-        att = torch.softmax(self.W_y(y) @ self.W_z(dictionary.Z).T / math.sqrt(self.dim), dim=-1)
+        att = torch.softmax(self.W_y(y) @ self.W_z(dictionary.Z).T / math.sqrt(self.attn_dim), dim=-1)
         return (att * dictionary.prior) @ dictionary.Z
 
     def context_logits(self, x: torch.Tensor, dictionary: ConfounderDictionary) -> torch.Tensor:
@@ -89,7 +113,14 @@ class CausalPredictor(nn.Module):
         ctx = self.context_logits(x, dictionary)
         pairs = ordered_pairs(mask)
         target = labels.unsqueeze(1).expand_as(pairs)  # pair (i, j) predicts box j's class
-        ctx_loss = F.cross_entropy(ctx[pairs], target[pairs]) if pairs.any() else x.sum() * 0.0
+        if not pairs.any():
+            ctx_loss = x.sum() * 0.0
+        elif self.normalize == "pairs":
+            ctx_loss = F.cross_entropy(ctx[pairs], target[pairs])
+        else:  # reference: each frame's pair terms / N^2, summed over frames
+            n2 = mask.sum(1).to(x.dtype).pow(2)
+            frame = torch.arange(len(mask), device=x.device)[:, None, None].expand_as(pairs)[pairs]
+            ctx_loss = (F.cross_entropy(ctx[pairs], target[pairs], reduction="none") / n2[frame]).sum()
         return {"self": self_loss, "context": ctx_loss, "loss": self_loss + ctx_loss,
                 "self_logits": self_logits, "context_logits": ctx, "pairs": pairs}
 
@@ -102,11 +133,11 @@ def ordered_pairs(mask: torch.Tensor) -> torch.Tensor:
 
 def context_loss_loop(predictor: CausalPredictor, frames: list[tuple[torch.Tensor, torch.Tensor]],
                       dictionary: ConfounderDictionary) -> torch.Tensor:
-    """The context loss straight from its definition, one ordered pair at a time (the test reference)."""
+    """The `pairs` context loss straight from its definition, one ordered pair at a time (the test reference)."""
     terms = []
     for x, labels in frames:
         for j in range(len(x)):
-            att = torch.softmax(predictor.W_y(x[j]) @ predictor.W_z(dictionary.Z).T / math.sqrt(predictor.dim), -1)
+            att = torch.softmax(predictor.W_y(x[j]) @ predictor.W_z(dictionary.Z).T / math.sqrt(predictor.attn_dim), -1)
             ez = sum(dictionary.prior[c] * att[c] * dictionary.Z[c] for c in range(len(dictionary.Z)))
             for i in range(len(x)):
                 if i != j:

@@ -46,7 +46,8 @@ class CommonsenseModule(L.LightningModule):
     def __init__(self, backbone: dict[str, Any] | None = None, classes: list[str] | None = None, dim: int = 1024,
                  pool_size: int = 7, freeze_backbone: bool = True, pool_weight: float = 1.0,
                  monitor: str = "val/context_acc", seed: int = 0, optimizer: Any = None, scheduler: Any = None,
-                 backbone_state: dict[str, Any] | None = None, model_dir: str | Path | None = None):
+                 backbone_state: dict[str, Any] | None = None, model_dir: str | Path | None = None,
+                 attn_dim: int | None = None, normalize: str = "reference"):
         super().__init__()
         self.model_dir = str(model_dir) if model_dir else str(default_model_dir())  # not a hyper-parameter
         if not classes:
@@ -64,7 +65,8 @@ class CommonsenseModule(L.LightningModule):
         self.roi = RoIFeatureNet(backbone, dim, pool_size, freeze_backbone)
         self.dictionary = ConfounderDictionary(len(self.classes), dim)
         self.register_buffer("cooccurrence", torch.zeros(len(self.classes), len(self.classes)))
-        self.predictor = CausalPredictor(dim, len(self.classes))
+        # attn_dim None = dim: checkpoints made before the option (conf/model/commonsense.yaml sets 512)
+        self.predictor = CausalPredictor(dim, len(self.classes), attn_dim=attn_dim, normalize=normalize)
         self.attention = AttentionPool(dim)
         self.pool_classifier = torch.nn.Linear(dim, len(self.classes))  # trains the pooler only
         self.best_score: float | None = None

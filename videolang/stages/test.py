@@ -36,6 +36,7 @@ from videolang.model.loading import load_module
 from videolang.stages import StageResult
 from videolang.stages.train import EPOCH_LEVEL_SYNC, check_launcher, wait_for_other_ranks
 from videolang.tasks.base import log_name
+from videolang.training.devices import warn_if_large_on_cpu
 
 log = logging.getLogger(__name__)
 PROTOCOLS = ("compat", "corrected")
@@ -172,6 +173,7 @@ def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
     writer = TestOutputs(ckpt, split, Path(cfg.paths.output_dir))
     trainer = instantiate(cfg.trainer, "trainer", logger=False, enable_checkpointing=False, callbacks=[writer])
     check_launcher(trainer)
+    warn_if_large_on_cpu(trainer, module, "test")
     # one METEOR process, started only if something needs scoring, for the module's own scoring and both protocols
     module._meteor, module.keep_meteor = LazyMeteor(), True
     trainer.test(module, datamodule, verbose=False)

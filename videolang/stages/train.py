@@ -48,6 +48,7 @@ from videolang.core.options import instantiate
 from videolang.core.quiet import quiet_libraries
 from videolang.stages import StageResult
 from videolang.tasks import REGISTRY
+from videolang.training.devices import warn_if_large_on_cpu
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,7 @@ def _train(cfg: DictConfig) -> StageResult:
     ranks = FitRanks(verbose=bool(cfg.get("verbose", False)))
     trainer = instantiate(cfg.trainer, "trainer", callbacks=[*callbacks, ranks], logger=loggers or False)
     check_launcher(trainer)
+    warn_if_large_on_cpu(trainer, module, "train")
     if trainer.is_global_zero:
         save_model_options(module, out_dir)
         for lg in loggers:
