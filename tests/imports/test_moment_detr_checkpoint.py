@@ -128,6 +128,11 @@ def test_their_checkpoint_imports_and_computes_their_forward(tmp_path, tiny_clip
         fresh = MomentDETRModule(**{k: v for k, v in hp.items()}, model_dir=tiny_clip.parent).eval()
         fresh.net.load_state_dict({k[4:]: v for k, v in own.items() if k.startswith("net.")})
         assert_same(fresh.net(**inputs), expected)
+        # model.init_from: a fine-tuning starts from the imported weights, every tensor of them
+        tuned = MomentDETRModule(**{**hp, "init_from": summary["checkpoint"]}, model_dir=tiny_clip.parent)
+        tuned.setup("fit")
+        assert tuned.init_report["loaded"] == len(own) and not tuned.init_report["skipped"]
+        assert_same(tuned.eval().net(**inputs), expected)
     # the whole query path: the CLIP's last_hidden_state, L2-normalised (what jayleicn's features hold)
     batch = {"frames": inputs["src_vid"][:, :, :VID], "frame_mask": inputs["src_vid_mask"],
              "meta": {"query": ["the first step", "mixing it"]}}

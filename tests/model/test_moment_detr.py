@@ -208,3 +208,13 @@ def test_stage_test_scores_a_moment_detr_checkpoint_like_its_training_did(moment
     # the training run's test pass used last.ckpt on the same split: the same windows, the same R@1
     assert metrics["corrected"]["r1_0.5"] == pytest.approx(trained["test/r1_0.5"])
     assert _rows(out / "predictions_test.jsonl")[0]["pred_saliency_scores"]
+
+
+def test_init_from_takes_a_moment_detr_checkpoint_only(moment_detr_ckpt, grounding_ckpt):
+    from videolang.model.loading import load_module
+
+    module = load_module(moment_detr_ckpt["ckpt"], model_dir=moment_detr_ckpt["model_dir"])
+    report = module.init_weights_from(moment_detr_ckpt["ckpt"])
+    assert report["loaded"] == len(module.state_dict()) and not report["skipped"] and not report["missing"]
+    with pytest.raises(BadInputError, match="needs a Moment-DETR checkpoint"):
+        module.init_weights_from(grounding_ckpt["ckpt"])

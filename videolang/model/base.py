@@ -18,6 +18,7 @@ What a subclass provides: `tasks`, `builders`, `decode_batch(batch) -> [output d
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,13 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.backbone.sequences import SequenceBuilder
+from videolang.core.errors import BadInputError
 from videolang.core.model_paths import default_model_dir, portable_checkpoint
 from videolang.evaluate import Meteor
 from videolang.tasks import Seq2SeqTask, TaskMix
+
+
+log = logging.getLogger(__name__)
 
 
 def plain(value: Any) -> Any:
@@ -59,6 +64,31 @@ class TaskModule(L.LightningModule):
         self.model_search: list[str] = [self.model_dir]
         self._outputs: list[dict[str, Any]] = []
         self._meteor = None
+        # What `init_from` loaded (set when fitting starts): {"checkpoint", "loaded", "skipped", "missing"}.
+        self.init_report: dict[str, Any] | None = None
+
+    def load_matching(self, source: dict[str, torch.Tensor], path: str | Path) -> dict[str, Any]:
+        """Copy every tensor of `source` (a checkpoint's state dict) whose name and shape match this model's.
+
+        Tensors that do not fit (a wider input, another task's extra layers) are skipped and listed; a
+        checkpoint sharing no tensor with this model is an error naming it (`model.init_from`)."""
+        own = self.state_dict()
+        loaded, skipped = {}, []
+        for name, tensor in source.items():
+            if name in own and tuple(own[name].shape) == tuple(tensor.shape):
+                loaded[name] = tensor
+            elif name in own:
+                skipped.append(f"{name} {tuple(tensor.shape)} -> {tuple(own[name].shape)}")
+        if not loaded:
+            raise BadInputError("init_from: no tensor of this checkpoint fits the model", path)
+        self.load_state_dict(loaded, strict=False)
+        missing = sorted(set(own) - set(loaded))
+        report = {"checkpoint": str(path), "loaded": len(loaded),
+                  "parameters": int(sum(t.numel() for t in loaded.values())), "skipped": skipped, "missing": missing}
+        log.info("init_from %s: %d tensors (%d parameters) loaded, %d skipped (shape), %d not in it%s", path,
+                 len(loaded), report["parameters"], len(skipped), len(missing),
+                 f": {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing else "")
+        return report
 
     # ------------------------------------------------------------- options
     @property

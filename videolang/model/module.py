@@ -123,8 +123,6 @@ class Vid2SeqModule(TaskModule):
                            saliency=any(t.needs_saliency_head for t in tasks), visual_arch=visual_arch,
                            visual_ff_dim=visual_ff_dim, visual_padding=visual_padding)
         self.sentinel_ids = sentinel_ids(self.tokenizer)
-        # What `init_from` loaded (set when fitting starts): {"checkpoint", "loaded", "skipped", "missing"}.
-        self.init_report: dict[str, Any] | None = None
         self.train()  # from_pretrained leaves T5 in eval mode; Lightning keeps submodule modes as found
 
     # ------------------------------------------------------------- options
@@ -150,12 +148,9 @@ class Vid2SeqModule(TaskModule):
             self.init_report = self.init_weights_from(self.hparams.init_from)
 
     def init_weights_from(self, path: str | Path) -> dict[str, Any]:
-        """Copy every tensor of a videolang Vid2Seq checkpoint whose name and shape match this model's.
-
-        The tokenizers must agree (same vocabulary and time tokens), else token rows would mean other
-        tokens. Tensors that do not fit (a wider visual input, another task's extra layers) are
-        skipped and listed; a checkpoint sharing no tensor with this model is an error naming it.
-        """
+        """Copy every tensor of a videolang Vid2Seq checkpoint whose name and shape match this model's
+        (`load_matching`). The tokenizers must agree (same vocabulary and time tokens), else token rows
+        would mean other tokens."""
         if is_portable(str(path)):
             path = resolve(str(path), self.model_dir, what="model.init_from")
         ckpt, extra = read_checkpoint(path)
@@ -167,24 +162,7 @@ class Vid2SeqModule(TaskModule):
             raise BadInputError(f"init_from: its tokenizer differs from this model's ({len(theirs)} vs "
                                 f"{len(self.tokenizer)} tokens, or other ids): same backbone and num_time_tokens "
                                 "are needed", path)
-        source, own = ckpt["state_dict"], self.state_dict()
-        loaded, skipped = {}, []
-        for name, tensor in source.items():
-            if name in own and tuple(own[name].shape) == tuple(tensor.shape):
-                loaded[name] = tensor
-            elif name in own:
-                skipped.append(f"{name} {tuple(tensor.shape)} -> {tuple(own[name].shape)}")
-        if not loaded:
-            raise BadInputError("init_from: no tensor of this checkpoint fits the model", path)
-        self.load_state_dict(loaded, strict=False)
-        missing = sorted(set(own) - set(loaded))
-        report = {"checkpoint": str(path), "loaded": len(loaded), "parameters": int(sum(t.numel() for t in
-                                                                                         loaded.values())),
-                  "skipped": skipped, "missing": missing}
-        log.info("init_from %s: %d tensors (%d parameters) loaded, %d skipped (shape), %d not in it%s", path,
-                 len(loaded), report["parameters"], len(skipped), len(missing),
-                 f": {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing else "")
-        return report
+        return self.load_matching(ckpt["state_dict"], path)
 
     # ------------------------------------------------------------ training
     def _denoising_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

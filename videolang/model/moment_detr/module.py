@@ -68,7 +68,7 @@ class MomentDETRModule(TaskModule):
                  num_time_tokens: int = 100, max_input_tokens: int = 1000, max_output_tokens: int = 3,
                  use_speech: bool = False, monitor: str = "val/map", compat_metrics: bool = False, seed: int = 0,
                  optimizer: Any = None, scheduler: Any = None, backbone: str | None = None,
-                 model_dir: str | Path | None = None):
+                 init_from: str | None = None, model_dir: str | Path | None = None):
         """`backbone` is only what the data module's tokenizer reads (`${model.text_encoder}`); `num_time_tokens`
         and the token budgets only size the grounding task's sequence builder (items, query truncation)."""
         super().__init__(model_dir)
@@ -147,12 +147,25 @@ class MomentDETRModule(TaskModule):
 
     # -------------------------------------------------------------- training
     def setup(self, stage: str) -> None:
-        """Say so when the query encoder is not the model that made the frames (`stage=train` has set
-        `feature_info` by now): allowed, but Moment-DETR pairs a CLIP's text tower with the same CLIP's frames."""
+        """Fitting starts from `init_from`'s weights when given (a Moment-DETR checkpoint of ours, an imported
+        one included). Say so when the query encoder is not the model that made the frames (`stage=train` has
+        set `feature_info` by now): allowed, but Moment-DETR pairs a CLIP's text tower with the same CLIP's frames."""
+        if stage == "fit" and self.hparams.get("init_from") and self.init_report is None:
+            self.init_report = self.init_weights_from(self.hparams.init_from)
         visual = str(((self.feature_info or {}).get("visual") or {}).get("config", {}).get("model") or "")
         if stage == "fit" and visual and Path(visual).name != Path(self.text.source).name:
             log.warning("Moment-DETR: the query encoder %s is not the model of the training frames (%s)",
                         self.text.source, visual)
+
+    def init_weights_from(self, path: str | Path) -> dict[str, Any]:
+        """Copy the tensors of a Moment-DETR checkpoint that match this model's by name and shape."""
+        if is_portable(str(path)):
+            path = resolve(str(path), self.model_dir, what="model.init_from")
+        ckpt, extra = read_checkpoint(path)
+        if extra.get("kind") != KIND:
+            raise BadInputError(f"init_from needs a Moment-DETR checkpoint (this is a {extra.get('kind') or 'vid2seq'} "
+                                "model)", path)
+        return self.load_matching(ckpt["state_dict"], path)
 
     def configure_optimizers(self):
         """AdamW (lr 1e-4, weight decay 1e-4) and the reference's StepLR per epoch when `scheduler` is given."""
