@@ -1,6 +1,6 @@
 """The causal-intervention proxy task of VC R-CNN (iPerceive's "common-sense" features).
 
-For the RoI features x_1..x_N of one frame (FIELD_NOTES section 5):
+For the RoI features x_1..x_N of one frame (VC R-CNN, Wangt-CN/VC-R-CNN):
 
 - self predictor: class of box i from x_i (cross-entropy);
 - context predictor, for every ordered pair i != j: class of box j from [x_i ; E[z]_j], where

@@ -1,7 +1,7 @@
 """Pretraining on narrated videos without chapters: Vid2Seq's generative and denoising objectives.
 
 VidChapters initialises its chapter model from Vid2Seq, pretrained on narrated videos
-that have no chapters, with their own speech as the target (FIELD_NOTES section 3):
+that have no chapters, with their own speech as the target (Vid2Seq / VidChapters-7M, antoyang/VidChapters):
 
 - **generative**: the frames (and the common-sense stream when the model reads it) with an
   (almost) empty text input (`</s>` alone) in; the whole transcript as `<s><e> sentence`
