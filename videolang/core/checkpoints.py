@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -86,3 +87,29 @@ def load_released(path: str | Path, what: str, allowed: tuple = ()) -> Any:
 def check_checkpoint(path: str | Path) -> None:
     """Fail early, naming the file, when `path` is not a readable videolang checkpoint (tensors mapped, not read)."""
     read_checkpoint(path, mmap=True)
+
+
+def map_released(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor],
+                 target_of: Callable[[str, torch.Tensor], tuple[str | None, torch.Tensor]], required: Iterable[str],
+                 path: str | Path) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """A released state dict onto ours: (our tensors, their unused keys).
+
+    `target_of(key, tensor)` gives our name for each of their tensors (None: not ours) and the tensor as we
+    hold it; a shape that differs is an error naming both keys, and so is a `required` tensor of ours that
+    nothing set (a half-loaded model would run and be wrong)."""
+    mapped: dict[str, torch.Tensor] = {}
+    unused: list[str] = []
+    for key, tensor in state.items():
+        target, tensor = target_of(key, tensor)
+        if target is None or target not in own:
+            unused.append(key)
+            continue
+        if tuple(own[target].shape) != tuple(tensor.shape):
+            raise BadInputError(f"{key} has shape {tuple(tensor.shape)}, the model built from its options expects "
+                                f"{tuple(own[target].shape)} at {target}", path)
+        mapped[target] = tensor.to(own[target].dtype)
+    missing = sorted(k for k in required if k not in mapped)
+    if missing:
+        raise BadInputError(f"the checkpoint does not set {len(missing)} parameter(s) of the model: "
+                            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", path)
+    return mapped, unused

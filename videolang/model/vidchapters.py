@@ -32,7 +32,7 @@ import lightning as L
 import torch
 
 from videolang.backbone.sequences import add_time_tokens, load_tokenizer
-from videolang.core.checkpoints import load_released
+from videolang.core.checkpoints import load_released, map_released
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_bytes
 from videolang.core.time_tokens import TimeTokenCodec
@@ -113,30 +113,17 @@ def map_state_dict(state: dict[str, torch.Tensor], module: Vid2SeqModule, num_bi
     """(our state dict, the report: which of their keys went where, which were unused)."""
     own = module.state_dict()
     rows = vocabulary_rows(module.tokenizer, num_bins, int(state["t5_model.shared.weight"].shape[0]), path)
-    mapped: dict[str, torch.Tensor] = {}
-    unused: list[str] = []
-    for key, tensor in state.items():
+
+    def target_of(key: str, tensor: torch.Tensor) -> tuple[str | None, torch.Tensor]:
         if key.startswith("t5_model."):
-            target = "net.t5." + key[len("t5_model."):]
-            if key[len("t5_model."):] in VOCAB_KEYS:
-                tensor = tensor[rows]
-        elif key.startswith("visual_encoder."):
-            target = "net.visual." + key[len("visual_encoder."):]
-        elif key.startswith("proj_v2t."):
-            target = "net.visual." + key
-        else:
-            target = None
-        if target is None or target not in own:
-            unused.append(key)
-            continue
-        if tuple(own[target].shape) != tuple(tensor.shape):
-            raise BadInputError(f"{key} has shape {tuple(tensor.shape)}, the model built from its options expects "
-                                f"{tuple(own[target].shape)} at {target}", path)
-        mapped[target] = tensor.to(own[target].dtype)
-    missing = sorted(set(own) - set(mapped))
-    if missing:
-        raise BadInputError(f"the checkpoint does not set {len(missing)} parameter(s) of the model: "
-                            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", path)
+            return "net.t5." + key[len("t5_model."):], tensor[rows] if key[len("t5_model."):] in VOCAB_KEYS else tensor
+        if key.startswith("visual_encoder."):
+            return "net.visual." + key[len("visual_encoder."):], tensor
+        if key.startswith("proj_v2t."):
+            return "net.visual." + key, tensor
+        return None, tensor
+
+    mapped, unused = map_released(state, own, target_of, own, path)
     return mapped, {"mapped": len(mapped), "unused": unused, "time_tokens": num_bins}
 
 

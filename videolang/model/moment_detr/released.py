@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from videolang.core.checkpoints import load_released
+from videolang.core.checkpoints import load_released, map_released
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.model.moment_detr.module import MomentDETRModule
 from videolang.model.moment_detr.text import text_width
@@ -149,22 +149,8 @@ def map_state_dict(state: dict[str, torch.Tensor], module: MomentDETRModule, pat
                    ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """(our network's tensors, their unused keys); every parameter of our network must be set."""
     own = module.state_dict()
-    mapped: dict[str, torch.Tensor] = {}
-    unused: list[str] = []
-    for key, tensor in state.items():
-        target = our_key(key)
-        if target is None or target not in own:
-            unused.append(key)
-            continue
-        if tuple(own[target].shape) != tuple(tensor.shape):
-            raise BadInputError(f"{key} has shape {tuple(tensor.shape)}, the model built from its opt expects "
-                                f"{tuple(own[target].shape)} at {target}", path)
-        mapped[target] = tensor.to(own[target].dtype)
-    missing = sorted(k for k in own if k.startswith("net.") and k not in mapped)
-    if missing:
-        raise BadInputError(f"the checkpoint does not set {len(missing)} parameter(s) of the model: "
-                            f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}", path)
-    return mapped, unused
+    return map_released(state, own, lambda key, tensor: (our_key(key), tensor),
+                        [k for k in own if k.startswith("net.")], path)
 
 
 def import_moment_detr(path: str | Path, text_encoder: str, model_dir: str | Path,
