@@ -16,7 +16,6 @@ output folder, the checkpoint a run was given.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -10,7 +10,7 @@ import pytest
 from videolang.core.io import atomic_write_jsonl
 from videolang.core.spans import tiou
 from videolang.core.timefmt import format_timestamp
-from videolang.run import EXIT_ERROR, EXIT_OK, EXIT_USAGE, run_stage
+from videolang.run import EXIT_OK, EXIT_USAGE, run_stage
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("encoding_cache")]  # not about encoding
 
