@@ -144,3 +144,10 @@ def test_window_ranking_option():
     assert GroundingTask(saliency=True, window_ranking="beam").window_ranking == "beam"
     with pytest.raises(ConfigError, match="saliency head"):
         GroundingTask(window_ranking="saliency")
+
+
+def test_saliency_ranking_survives_extreme_scores():
+    saliency = [[0.0, -1e6], [1.0, 1e6], [2.0, -1e6]]
+    ranked = rank_by_saliency([[0.0, 1.0, 0.9], [1.0, 2.0, 0.1]], saliency)
+    assert [w[:2] for w in ranked] == [[1.0, 2.0], [0.0, 1.0]]
+    assert ranked[0][2] == pytest.approx(1.0) and ranked[1][2] == pytest.approx(0.0)

@@ -316,7 +316,7 @@ def rank_by_saliency(windows: list[list[float]], saliency: Sequence[Sequence[flo
     for s, e, _ in windows:
         inside = (times >= s) & (times < e)
         contrast = values[inside].mean() - values[~inside].mean() if inside.any() and (~inside).any() else 0.0
-        out.append([s, e, float(1.0 / (1.0 + math.exp(-contrast)))])
+        out.append([s, e, float(0.5 * (1.0 + math.tanh(contrast / 2.0)))])  # sigmoid, no overflow
     return sorted(out, key=lambda w: -w[2])
 
 
