@@ -89,6 +89,18 @@ def check_checkpoint(path: str | Path) -> None:
     read_checkpoint(path, mmap=True)
 
 
+def released_model_state(path: str | Path, what: str, allowed: tuple = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(their state dict with DataParallel's `module.` prefix dropped, the whole file) of a checkpoint saved
+    as `torch.save({"model": state_dict, ...})` (VidChapters', Moment-DETR's), loaded safely (`load_released`).
+    A videolang checkpoint, or a file without a 'model' state dict, is an error naming the file."""
+    ckpt = load_released(path, what, allowed)
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
+        kind = "a videolang checkpoint (use it as it is)" if isinstance(ckpt, dict) and "videolang" in ckpt \
+            else "no 'model' state dict"
+        raise BadInputError(f"not a {what} checkpoint: {kind}", path)
+    return {(k[7:] if k.startswith("module.") else k): v for k, v in ckpt["model"].items()}, ckpt
+
+
 def map_released(state: dict[str, torch.Tensor], own: dict[str, torch.Tensor],
                  target_of: Callable[[str, torch.Tensor], tuple[str | None, torch.Tensor]], required: Iterable[str],
                  path: str | Path) -> tuple[dict[str, torch.Tensor], list[str]]:

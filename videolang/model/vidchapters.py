@@ -32,7 +32,7 @@ import lightning as L
 import torch
 
 from videolang.backbone.sequences import add_time_tokens, load_tokenizer
-from videolang.core.checkpoints import load_released, map_released
+from videolang.core.checkpoints import map_released, released_model_state
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_bytes
 from videolang.core.time_tokens import TimeTokenCodec
@@ -50,12 +50,7 @@ VOCAB_KEYS = ("shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tok
 
 def read_vidchapters_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(their model state dict, their args as a dict) of a VidChapters checkpoint, loaded safely."""
-    ckpt = load_released(path, "VidChapters", (argparse.Namespace,))
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
-        kind = "a videolang checkpoint (use it as it is)" if isinstance(ckpt, dict) and "videolang" in ckpt \
-            else "no 'model' state dict"
-        raise BadInputError(f"not a VidChapters checkpoint: {kind}", path)
-    state = {(k[7:] if k.startswith("module.") else k): v for k, v in ckpt["model"].items()}
+    state, ckpt = released_model_state(path, "VidChapters", (argparse.Namespace,))
     if "t5_model.shared.weight" not in state:
         hint = "a Moment-DETR checkpoint: use source=moment_detr" if "transformer.decoder.norm.weight" in state \
             else f"a checkpoint of another model? its first keys: {', '.join(list(state)[:3])}"

@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from videolang.core.checkpoints import load_released, map_released
+from videolang.core.checkpoints import map_released, released_model_state
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.model.moment_detr.module import MomentDETRModule
 from videolang.model.moment_detr.text import text_width
@@ -75,12 +75,7 @@ def our_key(key: str) -> str | None:
 
 def read_moment_detr_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], bool]:
     """(their model state dict without `module.`, their `opt` as a dict with defaults, whether it is VidChapters')."""
-    ckpt = load_released(path, "Moment-DETR", (argparse.Namespace,))
-    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("model"), dict):
-        kind = "a videolang checkpoint (use it as it is)" if isinstance(ckpt, dict) and "videolang" in ckpt \
-            else "no 'model' state dict"
-        raise BadInputError(f"not a Moment-DETR checkpoint: {kind}", path)
-    state = {(k[7:] if k.startswith("module.") else k): v for k, v in ckpt["model"].items()}
+    state, ckpt = released_model_state(path, "Moment-DETR", (argparse.Namespace,))
     if MARKER not in state:
         hint = "a VidChapters Vid2Seq checkpoint: use source=vidchapters" if "t5_model.shared.weight" in state \
             else f"its first keys: {', '.join(list(state)[:3])}"
