@@ -52,7 +52,7 @@ PUBLISHED = {
                               "stage.datamodule.batch_size": 8, "task.name": "grounding"},
     "tvqa": {"task.head.context": "ts", "task.head.text": "subtitles", "model.monitor": "val/accuracy",
              "model.optimizer.lr": 1.0e-4, "trainer.max_epochs": 5, "stage.datamodule.batch_size": 16,
-             "stage.dataset": "tvqa"},
+             "stage.dataset": "tvqa", "extractor.frames.fps": 3},
 }
 PUBLIC = sorted(p.stem for p in (conf_dir() / "experiment").glob("*.yaml") if not p.stem.startswith("sample"))
 SOURCE = re.compile(r"#.*(\[[A-Za-z_]+\]|\bours\b|\bas vidchapters_chapters\b)")

@@ -48,7 +48,8 @@ CHAPTER_COLUMNS = {"video_id": "string", "split": "string", "chapter_index": "in
 
 @dataclass
 class MediaIndex:
-    """Finds `<file_stem>.<ext>` in the media folders (listed once, not probed per video)."""
+    """Finds `<file_stem>.<ext>` in the media folders (listed once, not probed per video), else a sub-folder
+    named `<file_stem>` (a frame folder: a video shipped as images, e.g. TVQA's `frames_hq/<show>_frames/`)."""
 
     folders: list[str] = field(default_factory=list)
     extensions: tuple[str, ...] = ("mp4", "mkv", "webm")
@@ -56,15 +57,20 @@ class MediaIndex:
 
     def lookup(self, stem: str) -> str | None:
         if self._index is None:
-            self._index = {}
+            self._index, folders = {}, {}
             for folder in self.folders:
                 if not folder or not os.path.isdir(folder):
                     continue
                 with os.scandir(folder) as entries:
                     for e in entries:
                         base, dot, ext = e.name.rpartition(".")
-                        if dot and ext.lower() in self.extensions and base not in self._index:
+                        if e.is_dir():
+                            if not e.name.startswith("."):
+                                folders.setdefault(e.name, str(Path(folder).resolve() / e.name))
+                        elif dot and ext.lower() in self.extensions and base not in self._index:
                             self._index[base] = str(Path(folder).resolve() / e.name)
+            for name, path in folders.items():  # a media file of the same stem wins
+                self._index.setdefault(name, path)
         return self._index.get(stem)
 
 

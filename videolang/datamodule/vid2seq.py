@@ -288,6 +288,17 @@ class Vid2SeqDataModule(L.LightningDataModule):
             out["commonsense_dim"] = int(self.commonsense_dim)
         return out
 
+    def _with_references(self, split: str, entries: list[tuple[Seq2SeqTask, Entry]]
+                         ) -> list[tuple[Seq2SeqTask, Entry]]:
+        kept = []
+        for task, entry in entries:
+            if task.has_reference(entry):
+                kept.append((task, entry))
+            else:
+                self.failures.record(f"{split}/{entry.key}", "no answer_idx (nothing to learn or score)",
+                                     str(self.task_file(split, task)) if self.dataset_dir else None)
+        return kept
+
     def _usable(self, split: str, entries: list[tuple[Seq2SeqTask, Entry]]) -> list[tuple[Seq2SeqTask, Entry]]:
         """Entries whose video has frames in the store; the other videos are counted in `failures`.
 
@@ -358,7 +369,10 @@ class Vid2SeqDataModule(L.LightningDataModule):
             split = self.splits.get(part)
             if not split or part in self.datasets:
                 continue
-            entries = self._usable(split, self.load_split(split))
+            entries = self.load_split(split)
+            if part != "test":  # an entry without its answer can be predicted, not learned from or selected on
+                entries = self._with_references(split, entries)
+            entries = self._usable(split, entries)
             self.datasets[part] = Vid2SeqDataset(entries, self._source(), self.builders, self.max_frames,
                                                  self.use_speech, commonsense=self.commonsense.active_fusion)
             per_task = Counter(t.name for t, _ in entries)

@@ -25,6 +25,7 @@ from videolang.extract.base import Extractor, resolve_device
 from videolang.extract.sources import VideoItem
 from videolang.media.audio import SAMPLE_RATE, load_audio
 from videolang.media.decode import DECODERS, FrameChunk, FrameSampling, make_decoder
+from videolang.media.frames import FRAME_EXTENSIONS, probe_frames
 from videolang.media.probe import MediaInfo, describe_error, probe
 from videolang.store.record import FeatureRecord, fingerprint_of
 
@@ -69,7 +70,7 @@ def missing_stream(input_kind: str | None, info: MediaInfo | None) -> str | None
 
 class Encoder:
     def __init__(self, extractors: dict[str, Extractor], decode: dict[str, Any] | None = None,
-                 audio: dict[str, Any] | None = None):
+                 audio: dict[str, Any] | None = None, frames: dict[str, Any] | None = None):
         if not extractors:
             raise ConfigError("no extractors configured (extractor.extractors is empty)")
         decode = check_decode_settings(decode)
@@ -88,6 +89,7 @@ class Encoder:
         if self.audio_backend not in AUDIO_BACKENDS:
             raise ConfigError(f"extractor.audio.backend={self.audio_backend!r}: choose one of {list(AUDIO_BACKENDS)}")
         self.tolerance = tolerance
+        self.frame_fps, self.frame_extensions = check_frame_settings(frames)
         self.extractors = order_by_requirements(extractors)
         for key, ext in self.extractors.items():  # requirements first: their fingerprints feed the dependants'
             ext.key = key
@@ -106,7 +108,8 @@ class Encoder:
             cfg = cfg.extractor
         if isinstance(cfg, DictConfig):
             cfg = OmegaConf.to_container(cfg, resolve=True)
-        return cls(build_extractors(cfg.get("extractors") or {}), decode=cfg.get("decode"), audio=cfg.get("audio"))
+        return cls(build_extractors(cfg.get("extractors") or {}), decode=cfg.get("decode"), audio=cfg.get("audio"),
+                   frames=cfg.get("frames"))
 
     # ----- identity of the features
     def fingerprint_config(self, ext: Extractor) -> dict[str, Any]:
@@ -149,8 +152,9 @@ class Encoder:
             yield Piece("start", item)
             yield Piece("end", item)
             return
-        try:
-            info = probe(item.path)
+        try:  # a folder is a frame folder (JPEG / PNG sequence): a video without audio, decoded the same way
+            info = probe_frames(item.path, self.frame_fps, self.frame_extensions) if os.path.isdir(item.path) \
+                else probe(item.path)
         except BadInputError as e:
             yield Piece("error", item, reason=e.problem)
             return
@@ -345,6 +349,22 @@ def check_decode_settings(decode: dict[str, Any] | None) -> dict[str, Any]:
     if "crop" in decode and not isinstance(decode["crop"], bool):
         raise ConfigError(f"extractor.decode.crop={decode['crop']!r} must be true or false")
     return decode
+
+
+def check_frame_settings(frames: dict[str, Any] | None) -> tuple[float | None, tuple[str, ...]]:
+    """`extractor.frames` -> (the stated frame rate of frame folders or None, their image extensions)."""
+    frames = dict(frames or {})
+    unknown = set(frames) - {"fps", "extensions"}
+    if unknown:
+        raise ConfigError(f"unknown extractor.frames option(s) {sorted(unknown)}; known: ['extensions', 'fps']")
+    fps = frames.get("fps")
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf")):
+        raise ConfigError(f"extractor.frames.fps={fps!r} must be a number > 0 (the frame folders' frame rate) "
+                          "or null")
+    extensions = frames.get("extensions") or FRAME_EXTENSIONS
+    if isinstance(extensions, str) or not all(isinstance(e, str) for e in extensions):
+        raise ConfigError(f"extractor.frames.extensions={extensions!r} must be a list of file extensions")
+    return (None if fps is None else float(fps)), tuple(e.lower().lstrip(".") for e in extensions)
 
 
 def build_extractors(specs: dict[str, Any]) -> dict[str, Extractor]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.ids import validate_video_id
 from videolang.core.io import check_regular_file, read_bytes, sniff_encoding
+from videolang.media.frames import FRAME_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,12 @@ def is_media_name(path: str | Path, extensions=MEDIA_EXTENSIONS) -> bool:
     return Path(path).suffix.lower().lstrip(".") in _exts(extensions)
 
 
-def list_videos(source: str | Path, extensions: tuple[str, ...] | list[str] = MEDIA_EXTENSIONS) -> list[VideoItem]:
-    """Videos from a folder (recursive), a text file with one path per line, a `videos.parquet`, or one media file."""
+def list_videos(source: str | Path, extensions: tuple[str, ...] | list[str] = MEDIA_EXTENSIONS,
+                frame_extensions: tuple[str, ...] | None = None) -> list[VideoItem]:
+    """Videos from a folder (recursive), a text file with one path per line, a `videos.parquet`, or one media file.
+
+    `frame_extensions` (given when the frame folders' rate is stated): in a folder source, every folder that
+    directly holds such images and no media file is a video too (a frame folder; id = the folder's name)."""
     if source is None or not str(source).strip():
         raise ConfigError("videos= is empty", hint=SOURCE_HINT)
     source = Path(source)
@@ -64,15 +69,23 @@ def list_videos(source: str | Path, extensions: tuple[str, ...] | list[str] = ME
         raise BadInputError("video source not found", source, hint=SOURCE_HINT)
     if source.is_dir():
         exts = _exts(extensions)
-        try:
-            paths = sorted(p for p in source.rglob("*") if p.suffix.lower().lstrip(".") in exts
-                           and not p.name.startswith(".") and not p.is_dir())
-        except OSError as e:
-            raise BadInputError(f"cannot list the folder: {e.strerror or e}", source) from None
-        if not paths:
+        paths, frame_dirs = _scan_folder(source, exts, _exts(frame_extensions or FRAME_EXTENSIONS))
+        if frame_dirs and frame_extensions is None:
+            if paths:  # images beside or away from the videos (thumbnails, posters) are not videos
+                log.info("%s: %d folder(s) of images not listed as videos (no frame rate stated: "
+                         "extractor.frames.fps)", display_path(source), len(frame_dirs))
+                frame_dirs = []
+            else:
+                raise ConfigError(f"videos={display_path(source)} holds no media file but {len(frame_dirs)} frame "
+                                  f"folder(s) (JPEG / PNG sequences, e.g. {display_path(frame_dirs[0])}), and "
+                                  "no frame rate is stated for them", "extractor.frames.fps",
+                                  hint="set extractor.frames.fps=<the rate the frames were dumped at> "
+                                       "(TVQA's frames_hq: 3)")
+        if not paths and not frame_dirs:
             raise BadInputError(f"no media file in this folder (looked for .{', .'.join(sorted(exts))}, "
                                 "in sub-folders too)", source, hint=SOURCE_HINT)
-        entries = [(None, VideoItem(id_from_name(p.stem), str(p))) for p in paths]
+        entries = [(None, VideoItem(id_from_name(p.stem), str(p))) for p in paths] + \
+            [(None, VideoItem(id_from_name(d.name), str(d))) for d in frame_dirs]
     elif check_regular_file(source, "video source") and source.suffix.lower() == ".parquet":
         entries = _from_parquet(source)
     elif is_media_name(source, extensions) or is_media_name(source):
@@ -80,6 +93,25 @@ def list_videos(source: str | Path, extensions: tuple[str, ...] | list[str] = ME
     else:
         entries = _from_list_file(source)
     return _unique(entries, source)
+
+
+def _scan_folder(source: Path, media: set[str], images: set[str]) -> tuple[list[Path], list[Path]]:
+    """One walk of `source`: its media files (sub-folders too, hidden skipped) and its frame folders (folders
+    holding images and no media file)."""
+    paths, image_dirs = [], set()
+    try:
+        for p in source.rglob("*"):
+            ext = p.suffix.lower().lstrip(".")
+            if p.name.startswith(".") or ext not in media and ext not in images or p.is_dir():
+                continue
+            if ext in media:
+                paths.append(p)
+            else:
+                image_dirs.add(p.parent)
+    except OSError as e:
+        raise BadInputError(f"cannot list the folder: {e.strerror or e}", source) from None
+    with_media = {p.parent for p in paths}
+    return sorted(paths), sorted(d for d in image_dirs if d not in with_media)
 
 
 def _from_parquet(path: Path) -> list[tuple[int | None, VideoItem]]:

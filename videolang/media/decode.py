@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from videolang.core.errors import BadInputError, ConfigError
+from videolang.media.frames import read_frames
 from videolang.media.probe import MediaInfo, describe_error
 
 _EPS = 1e-6
@@ -87,6 +88,12 @@ class FrameDecoder:
         if not info.video_duration or info.video_duration <= 0:
             raise BadInputError("video stream has no duration (no frames?)", info.path)
         try:
+            if info.frame_files is not None:  # a frame folder: the same targets and selection, images read by PIL
+                for times, frames, frame_times in read_frames(
+                        info, self.sampling.targets(info.video_duration), select_frames, self.sampling.scaled_size,
+                        self.sampling.crop_frames, self.chunk_frames):
+                    yield FrameChunk(times, frames, frame_times)
+                return
             yield from self._frames(info)
         except BadInputError:
             raise

@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from videolang.core.errors import BadInputError
 from videolang.core.io import special_file_kind
@@ -31,6 +32,8 @@ class MediaInfo:
     video_codec: str | None = None
     audio_codec: str | None = None
     video_start: float = 0.0             # first presentation time of the video stream, seconds
+    frame_files: tuple[str, ...] | None = None  # a frame folder (media.frames): its images in display order ...
+    frame_times: Any = None                     # ... and when each one comes on screen (seconds, numpy array)
 
 
 def _seconds(value, time_base) -> float | None:

@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> StageResult:
     retry_failed = flag("retry_failed", st.get("retry_failed", False))
     extensions = extension_list(st.extensions)
     encoder = Encoder.from_config(cfg.extractor)  # every setting is checked before a large folder is listed
-    listed = list_videos(cfg.videos, extensions)
+    listed = list_videos(cfg.videos, extensions, encoder.frame_extensions if encoder.frame_fps else None)
     items = shard(listed, index, count)
     # checks over the whole list, not this shard's part (a box file of another shard's video is no orphan)
     notes = [note for ext in encoder.extractors.values() for note in ext.check_items(listed)]

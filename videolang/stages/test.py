@@ -111,6 +111,18 @@ def run(cfg: DictConfig) -> StageResult:
                 OMP_NUM_THREADS=omp_before)
 
 
+def unanswered(task, outputs: list[dict[str, Any]], split: str, submission: Path | None,
+               scores: dict[str, float], prefix: str) -> dict[str, str]:
+    """{task: why} when the task scored nothing because no item of the split has its answer (TVQA's test-public):
+    said in one log line, not an error; the predictions (and the leaderboard file) are what the run is for."""
+    if any(k.startswith(prefix) and k != f"{prefix}items" for k in scores):
+        return {}
+    where = f"; submission for the leaderboard: {submission}" if submission is not None else ""
+    why = f"split '{split}' has no answers ({len(outputs)} items): metrics skipped{where}"
+    log.info("%s: %s", task.name, why)
+    return {task.name: why}
+
+
 class TestOutputs(L.Callback):
     """Rank 0 writes the predictions and `metrics.json` when the test loop ends, in whichever process it runs:
     this one, a rank Lightning's `ddp` launcher started from the command line, or a spawned copy
@@ -138,15 +150,22 @@ class TestOutputs(L.Callback):
                 return
             outputs = getattr(module, "last_outputs", None) or []
             metrics = score_both(module, outputs, meteor)
-            files = {}
+            files, unscored = {}, {}
             for task in module.tasks:
                 mine = [o for o in outputs if o.get("task") == task.name]
                 if mine:
-                    name = f"predictions_{self.split}_{task.name}" if module.tasks.multi else f"predictions_{self.split}"
-                    files[task.name] = str(task.write_predictions(mine, self.out_dir / name))
+                    suffix = f"_{task.name}" if module.tasks.multi else ""
+                    files[task.name] = str(task.write_predictions(mine, self.out_dir / f"predictions_{self.split}{suffix}"))
+                    submission = task.write_submission(mine, self.out_dir / f"submission_{self.split}{suffix}")
+                    if submission is not None:
+                        files[f"{task.name}/submission"] = str(submission)
+                    unscored.update(unanswered(task, mine, self.split, submission, metrics["compat"],
+                                               f"{task.name}/" if module.tasks.multi else ""))
             record = {"checkpoint": str(self.ckpt), "split": self.split, "primary": "compat", **metrics}
+            if unscored:
+                record["not_scored"] = unscored
             files["metrics"] = str(atomic_write_json(self.out_dir / "metrics.json", record))
-            self.result = {"metrics": metrics, "files": files}
+            self.result = {"metrics": metrics, "files": files, **({"not_scored": unscored} if unscored else {})}
             atomic_write_json(self.handoff, self.result)
         finally:
             meteor.close()
@@ -187,7 +206,8 @@ def _test(cfg: DictConfig, ckpt: Path, split: str) -> StageResult:
         for protocol in PROTOCOLS:
             scores = result["metrics"][protocol]
             shown = [f"{k}={scores[k]:.4f}" for k in headline if k in scores]
-            log.info("%s (%s): %s", split, protocol, ", ".join(shown))
+            if shown:  # a split without answers has none (said above)
+                log.info("%s (%s): %s", split, protocol, ", ".join(shown))
     if datamodule.failures:
         log.warning(datamodule.failures.summary())
     wait_for_other_ranks(trainer)

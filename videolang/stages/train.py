@@ -199,9 +199,12 @@ def write_outputs(module, split: str, out_dir: Path, metrics: dict[str, float]) 
         mine = [o for o in outputs if o.get("task") == task.name]
         if not mine:
             continue
-        stem = out_dir / (f"predictions_{split}_{task.name}" if tasks.multi else f"predictions_{split}")
+        suffix = f"_{task.name}" if tasks.multi else ""
         files["predictions" if not tasks.multi else f"predictions/{task.name}"] = str(
-            task.write_predictions(mine, stem))
+            task.write_predictions(mine, out_dir / f"predictions_{split}{suffix}"))
+        submission = task.write_submission(mine, out_dir / f"submission_{split}{suffix}")
+        if submission is not None:  # the benchmark's leaderboard file (TVQA: {qid: answer_idx})
+            files["submission" if not tasks.multi else f"submission/{task.name}"] = str(submission)
     files["metrics"] = str(atomic_write_json(out_dir / f"metrics_{split}.json", metrics))
     return files
 

@@ -137,6 +137,11 @@ class Seq2SeqTask:
                    use_speech: bool = True, commonsense: str | None = None) -> dict[str, Any]:
         raise NotImplementedError
 
+    def has_reference(self, entry: Entry) -> bool:
+        """False for an entry a split ships without its answer (a leaderboard's test split): it can be
+        predicted, not learned from or scored. The data module keeps such entries for the test split only."""
+        return True
+
     # ----------------------------------------------------------- loss / infer
     def loss(self, net: Any, batch: dict[str, Any], smoothing: float) -> tuple[Any, dict[str, Any]]:
         """(loss, {name: extra logged term}) of a batch of this task's items."""
@@ -164,6 +169,10 @@ class Seq2SeqTask:
     def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
         """Write the prediction file that `stage=evaluate task=<this task>` reads; `stem` has no suffix."""
         raise NotImplementedError
+
+    def write_submission(self, outputs: list[dict[str, Any]], stem: Path) -> Path | None:
+        """The benchmark's leaderboard submission file, for tasks that have one (None: the predictions are it)."""
+        return None
 
     # ---------------------------------------------------------------- helpers
     def selected(self, metrics: dict[str, Any], full: bool) -> dict[str, float]:

@@ -19,9 +19,14 @@
   (`category`, else TVQA's `show_name`); **predictions**: JSON Lines
   `{qid, vid, question, pred, pred_answer, probabilities}`, read by `stage=evaluate task=videoqa`.
 
+A question without `answer_idx` (TVQA's test-public) is counted (`questions_without_answer`) and kept
+for the test split, where it is predicted and written to the leaderboard's submission file
+(`write_submission`: `{qid: answer_idx}`) but not scored; the train and val splits skip it (the data module
+records it as a failure: nothing to learn or select on).
+
 Bad inputs of `tasks/videoqa_<split>.jsonl` (a long run goes on): a duplicate qid is an
 error naming the file and the qid; a question with fewer than two answers, an
-`answer_idx` out of range or missing (nothing to learn or score), or a `ts` span that
+`answer_idx` out of range, or a `ts` span that
 starts at or after the video's end is skipped and recorded as a failure naming the file
 and the qid; a span past the end is clipped (`ts_clipped`); a malformed span means the
 whole clip (`ts_unreadable`). A malformed `subtitles.parquet` is an error naming it.
@@ -41,7 +46,7 @@ from videolang.backbone.losses import IGNORE, label_smoothed_ce
 from videolang.backbone.sequences import Segment, SequenceBuilder
 from videolang.builder.questions import parse_ts
 from videolang.core.errors import BadInputError, ConfigError
-from videolang.core.io import atomic_write_jsonl, read_jsonl
+from videolang.core.io import atomic_write_json, atomic_write_jsonl, read_jsonl
 from videolang.evaluate import VideoQAEvaluator
 from videolang.tasks.base import DataReport, Entry, Seq2SeqTask, finite_number, frame_item, output_base
 
@@ -165,9 +170,8 @@ class VideoQATask(Seq2SeqTask):
             except BadInputError as e:
                 report.fail(f"{where}/{qid}", e.problem)
                 continue
-            if entry.answer_idx is None:
-                report.fail(f"{where}/{qid}", "no answer_idx (nothing to learn or score)")
-                continue
+            if entry.answer_idx is None:  # TVQA's test-public: predicted for the leaderboard, never learned from
+                report.count("questions_without_answer")
             if self.text == "subtitles" and vid not in subtitles:
                 missing_text.add(vid)
             entries.append(entry)
@@ -210,6 +214,9 @@ class VideoQATask(Seq2SeqTask):
                      windows=(span,) if span else (), answers=answers, answer_idx=answer_idx,
                      category=str(category) if category is not None else "",
                      subtitles=tuple(subtitles) if subtitles is not None else None)
+
+    def has_reference(self, entry: Entry) -> bool:
+        return entry.answer_idx is not None
 
     def context_span(self, entry: Entry, duration: float) -> tuple[float, float]:
         """The seconds the model sees: the `ts` span (clipped to the video) or the whole clip."""
@@ -312,3 +319,9 @@ class VideoQATask(Seq2SeqTask):
 
     def write_predictions(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
         return atomic_write_jsonl(Path(f"{stem}.jsonl"), self.prediction_rows(outputs))
+
+    def write_submission(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
+        """TVQA's leaderboard file: `{qid: answer_idx}` (jayleicn/TVQA test.py's `qid2preds_<mode>.json`), in
+        question order; qids are JSON object keys, so strings."""
+        order = sorted(outputs, key=lambda o: (int(o["key"]) if str(o["key"]).isdigit() else float("inf"), str(o["key"])))
+        return atomic_write_json(Path(f"{stem}.json"), {str(o["key"]): int(o["prediction"]) for o in order})
