@@ -94,7 +94,7 @@ def _image_size(path: str) -> tuple[int, int]:
     except UnidentifiedImageError:
         raise BadInputError("cannot read the image: not an image, or damaged", path) from None
     except OSError as e:
-        raise BadInputError(f"cannot read the image: {e.strerror or e}", path) from None
+        raise BadInputError(f"cannot read the image: damaged or truncated ({e.strerror or e})", path) from None
 
 
 def load_frame(path: str, width: int, height: int) -> np.ndarray:
