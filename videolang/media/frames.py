@@ -35,13 +35,6 @@ def image_names(folder: str | Path, extensions=FRAME_EXTENSIONS) -> list[str]:
                 and e.name.rpartition(".")[2].lower() in exts and "." in e.name]
 
 
-def is_frame_folder(folder: str | Path, extensions=FRAME_EXTENSIONS) -> bool:
-    try:
-        return bool(image_names(folder, extensions))
-    except OSError:
-        return False
-
-
 def frame_positions(names: list[str]) -> tuple[list[str], np.ndarray]:
     """Names in display order and each one's frame position (0 for the first): the number in the name when
     every name has a distinct one (`00001.jpg`: a gap in the numbering is a held frame), else the sorted order."""
@@ -128,4 +121,5 @@ def read_frames(info: MediaInfo, targets: np.ndarray, select, scaled_size, crop,
             if cache is None or cache[0] != index:
                 cache = (int(index), crop(load_frame(info.frame_files[index], w, h)[None])[0])
             frames.append(cache[1])
-        yield targets[lo:lo + chunk_frames], np.ascontiguousarray(np.stack(frames)), times[chosen[lo:lo + chunk_frames]]
+        taken = chosen[lo:lo + chunk_frames]
+        yield targets[lo:lo + chunk_frames], np.ascontiguousarray(np.stack(frames)), times[taken]

@@ -155,7 +155,8 @@ class TestOutputs(L.Callback):
                 mine = [o for o in outputs if o.get("task") == task.name]
                 if mine:
                     suffix = f"_{task.name}" if module.tasks.multi else ""
-                    files[task.name] = str(task.write_predictions(mine, self.out_dir / f"predictions_{self.split}{suffix}"))
+                    stem = self.out_dir / f"predictions_{self.split}{suffix}"
+                    files[task.name] = str(task.write_predictions(mine, stem))
                     submission = task.write_submission(mine, self.out_dir / f"submission_{self.split}{suffix}")
                     if submission is not None:
                         files[f"{task.name}/submission"] = str(submission)

@@ -323,5 +323,8 @@ class VideoQATask(Seq2SeqTask):
     def write_submission(self, outputs: list[dict[str, Any]], stem: Path) -> Path:
         """TVQA's leaderboard file: `{qid: answer_idx}` (jayleicn/TVQA test.py's `qid2preds_<mode>.json`), in
         question order; qids are JSON object keys, so strings."""
-        order = sorted(outputs, key=lambda o: (int(o["key"]) if str(o["key"]).isdigit() else float("inf"), str(o["key"])))
+        def position(o: dict[str, Any]) -> tuple[float, str]:
+            return (int(o["key"]) if str(o["key"]).isdigit() else float("inf"), str(o["key"]))
+
+        order = sorted(outputs, key=position)
         return atomic_write_json(Path(f"{stem}.json"), {str(o["key"]): int(o["prediction"]) for o in order})
