@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException
 
 from videolang.core.errors import BadInputError, VideolangError
 from videolang.serve.browse import BrowseTable, browse_table
@@ -88,6 +90,15 @@ def create_app(viewer: Viewer) -> FastAPI:
         status = 404 if isinstance(exc, UnknownVideo) else 403 if isinstance(exc, RefusedPath) else \
             409 if isinstance(exc, NoModel) else 400
         return _error(status, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:  # no such route: the same shape
+        return _error(exc.status_code, f"{exc.detail}: {request.url.path[:200]}")
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()[:3])
+        return _error(400, f"malformed request: {where}")
 
     @app.get("/")
     def index() -> FileResponse:

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from videolang.core.errors import BadInputError
+from videolang.core.io import ensure_dir
 from videolang.media.probe import probe
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,8 @@ class VideoLibrary:
         self.videos: dict[str, VideoEntry] = {}
         self.problems: list[str] = []  # shown on the page: why no dataset video is listed
         self.max_upload_bytes = int(max_upload_bytes)
-        self.upload_dir = Path(tempfile.mkdtemp(prefix="videolang-serve-", dir=upload_dir and str(upload_dir))
-                               ).resolve()
+        parent = None if upload_dir is None else str(ensure_dir(upload_dir))
+        self.upload_dir = Path(tempfile.mkdtemp(prefix="videolang-serve-", dir=parent)).resolve()
         self.roots = [self.upload_dir] + [Path(d).resolve() for d in media_dirs]
         self._lock = threading.Lock()
         self.dataset_dir = Path(dataset_dir) if dataset_dir else None
