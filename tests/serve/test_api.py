@@ -3,6 +3,7 @@ wrong-task checkpoints, per-video scores that add up to the evaluator's set scor
 from __future__ import annotations
 
 import io
+import json
 import os
 from pathlib import Path
 
@@ -10,7 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.serve.conftest import make_viewer, serve_overrides, wait_loaded
-from videolang.evaluate import evaluate_dense_captioning, evaluate_grounding, evaluate_videoqa
 from videolang.serve import browse_table, create_app
 from videolang.serve.library import VideoEntry
 
@@ -159,22 +159,23 @@ def _only(folder: Path, pattern: str) -> Path:
     return found[0]
 
 
-def test_per_video_scores_average_to_the_evaluators_set_scores(trained_on_sample, grounding_ckpt, videoqa_ckpt):
+def test_per_video_scores_average_to_the_set_scores(trained_on_sample, grounding_ckpt, videoqa_ckpt):
+    """Each table's rows average (weighted by queries / questions) to the set score the train stage's test run
+    wrote for the same predictions (metrics_test.json), and F1@0.5 per video is made from its P and R."""
     refs = trained_on_sample["root"] / "data" / "built" / "sample" / "tasks" / "dense_captioning_test.json"
-    preds = _only(trained_on_sample["run"], "predictions_test.json")
-    table = browse_table(preds, refs)
-    whole = evaluate_dense_captioning(str(preds), str(refs))
+    table = browse_table(_only(trained_on_sample["run"], "predictions_test.json"), refs)
+    whole = json.loads((trained_on_sample["run"] / "metrics_test.json").read_text())
     assert table.task == "chapters" and len(table.rows) == len(trained_on_sample["videos"])
-    assert sum(r["soda_c"] for r in table.rows) / len(table.rows) == pytest.approx(whole["soda_c"])
+    assert sum(r["soda_c"] for r in table.rows) / len(table.rows) == pytest.approx(whole["test/soda_c"], abs=1e-6)
     for r in table.rows:
         p, rc = r["precision@0.5"], r["recall@0.5"]
         assert r["f1@0.5"] == pytest.approx(2 * p * rc / (p + rc) if p + rc else 0.0)
-    assert {vid for vid in table.items} == {r["video_id"] for r in table.rows}
+    assert set(table.items) == {r["video_id"] for r in table.rows}
 
-    for ckpt, task, metric, score in ((grounding_ckpt, "grounding", "r1@0.5", evaluate_grounding),
-                                      (videoqa_ckpt, "videoqa", "accuracy", evaluate_videoqa)):
-        preds = _only(ckpt["run"], "predictions_test.jsonl")
-        table = browse_table(preds, ckpt["references"])
+    for ckpt, task, metric, logged in ((grounding_ckpt, "grounding", "r1@0.5", "test/r1_0.5"),
+                                       (videoqa_ckpt, "videoqa", "accuracy", "test/accuracy")):
+        table = browse_table(_only(ckpt["run"], "predictions_test.jsonl"), ckpt["references"])
+        whole = json.loads((ckpt["run"] / "metrics_test.json").read_text())
         count = "queries" if task == "grounding" else "questions"
         weighted = sum(r[metric] * r[count] for r in table.rows) / sum(r[count] for r in table.rows)
-        assert table.task == task and weighted == pytest.approx(score(str(preds), str(ckpt["references"]))[metric])
+        assert table.task == task and weighted == pytest.approx(whole[logged], abs=1e-6)

@@ -142,20 +142,21 @@ def test_browse_sorts_worst_first_and_opens_the_video(site):
 
 
 def test_two_browsers_at_once(site, sample_manifest):
-    vids = sorted(v["id"] for v in sample_manifest["videos"])[:2]
-    first = site["browser"].new_context().new_page()
-    second = site["browser"].new_context().new_page()
-    for page in (first, second):
+    """Two sessions ask at the same time (a moment in one, a question in the other): each gets its own answer."""
+    vid = sorted(v["id"] for v in sample_manifest["videos"])[0]  # encoded by the first test: no second encoding
+    pages = [site["browser"].new_context().new_page() for _ in range(2)]
+    for page in pages:
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(site["url"])
         page.wait_for_selector("body[data-ready=true]")
-    first.select_option("#video-select", vids[1])  # both ask before either is answered
-    second.select_option("#video-select", vids[0])
-    second.fill("#query", "the intro")
-    second.click("#ground-form button")
-    for page in (first, second):
-        page.wait_for_selector("#row-predicted .seg")
-    second.wait_for_selector("#windows li")
-    assert first.input_value("#video-select") == vids[1] and second.input_value("#video-select") == vids[0]
-    for page in (first, second):
+        pick(page, vid)
+    first, second = pages
+    first.fill("#query", "the intro")
+    second.select_option("#question-examples", "0")
+    first.click("#ground-form button")  # both asked before either is answered
+    second.click("#ask-form button")
+    first.wait_for_selector("#windows li")
+    second.wait_for_selector("#probabilities .bar-row")
+    assert first.locator("#probabilities .bar-row").count() == 0 and second.locator("#windows li").count() == 0
+    for page in pages:
         page.context.close()
