@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,9 +23,17 @@ pytestmark = pytest.mark.xdist_group("serve")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
+def get_json(url: str, wait: float = 30.0) -> dict:
+    """GET a JSON answer, retrying while the server is still binding its port (it prints its address first)."""
+    deadline = time.time() + wait
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return json.loads(response.read())
+        except urllib.error.URLError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_the_demo_command_serves_the_checkpoints_and_stops_on_ctrl_c(built_sample, sample_corpus, trained_on_sample,
@@ -50,7 +59,7 @@ def test_the_demo_command_serves_the_checkpoints_and_stops_on_ctrl_c(built_sampl
             time.sleep(0.2)
             info = get_json(f"http://127.0.0.1:{port}/api/info")
         assert {t: m["state"] for t, m in info["models"].items()} == dict.fromkeys(("chapters", "grounding", "videoqa"),
-                                                                                   "ready")
+                                                                                   "ready"), info
         assert len(get_json(f"http://127.0.0.1:{port}/api/videos")) == len(trained_on_sample["videos"])
         uploads = list((tmp_path / "uploads").iterdir())
         assert len(uploads) == 1  # the server's own temporary folder inside the given one
