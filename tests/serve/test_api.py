@@ -159,19 +159,10 @@ def _only(folder: Path, pattern: str) -> Path:
     return found[0]
 
 
-def test_per_video_scores_average_to_the_set_scores(trained_on_sample, grounding_ckpt, videoqa_ckpt):
-    """Each table's rows average (weighted by queries / questions) to the set score the train stage's test run
-    wrote for the same predictions (metrics_test.json), and F1@0.5 per video is made from its P and R."""
-    refs = trained_on_sample["root"] / "data" / "built" / "sample" / "tasks" / "dense_captioning_test.json"
-    table = browse_table(_only(trained_on_sample["run"], "predictions_test.json"), refs)
-    whole = json.loads((trained_on_sample["run"] / "metrics_test.json").read_text())
-    assert table.task == "chapters" and len(table.rows) == len(trained_on_sample["videos"])
-    assert sum(r["soda_c"] for r in table.rows) / len(table.rows) == pytest.approx(whole["test/soda_c"], abs=1e-6)
-    for r in table.rows:
-        p, rc = r["precision@0.5"], r["recall@0.5"]
-        assert r["f1@0.5"] == pytest.approx(2 * p * rc / (p + rc) if p + rc else 0.0)
-    assert set(table.items) == {r["video_id"] for r in table.rows}
-
+def test_per_video_scores_average_to_the_set_scores(grounding_ckpt, videoqa_ckpt):
+    """Grounding and VideoQA rows average (weighted by queries / questions) to the set score the train stage's
+    test run wrote for the same predictions (metrics_test.json); the chapter table is checked in
+    test_browser.py, where the running viewer has scored it already."""
     for ckpt, task, metric, logged in ((grounding_ckpt, "grounding", "r1@0.5", "test/r1_0.5"),
                                        (videoqa_ckpt, "videoqa", "accuracy", "test/accuracy")):
         table = browse_table(_only(ckpt["run"], "predictions_test.jsonl"), ckpt["references"])
@@ -179,3 +170,4 @@ def test_per_video_scores_average_to_the_set_scores(trained_on_sample, grounding
         count = "queries" if task == "grounding" else "questions"
         weighted = sum(r[metric] * r[count] for r in table.rows) / sum(r[count] for r in table.rows)
         assert table.task == task and weighted == pytest.approx(whole[logged], abs=1e-6)
+        assert set(table.items) == {r["video_id"] for r in table.rows}

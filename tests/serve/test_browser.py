@@ -7,6 +7,7 @@ a broken file, browse the chapter predictions, two browsers at once. Screenshots
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -122,10 +123,18 @@ def test_broken_upload_and_empty_query_are_messages_in_the_page(site, sample_cor
     page.close()
 
 
-def test_browse_sorts_worst_first_and_opens_the_video(site):
+def test_browse_sorts_worst_first_and_opens_the_video(site, trained_on_sample):
     page = open_page(site)
     page.wait_for_selector("#browse-table tbody tr")
-    rows = site["viewer"].browse.rows
+    table = site["viewer"].browse
+    rows = table.rows
+    # each video's own scores: SODA_c averages to the set's (the train stage's test run on the same file)
+    whole = json.loads((trained_on_sample["run"] / "metrics_test.json").read_text())
+    assert table.task == "chapters" and len(rows) == len(trained_on_sample["videos"])
+    assert sum(r["soda_c"] for r in rows) / len(rows) == pytest.approx(whole["test/soda_c"], abs=1e-6)
+    for r in rows:  # F1@0.5 from the video's own P and R
+        p, rc = r["precision@0.5"], r["recall@0.5"]
+        assert r["f1@0.5"] == pytest.approx(2 * p * rc / (p + rc) if p + rc else 0.0)
     assert page.locator("#browse-table tbody tr").count() == len(rows)
     shown = [float(t) if t != "–" else None for t in page.locator("#browse-table tbody td:nth-child(2)").all_inner_texts()]
     assert shown == sorted(round(100 * r["soda_c"], 1) for r in rows)  # SODA_c, worst first

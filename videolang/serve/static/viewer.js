@@ -255,7 +255,7 @@ $("#ask-form").addEventListener("submit", async ev => {
                                 $("#question-panel .status"));
     if (state.vid !== vid) return;
     $("#probabilities").replaceChildren(...result.answers.map((a, i) => el("div", { class: `bar-row${i === result.pred ? " chosen" : ""}` },
-      i === result.pred ? "★" : "", a,
+      el("span", {}, i === result.pred ? "★" : ""), el("span", { class: "answer" }, a),
       el("div", {}, el("div", { class: "bar", style: `width:${(100 * result.probabilities[i]).toFixed(1)}%` })),
       el("span", { class: "pct" }, `${(100 * result.probabilities[i]).toFixed(1)}%`))));
     drawSegments("span", result.ts ? [{ start: result.ts[0], end: result.ts[1], text: "ts" }] : [], "span",
