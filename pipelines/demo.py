@@ -12,7 +12,9 @@ evaluator on the test split (videos no model trained on): the chapters' SODA_c /
 (stage=evaluate), the grounding head's R@1@0.5 over the test queries and the VideoQA head's
 accuracy over the test questions next to chance (the train stage's test metrics, summary.json).
 Each stage is resumable, so running the demo again redoes only what is missing (training and
-prediction run again, they are short). Every run folder lands under `logs/demo/<step>/`.
+prediction run again, they are short). Every run folder lands under `logs/demo/<step>/`. The demo ends
+by printing the one command that opens the web viewer (stage=serve, docs/serve.md) on what it trained;
+it does not start it.
 
     python -m pipelines.demo                            # the default chain
     python -m pipelines.demo --from train               # start at a later step
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -239,6 +242,36 @@ def steps() -> list[Step]:
     ]
 
 
+def serve_args(chapters: Path | None, grounding: Path | None, videoqa: Path | None,
+               predictions: Path | None = None, references: Path | None = None) -> list[str]:
+    """`stage=serve` overrides for the given checkpoints (None: left out) and, when both are given, the
+    predictions file to browse against its references."""
+    args = ["stage=serve"]
+    for key, path in (("chapters_ckpt", chapters), ("grounding_ckpt", grounding), ("videoqa_ckpt", videoqa)):
+        if path is not None:
+            args.append(f"{key}={path}")
+    if predictions is not None and references is not None:
+        args += [f"predictions={predictions}", f"references={references}"]
+    return args
+
+
+def serve_command() -> str | None:
+    """The command that opens the viewer on what this demo trained (what exists of it), from the project
+    root; None when no checkpoint was trained yet."""
+    def existing(path: Path) -> Path | None:
+        return path.relative_to(ROOT) if path.is_file() else None
+
+    ckpts = [existing(DEMO_LOGS / step / "checkpoints" / "best.ckpt")
+             for step in ("train", "train_grounding", "train_videoqa")]
+    if not any(ckpts):
+        return None
+    args = serve_args(*ckpts, existing(DEMO_LOGS / "train" / "predictions_test.json"),
+                      existing(BUILT_DIR / "tasks" / "dense_captioning_test.json"))
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    python = ".venv/bin/python" if Path(sys.executable).parent == venv_python.parent else sys.executable
+    return " ".join(shlex.quote(a) for a in [python, "-m", "videolang.run", *args])
+
+
 def run_step(step: Step) -> None:
     missing = [p for p in step.needs if not p.is_file()]
     if missing:
@@ -282,6 +315,10 @@ def main(argv: list[str] | None = None) -> None:
     for step in chain:
         run_step(step)
     print(f"\ndemo finished in {time.time() - started:.0f} s; run folders under {DEMO_LOGS}")
+    command = serve_command()
+    if command:
+        print(f"\nwatch the sample videos with their chapters, ask for a moment or a question (docs/serve.md), "
+              f"from {ROOT}:\n  {command}\nthen open http://127.0.0.1:8765/ (Ctrl-C stops the viewer)")
 
 
 if __name__ == "__main__":
