@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from videolang.extract.encoder import Encoder
@@ -53,7 +54,9 @@ class Chain:
         return json.loads((folder / "summary.json").read_text()), folder
 
     def build(self, data: str, *overrides: str) -> dict:
-        summary, _ = self.stage("stage=build_dataset", f"data={data}", "stage.workers=1", *overrides)
+        # no language detection: lingua's 75 models (VidChapters' setting) take longer to load than the rest
+        summary, _ = self.stage("stage=build_dataset", f"data={data}", "stage.workers=1", "stage.language.detect=false",
+                                *overrides)
         built = self.data / "built" / data.replace("_release", "")
         return json.loads((built / "report.json").read_text()) | {"summary": summary, "dir": built}
 
@@ -102,6 +105,12 @@ def predictions_of(path: Path) -> dict[str, list]:
     return data["results"]
 
 
+def per_video(evaluated: dict, column: str) -> dict[str, float]:
+    """One column of stage=evaluate's per_item.parquet, by video."""
+    frame = pd.read_parquet(evaluated["files"]["per_item"])
+    return dict(zip(frame["video_id"], frame[column]))
+
+
 def dense(built: dict, split: str) -> dict:
     return json.loads((built["dir"] / "tasks" / f"dense_captioning_{split}.json").read_text())
 
@@ -137,3 +146,79 @@ def test_youcook2_recipe_end_to_end(chain, standin_clips):
     scored = chain.evaluate(predictions, built["dir"] / "tasks" / "dense_captioning_val.json")
     check_metrics(scored["metrics"]["corrected"], "evaluate")
     assert scored["metrics"]["compat"]["soda_c"] == pytest.approx(metrics["compat"]["soda_c"])
+
+
+def test_vidchapters_recipe_end_to_end(chain, standin_clips):
+    ids = standins.write_vidchapters(chain.data, standin_clips)
+    built = chain.build("vidchapters_release")
+    assert {s: v["videos"] for s, v in built["splits"].items()} == {"train": 2, "val": 1, "test": 1}
+    assert {s: v["chapters"] for s, v in built["splits"].items()} == {"train": 6, "val": 3, "test": 3}
+    extracted = chain.extract(built["dir"])
+    assert (extracted["videos"], extracted["done"], extracted["failed"]) == (4, 4, 0)
+
+    train, run = chain.train("vidchapters_chapters")
+    assert train["epochs"] == 1 and train["data"]["items"] == {"train": 2, "val": 1}
+    assert Path(train["test_files"]["predictions"]).name == "predictions_test.json"
+    metrics, predictions = check_test_run(chain, train, "test", "vidchapters", set(ids["test"]))
+    scored = chain.evaluate(predictions, built["dir"] / "tasks" / "dense_captioning_test.json")
+    check_metrics(scored["metrics"]["compat"], "evaluate")
+    assert scored["metrics"]["compat"]["soda_c"] == pytest.approx(metrics["compat"]["soda_c"])
+
+
+def test_activitynet_recipe_end_to_end_scores_val_1_and_val_2(chain, standin_clips):
+    ids = standins.write_activitynet(chain.data, standin_clips)
+    built = chain.build("activitynet")
+    assert built["splits"] == {"train": {"videos": 2, "chapters": 4}, "val_1": {"videos": 2, "chapters": 4},
+                               "val_2": {"videos": 2, "chapters": 6}}
+    extracted = chain.extract(built["dir"])  # val_1 and val_2 list the same two videos: extracted once
+    assert (extracted["videos"], extracted["done"], extracted["failed"]) == (4, 4, 0)
+    assert sorted(chain.decoded.values()) == [1, 1, 1, 1]
+
+    train, run = chain.train("activitynet_dvc")
+    assert train["data"]["items"] == {"train": 2, "val": 2}
+    assert Path(train["test_files"]["predictions"]).name == "predictions_val_1.json"
+    val = set(ids["val"])
+    _, predictions = check_test_run(chain, train, "val_1", "activitynet", val)
+    tasks = built["dir"] / "tasks"
+    one = chain.evaluate(predictions, tasks / "dense_captioning_val_1.json")
+    both = chain.evaluate(predictions, tasks / "dense_captioning_val_1.json", tasks / "dense_captioning_val_2.json")
+    for protocol in ("compat", "corrected"):
+        check_metrics(both["metrics"][protocol], f"evaluate {protocol}")
+    # each val video is scored against both annotation sets: its 2 val_1 events and its 3 val_2 events
+    assert both["inputs"]["reference_files"] == 2
+    assert per_video(one, "n_references") == {v: 2 for v in val}
+    assert per_video(both, "n_references") == {v: 5 for v in val}
+    assert per_video(both, "n_reference_files") == {v: 2 for v in val}
+
+
+def test_vitt_recipe_end_to_end_each_video_decoded_once(chain, standin_clips):
+    """ViTT's dev / test videos are annotated 2-3 times: entries `<k>_<YouTube id>` of one media file. Each media is
+    decoded once (frames and the real Whisper-base transcript), every entry reads its features and is decoded and
+    scored against its own annotation, as VidChapters' preproc/vitt.py + dvc.py do."""
+    vitt = standins.write_vitt(chain.data, standin_clips)
+    raw = chain.data / "raw" / "vitt"
+    built = chain.build("vitt", f"data.reader.id_mapping={raw / 'id_mapping.json'}")
+    youtube = {vitt_id: yt for vitt_id, (_, _, yt) in vitt.items()}
+    dev, test = {f"{k}_{youtube['Xq7Z']}" for k in range(2)}, {f"{k}_{youtube['Rb9k']}" for k in range(3)}
+    assert set(dense(built, "train")) == {youtube["FmTp"], youtube["Gk3x"]}
+    assert set(dense(built, "val")) == dev and set(dense(built, "test")) == test
+    assert {s: v["videos"] for s, v in built["splits"].items()} == {"train": 2, "val": 2, "test": 3}
+    assert built["rejected"] == {"more_than_max_annotations": 4}  # the 4-times annotated video, as the paper
+    # no durations file in the release: each media file's own, the last tag ending there
+    clip_end = {youtube[v]: d for v, (_, d) in zip(vitt, standin_clips)}
+    assert all(e["duration"] == pytest.approx(clip_end[k[-11:]], abs=0.05) for k, e in dense(built, "test").items())
+
+    extracted = chain.extract(built["dir"], speech=True)
+    assert (extracted["videos"], extracted["done"], extracted["failed"]) == (4, 4, 0)
+    assert chain.decoded == Counter({f"{youtube[v]}.mp4": 1 for v in ("FmTp", "Gk3x", "Xq7Z", "Rb9k")})
+
+    train, run = chain.train("vitt_dvc")
+    # every entry kept, the dev / test ones reading their media's features
+    assert train["data"]["items"] == {"train": 2, "val": 2} and train["data"]["shared_media"] == {"val": 2}
+    assert set(predictions_of(run / "predictions_test.json")) == test
+    metrics, predictions = check_test_run(chain, train, "test", "vitt", test)
+    scored = chain.evaluate(predictions, built["dir"] / "tasks" / "dense_captioning_test.json")
+    check_metrics(scored["metrics"]["corrected"], "evaluate")
+    references = dense(built, "test")
+    assert per_video(scored, "n_references") == {k: len(e["timestamps"]) for k, e in references.items()}
+    assert len({len(e["timestamps"]) for e in references.values()}) == 2  # the annotators' sets differ
