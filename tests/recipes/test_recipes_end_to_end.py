@@ -126,6 +126,15 @@ def check_test_run(chain: Chain, train: dict, split: str, dataset: str, entries:
     return metrics, folder / f"predictions_{split}.json"
 
 
+def check_test_and_evaluate(chain: Chain, train: dict, built: dict, split: str, dataset: str, entries: set[str]) -> None:
+    """stage=test, then stage=evaluate of its predictions against the split's task file: the same scores."""
+    metrics, predictions = check_test_run(chain, train, split, dataset, entries)
+    scored = chain.evaluate(predictions, built["dir"] / "tasks" / f"dense_captioning_{split}.json")
+    for protocol in ("compat", "corrected"):
+        check_metrics(scored["metrics"][protocol], f"evaluate {protocol}")
+        assert scored["metrics"][protocol]["soda_c"] == pytest.approx(metrics[protocol]["soda_c"])
+
+
 def test_youcook2_recipe_end_to_end(chain, standin_clips):
     standins.write_youcook2(chain.data, standin_clips)
     built = chain.build("youcook2")
@@ -142,10 +151,7 @@ def test_youcook2_recipe_end_to_end(chain, standin_clips):
     val = set(standins.YOUCOOK2["validation"])
     assert set(predictions_of(run / "predictions_val.json")) == val == set(dense(built, "val"))
 
-    metrics, predictions = check_test_run(chain, train, "val", "youcook2", val)
-    scored = chain.evaluate(predictions, built["dir"] / "tasks" / "dense_captioning_val.json")
-    check_metrics(scored["metrics"]["corrected"], "evaluate")
-    assert scored["metrics"]["compat"]["soda_c"] == pytest.approx(metrics["compat"]["soda_c"])
+    check_test_and_evaluate(chain, train, built, "val", "youcook2", val)
 
 
 def test_vidchapters_recipe_end_to_end(chain, standin_clips):
@@ -155,14 +161,12 @@ def test_vidchapters_recipe_end_to_end(chain, standin_clips):
     assert {s: v["chapters"] for s, v in built["splits"].items()} == {"train": 6, "val": 3, "test": 3}
     extracted = chain.extract(built["dir"])
     assert (extracted["videos"], extracted["done"], extracted["failed"]) == (4, 4, 0)
+    assert sorted(chain.decoded.values()) == [1, 1, 1, 1]
 
     train, run = chain.train("vidchapters_chapters")
     assert train["epochs"] == 1 and train["data"]["items"] == {"train": 2, "val": 1}
     assert Path(train["test_files"]["predictions"]).name == "predictions_test.json"
-    metrics, predictions = check_test_run(chain, train, "test", "vidchapters", set(ids["test"]))
-    scored = chain.evaluate(predictions, built["dir"] / "tasks" / "dense_captioning_test.json")
-    check_metrics(scored["metrics"]["compat"], "evaluate")
-    assert scored["metrics"]["compat"]["soda_c"] == pytest.approx(metrics["compat"]["soda_c"])
+    check_test_and_evaluate(chain, train, built, "test", "vidchapters", set(ids["test"]))
 
 
 def test_activitynet_recipe_end_to_end_scores_val_1_and_val_2(chain, standin_clips):
