@@ -17,6 +17,7 @@ import pytest
 
 from videolang.backbone.sources import MemoryFeatures, VideoFeatures
 from videolang.builder.media_ids import media_durations, media_ids
+from videolang.commonsense.data import CommonsenseDataModule
 from videolang.datamodule import Vid2SeqDataModule
 from videolang.extract.sources import list_videos
 
@@ -51,6 +52,10 @@ def test_extraction_lists_each_media_once(tmp_path):
     dataset = write_dataset(tmp_path, tmp_path / "videos")
     items = list_videos(dataset / "videos.parquet")
     assert [it.video_id for it in items] == ["Ytr1FmTp0aQ", MEDIA]
+    # the common-sense proxy task reads each media's regions once too
+    frames = CommonsenseDataModule(dataset, tmp_path / "features").videos("test")
+    assert frames == [(MEDIA, str(tmp_path / "videos" / f"{MEDIA}.mp4")),
+                      ("Ytr1FmTp0aQ", str(tmp_path / "videos" / "Ytr1FmTp0aQ.mp4"))]
     assert media_ids(dataset) == {"test": {v: MEDIA for v in ENTRIES}}
     assert media_durations(dataset) == {MEDIA: 30.0, "Ytr1FmTp0aQ": 20.0}
 

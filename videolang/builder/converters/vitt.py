@@ -104,7 +104,6 @@ class ViTT(AnnotationReader):
                                            split=split or "none", duration=duration, rejected=rejected))
         return records, failures
 
-
     def _media_duration(self, media_id: str) -> float | None:
         """The container duration of `<file stem>.<ext>` in `media_dirs`; None when no file is found or it has none
         (the video is then rejected as missing_duration)."""
