@@ -2,7 +2,8 @@
 
 Composition only: each recipe is composed with `stage=train` and its values compared with the ones the
 papers' code uses (antoyang/VidChapters README commands, args.py defaults, dvc.py / vc.py loops;
-jayleicn/TVQA config.py), cited line by line in the recipe files. Every value line of a public recipe
+google-research/scenic's Vid2Seq ActivityNet config; jayleicn/TVQA config.py), cited line by line in the recipe
+files. tests/recipes/test_recipes_end_to_end.py runs the dataset recipes on their published layouts. Every value line of a public recipe
 carries a comment naming its source or saying it is ours.
 """
 from __future__ import annotations
@@ -40,6 +41,15 @@ PUBLISHED = {
     "vitt_dvc": {**DVC_COMMON, "trainer.max_epochs": 20, "trainer.gradient_clip_val": 1.0,
                  "stage.datamodule.batch_size": 2, "stage.datamodule.eval_batch_size": 2,
                  "stage.datamodule.splits.test": "test", "stage.dataset": "vitt", "task.name": "dense_captioning"},
+    "activitynet_dvc": {"model.backbone": "t5-base", "model.num_time_tokens": 100, "model.max_frames": 100,
+                        "model.max_input_tokens": 1000, "model.max_output_tokens": 256, "model.label_smoothing": 0.1,
+                        "model.time_token_norm": False, "model.denoising.enabled": False,
+                        "model.generation.num_beams": 4, "model.monitor": "val/cider", "model.optimizer.lr": 3.0e-4,
+                        "model.optimizer.weight_decay": 0.0, "model.scheduler.shape": "cosine",
+                        "model.scheduler.warmup_fraction": 0.1, "trainer.max_epochs": 20,
+                        "trainer.gradient_clip_val": 1.0, "stage.datamodule.batch_size": 4,
+                        "stage.datamodule.splits.val": "val_1", "stage.datamodule.splits.test": "val_1",
+                        "stage.dataset": "activitynet", "task.name": "dense_captioning"},
     "narrated_pretrain": {"model.time_token_norm": True, "model.max_output_tokens": 1000,
                           "model.optimizer.lr": 3.0e-4, "model.scheduler.shape": "constant",
                           "model.scheduler.warmup_fraction": 0.0, "task.head.denoising_weight": 1.0,

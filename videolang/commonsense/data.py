@@ -97,19 +97,23 @@ class CommonsenseDataModule(L.LightningDataModule):
         return self._store
 
     def videos(self, split: str) -> list[tuple[str, str | None]]:
-        """(video_id, video_path) of one split, from the builder's videos.parquet."""
+        """(media id, video_path) of one split, from the builder's videos.parquet: the id the regions are stored
+        under (`media_id`; `video_id` in tables built before it), each media once (ViTT's `<k>_<id>` entries are
+        one video)."""
         import pandas as pd
 
         path = self.dataset_dir / "videos.parquet"
         if not path.is_file():
             raise BadInputError("no videos.parquet: build the dataset first (stage=build_dataset)", path)
-        table = pd.read_parquet(path, columns=["video_id", "split", "video_path"])
-        rows = table[table["split"] == split]
+        table = pd.read_parquet(path)
+        ids = table["media_id"].where(table["media_id"].notna(), table["video_id"]) \
+            if "media_id" in table.columns else table["video_id"]
+        rows = table.assign(media=ids)[table["split"] == split].drop_duplicates("media")
         limit = self.limit_videos.get(split)
         if limit is not None:
             rows = rows.head(int(limit))
         return [(str(v), None if p is None or (isinstance(p, float) and np.isnan(p)) else str(p))
-                for v, p in zip(rows["video_id"], rows["video_path"])]
+                for v, p in zip(rows["media"], rows["video_path"])]
 
     def decode_settings(self) -> dict[str, Any]:
         fp = self.store.resolve_fingerprint(self.regions_key)

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 from videolang.backbone.sequences import Segment, SequenceBuilder, load_tokenizer
 from videolang.backbone.sources import FeatureSource, StoreFeatures, VideoFeatures
 from videolang.backbone.streams import CommonsenseOptions
+from videolang.builder.media_ids import media_ids
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
 from videolang.tasks import DataReport, Entry, Seq2SeqTask, TaskMix, build_task, build_tasks
@@ -57,8 +58,9 @@ class Vid2SeqDataset(Dataset):
 
     def __init__(self, entries: list[tuple[Seq2SeqTask, Entry]], features: FeatureSource,
                  builders: dict[str, SequenceBuilder], max_frames: int = 100, use_speech: bool = True,
-                 cache_size: int = 32, commonsense: str | None = None):
+                 cache_size: int = 32, commonsense: str | None = None, media: dict[str, str] | None = None):
         self.entries, self.features, self.builders = entries, features, builders
+        self.media = dict(media or {})  # entry video id -> the id its features are stored under, when not its own
         self.max_frames, self.use_speech = int(max_frames), bool(use_speech)
         self.commonsense = commonsense  # the fusion, or None
         self._cache: OrderedDict[str, VideoFeatures] = OrderedDict()
@@ -80,6 +82,7 @@ class Vid2SeqDataset(Dataset):
         return out
 
     def _features(self, vid: str) -> VideoFeatures:
+        vid = self.media.get(vid, vid)
         if vid in self._cache:
             self._cache.move_to_end(vid)
             return self._cache[vid]
@@ -244,6 +247,7 @@ class Vid2SeqDataModule(L.LightningDataModule):
         self.sentence_style = str(sentence_style)  # the model's: how its text was tokenized (SequenceBuilder)
         self.visual_dim: int | None = None
         self.commonsense_dim: int | None = None
+        self.feature_ids: dict[str, dict[str, str]] = {}  # per split: entry video id -> its media id, when not its own
 
     @property
     def builder(self) -> SequenceBuilder | None:
@@ -302,11 +306,15 @@ class Vid2SeqDataModule(L.LightningDataModule):
     def _usable(self, split: str, entries: list[tuple[Seq2SeqTask, Entry]]) -> list[tuple[Seq2SeqTask, Entry]]:
         """Entries whose video has frames in the store; the other videos are counted in `failures`.
 
-        Only the first video's features are read here (for the frame width); the others are
-        checked against the store's listing, so setup stays fast on large corpora.
+        Features are looked up by the entry's media id (`videos.parquet`, `videolang.builder.media_ids`): ViTT's
+        entries `<k>_<id>` all read `<id>`'s features (a store holding them under the entry id, as made before
+        media ids, is read as it is). Only the first video's features are read here (for the frame width); the
+        others are checked against the store's listing, so setup stays fast on large corpora.
         `limit_videos[split]` keeps the entries of the first that many videos.
         """
         source, kept, verdict = self._source(), [], {}
+        media = media_ids(self.dataset_dir).get(split, {}) if self.dataset_dir is not None else {}
+        resolved = self.feature_ids.setdefault(split, {})
         available = source.available() if hasattr(source, "available") else None
         cs_key = self.commonsense.key if self.commonsense.enabled else None
         cs_available = source.available("commonsense") if cs_key and available is not None else None
@@ -317,13 +325,19 @@ class Vid2SeqDataModule(L.LightningDataModule):
                 if limit is not None and sum(verdict.values()) >= limit:
                     verdict[vid] = False
                     continue
+                fid = media.get(vid, vid)
+                if available is not None and fid not in available and vid in available:
+                    fid = vid
+                if fid != vid:
+                    resolved[vid] = fid
                 try:
-                    if available is not None and vid not in available:
-                        raise BadInputError(f"no '{self.visual_key}' features in the store")
-                    if cs_available is not None and vid not in cs_available:
-                        raise BadInputError(f"no '{cs_key}' features in the store")
+                    named = "" if fid == vid else f" (media {fid!r})"
+                    if available is not None and fid not in available:
+                        raise BadInputError(f"no '{self.visual_key}' features in the store{named}")
+                    if cs_available is not None and fid not in cs_available:
+                        raise BadInputError(f"no '{cs_key}' features in the store{named}")
                     if self.visual_dim is None or available is None:
-                        self._check_widths(source.get(vid))
+                        self._check_widths(source.get(fid))
                     verdict[vid] = True
                 except (BadInputError, KeyError, TypeError, ValueError) as e:
                     self.failures.record(f"{split}/{vid}", str(e),
@@ -374,15 +388,21 @@ class Vid2SeqDataModule(L.LightningDataModule):
                 entries = self._with_references(split, entries)
             entries = self._usable(split, entries)
             self.datasets[part] = Vid2SeqDataset(entries, self._source(), self.builders, self.max_frames,
-                                                 self.use_speech, commonsense=self.commonsense.active_fusion)
+                                                 self.use_speech, commonsense=self.commonsense.active_fusion,
+                                                 media=self.feature_ids.get(split))
             per_task = Counter(t.name for t, _ in entries)
             log.info("%s split '%s': %d videos, %d items (%s)", part, split, len({e.vid for _, e in entries}),
                      len(entries), ", ".join(f"{n}: {c}" for n, c in per_task.items()))
 
     def summary(self) -> dict[str, Any]:
-        """What reading the task files skipped, clipped or truncated, per split and task."""
-        return {"entries": {k: dict(v) for k, v in self.counts.items() if v},
-                "items": {part: len(ds) for part, ds in self.datasets.items()}}
+        """What reading the task files skipped, clipped or truncated, per split and task; and, per split, the
+        entries that read another id's features (`shared_media`: ViTT's `<k>_<id>` read `<id>`'s)."""
+        out = {"entries": {k: dict(v) for k, v in self.counts.items() if v},
+               "items": {part: len(ds) for part, ds in self.datasets.items()}}
+        shared = {split: len(ids) for split, ids in self.feature_ids.items() if ids}
+        if shared:
+            out["shared_media"] = shared
+        return out
 
     def feature_info(self) -> dict[str, dict]:
         """The extractor description of each feature key used (empty for in-memory sources)."""

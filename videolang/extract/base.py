@@ -45,6 +45,11 @@ class Extractor:
     def load(self, device: torch.device) -> None:
         self.device = device
 
+    def torch_modules(self) -> list[torch.nn.Module]:
+        """The loaded torch models this extractor runs (its attributes that are modules): what the large-model
+        warning counts. Models of other runtimes (faster-whisper's CTranslate2) are not torch modules."""
+        return [value for value in vars(self).values() if isinstance(value, torch.nn.Module)]
+
     def begin(self, item: VideoItem, info: MediaInfo | None) -> Any:
         return []
 

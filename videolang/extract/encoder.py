@@ -197,6 +197,10 @@ class Encoder:
             self.device = device
         return self
 
+    def torch_modules(self) -> torch.nn.ModuleList:
+        """Every loaded torch model of the extractors, as one module (for counting parameters)."""
+        return torch.nn.ModuleList([m for ext in self.extractors.values() for m in ext.torch_modules()])
+
     def assembler(self) -> "Assembler":
         return Assembler(self)
 

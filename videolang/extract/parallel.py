@@ -30,6 +30,7 @@ from videolang.extract.sources import VideoItem, display_path, shard
 from videolang.store import FeatureStore
 from videolang.store.lock import ShardLock, describe_holder
 from videolang.store.manifest import current_rows, file_stamp, outcome_stands
+from videolang.training.devices import warn_if_large_on_cpu
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class ExtractModule(L.LightningModule):
             # leave cores to the decoding workers: idle-spinning OpenMP threads would take them (2x slower measured)
             torch.set_num_threads(max(1, (os.cpu_count() or 1) - self.num_workers))
         self.encoder.load(self.device)
+        warn_if_large_on_cpu(self.trainer, self.encoder.torch_modules(), "extract")
         self.assembler = self.encoder.assembler()
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:

@@ -1,8 +1,8 @@
 """The video list: from a folder, a list file, a built dataset or one media file, sharded deterministically.
 
-Ids are file stems (or the `video_id` column of a built dataset). The list is
-sorted by id before sharding, so `shard=i num_shards=n` picks the same videos on
-every machine, and every video has exactly one owner.
+Ids are file stems (or the `media_id` column of a built dataset: entries that share a video are
+one item). The list is sorted by id before sharding, so `shard=i num_shards=n` picks the same
+videos on every machine, and every video has exactly one owner.
 
 File names are bytes on POSIX: a name that is not UTF-8 keeps its exact bytes in
 `VideoItem.path` (Python's surrogate escapes, so the file opens), while its id is
@@ -58,7 +58,8 @@ def is_media_name(path: str | Path, extensions=MEDIA_EXTENSIONS) -> bool:
 
 def list_videos(source: str | Path, extensions: tuple[str, ...] | list[str] = MEDIA_EXTENSIONS,
                 frame_extensions: tuple[str, ...] | None = None) -> list[VideoItem]:
-    """Videos from a folder (recursive), a text file with one path per line, a `videos.parquet`, or one media file.
+    """Videos from a folder (recursive), a text file with one path per line, a `videos.parquet` (one item per
+    `media_id`), or one media file.
 
     `frame_extensions` (given when the frame folders' rate is stated): in a folder source, every folder that
     directly holds such images and no media file is a video too (a frame folder; id = the folder's name)."""
@@ -136,8 +137,11 @@ def _from_parquet(path: Path) -> list[tuple[int | None, VideoItem]]:
         log.warning("%s: %d of %d row(s) have no video_path (media not found at build time): skipped",
                     display_path(path), int((~has_path).sum()), len(df))
     base = path.parent
+    # one item per media file: entries that share a video (ViTT's `<k>_<id>`) are extracted once, under its
+    # media id, which is where the data module looks their features up (videolang.builder.media_ids)
+    ids = df["media_id"].where(df["media_id"].notna(), df["video_id"]) if "media_id" in df.columns else df["video_id"]
     out = []
-    for row, (vid, p) in enumerate(zip(df["video_id"], paths)):
+    for row, (vid, p) in enumerate(zip(ids, paths)):
         if not has_path.iloc[row]:
             continue
         try:

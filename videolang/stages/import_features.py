@@ -25,6 +25,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from videolang.builder.media_ids import media_durations
 from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.failures import FailureLog
 from videolang.core.io import atomic_write_json, ensure_writable_dir, read_json
@@ -38,14 +39,12 @@ log = logging.getLogger(__name__)
 
 
 def dataset_durations(dataset_dir: str | Path) -> dict[str, float]:
-    """{video_id: duration} of a built dataset (its videos.parquet, or else its dense-captioning task files)."""
+    """{id: duration} of a built dataset's media: its videos.parquet's `media_id`s (ViTT's entries `<k>_<id>` share
+    the features of `<id>`), or else the keys of its dense-captioning task files."""
     folder = Path(dataset_dir)
-    table = folder / "videos.parquet"
-    if table.is_file():
-        import pyarrow.parquet as pq
-
-        rows = pq.read_table(table, columns=["video_id", "duration"]).to_pylist()
-        return {str(r["video_id"]): float(r["duration"]) for r in rows}
+    durations = media_durations(folder)
+    if durations is not None:
+        return durations
     files = sorted((folder / "tasks").glob("dense_captioning_*.json"))
     if not files:
         raise BadInputError("no videos.parquet and no tasks/dense_captioning_<split>.json to list the dataset's "
@@ -141,7 +140,7 @@ def run(cfg: DictConfig) -> StageResult:
     if match == "last11" and known is None:
         raise ConfigError("stage.match=last11 needs stage.dataset_dir (the ids to give the features to)")
     aliases: dict[str, list[str]] = {}
-    for vid in known or ():  # ViTT's val / test entries `<k>_<YouTube id>` share one video's features
+    for vid in known or ():  # media ids (a built table), or task-file keys such as ViTT's `<k>_<YouTube id>`
         aliases.setdefault(vid[-11:] if match == "last11" else vid, []).append(vid)
     if not path.exists():
         raise BadInputError(f"{fmt} source not found", path)

@@ -2,7 +2,10 @@
 
 The default trainer is `cpu` (tests, the sample corpus, a laptop); a t5-base recipe or a real
 feature extractor run that way still works but takes hours where a GPU takes minutes, and said
-nothing. `warn_if_large_on_cpu` says so, with the option that picks the GPU.
+nothing. `warn_if_large_on_cpu` says so, with the option that picks the GPU: stage=train and
+stage=test for their model, stage=extract for its extractors' torch models together (CLIP
+ViT-L/14 is 428 M parameters; faster-whisper's CTranslate2 model is not a torch model and is not
+counted).
 """
 from __future__ import annotations
 
@@ -18,13 +21,15 @@ LARGE_MODEL_PARAMETERS = 100_000_000   # ~ t5-base (223 M) and CLIP ViT-L/14 (30
 
 
 def warn_if_large_on_cpu(trainer: L.Trainer, model: torch.nn.Module, stage: str,
-                         threshold: int = LARGE_MODEL_PARAMETERS) -> int | None:
-    """Log a warning when `model` has more than `threshold` parameters and `trainer` runs on the CPU.
+                         threshold: int | None = None) -> int | None:
+    """Log a warning when `model` has more than `threshold` parameters (default `LARGE_MODEL_PARAMETERS`) and
+    `trainer` runs on the CPU. stage=train and stage=test pass their model, stage=extract its extractors' models.
 
     Returns the parameter count when it warned, else None.
     """
     if not isinstance(trainer.accelerator, CPUAccelerator):
         return None
+    threshold = LARGE_MODEL_PARAMETERS if threshold is None else threshold
     count = sum(p.numel() for p in model.parameters())
     if count <= threshold:
         return None

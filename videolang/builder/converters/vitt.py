@@ -5,10 +5,14 @@ Tags are points in milliseconds: a segment runs from its tag to the next one,
 the last to the end of the video, as in VidChapters' ViTT preparation. Splits
 come from `train_id.txt` / `dev_id.txt` / `test_id.txt`; a video annotated more
 than once in dev/test yields one entry per annotation, keyed `<k>_<id>` with
-`media_id` = the id; videos with more than `max_annotations` are left out
-(they were in neither split of the paper). Durations come from a `durations`
-file (JSON {id: seconds} or a video_id,duration table); `id_mapping` (JSON
-{vitt id: YouTube id}) renames ids when given.
+`media_id` = the id (features are extracted once per media id and shared by its
+entries); videos with more than `max_annotations` are left out (they were in
+neither split of the paper). ViTT publishes no durations: they come from a
+`durations` file (JSON {id: seconds} or a video_id,duration table) when given,
+else from each video's media file in `media_dirs` (its container duration, what
+VidChapters' preproc/vitt.py reads with `ffprobe -show_entries format=duration`);
+a video with neither is rejected as `missing_duration`. `id_mapping` (JSON
+{vitt id: YouTube id}, VidChapters' `id_mapping.json`) renames ids when given.
 """
 from __future__ import annotations
 
@@ -19,8 +23,9 @@ from videolang.builder.converters import AnnotationReader, number
 from videolang.builder.readers import load_durations
 from videolang.builder.records import VideoRecord
 from videolang.builder.splits import read_id_list
-from videolang.core.errors import BadInputError
+from videolang.core.errors import BadInputError, VideolangError
 from videolang.core.failures import Failure
+from videolang.core.ids import id_to_filename
 from videolang.core.io import json_kind, json_lines, parse_json_text, read_json, read_text
 from videolang.core.spans import chapters_from_starts
 
@@ -35,6 +40,8 @@ class ViTT(AnnotationReader):
     durations: str | None = None
     id_mapping: str | None = None
     max_annotations: int = 3
+    media_dirs: list[str] | None = None
+    media_extensions: tuple[str, ...] = ("mp4", "mkv", "webm")
 
     @property
     def input_path(self) -> str:
@@ -76,7 +83,8 @@ class ViTT(AnnotationReader):
         for vitt_id, sets in by_video.items():
             media_id = str(mapping.get(vitt_id, vitt_id))
             split = splits.get(vitt_id) if splits else "train"
-            duration = durations.get(media_id, durations.get(vitt_id))
+            duration = durations.get(media_id, durations.get(vitt_id)) if self.durations else \
+                self._media_duration(media_id)
             many = len(sets) > 1
             for k, row in enumerate(sets):
                 entry_id = f"{k}_{media_id}" if many else media_id
@@ -95,6 +103,31 @@ class ViTT(AnnotationReader):
                 records.append(VideoRecord(video_id=entry_id, media_id=media_id, source=source, chapters=chapters,
                                            split=split or "none", duration=duration, rejected=rejected))
         return records, failures
+
+    def _media_duration(self, media_id: str) -> float | None:
+        """The container duration of `<file stem>.<ext>` in `media_dirs`; None when no file is found or it has none
+        (the video is then rejected as missing_duration)."""
+        try:
+            stem = id_to_filename(media_id)
+        except VideolangError:
+            return None  # an unusable id: rejected by the id checks
+        for folder in self.media_dirs or ():
+            for ext in self.media_extensions:
+                path = Path(folder) / f"{stem}.{ext}"
+                if path.is_file():
+                    return container_duration(path)
+        return None
+
+
+def container_duration(path: Path) -> float | None:
+    """The container's duration in seconds (`ffprobe -show_entries format=duration`), or None."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.duration / av.time_base if container.duration else None
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
 
 
 def _tag(annotation: object, i: int, source: str) -> tuple[float, str]:
