@@ -1,7 +1,8 @@
 """stage=predict and the predictors on a frame folder (a video dumped as numbered PNGs at a stated rate): the
 folder goes through extract's own Encoder (its features equal stage=extract's for the same folder, and the
-video's own), chapters / answers / windows come out, its rate comes from the call, the config or the
-checkpoint's record, and a folder without any rate is a usage error naming the folder and the option.
+video's own), chapters and windows come out (answers: tests/test_tvqa_recipe.py), its rate comes from the
+call, the config or the checkpoint's record, and a folder without any rate is a usage error naming the
+folder and the option.
 
 Frame folders are never taken from the encoding cache (it keys files): these tests are about encoding them."""
 from __future__ import annotations
@@ -100,8 +101,8 @@ def recorded_rate(trained_on_sample, tmp_path_factory) -> dict:
     return {**trained_on_sample, "ckpt": path}
 
 
-def test_stage_predict_on_a_frame_folder_chapters_answers_windows(make_cfg, recorded_rate, videoqa_ckpt,
-                                                                    grounding_ckpt, frame_dump, capsys):
+def test_stage_predict_on_a_frame_folder_chapters_and_windows(make_cfg, recorded_rate, grounding_ckpt, frame_dump):
+    """(VideoQA on frame folders, with the rate its training extraction recorded: tests/test_tvqa_recipe.py.)"""
     from videolang.predict import GroundingPredictor
 
     folder, duration = frame_dump["folder"], frame_dump["count"] / FPS
@@ -115,18 +116,6 @@ def test_stage_predict_on_a_frame_folder_chapters_answers_windows(make_cfg, reco
     assert all(a["end"] == b["start"] > a["start"] for a, b in zip(chapters, chapters[1:]))
     assert (out / f"{folder.name}.youtube.txt").read_text().startswith("0:00 ")
     assert any("no audio stream" in n for n in json.loads((out / "summary.json").read_text())["notes"])
-
-    # VideoQA: the rate as extract states it (extractor.frames.fps, frames_fps's default)
-    row = next(r for r in videoqa_ckpt["rows"] if r["vid"] == folder.name)
-    answers = "[" + ",".join(json.dumps(a) for a in row["answers"]) + "]"
-    capsys.readouterr()
-    code, out = _predict(make_cfg, videoqa_ckpt, folder, "task=videoqa", f"extractor.frames.fps={FPS}",
-                         f"question={json.dumps(row['question'])}", f"answers={answers}", f"ts={row['ts']}")
-    assert code == EXIT_OK
-    (pred,) = [json.loads(x) for x in (out / f"{folder.name}.videoqa.jsonl").read_text().splitlines()]
-    assert pred["vid"] == folder.name and len(pred["probabilities"]) == len(row["answers"])
-    assert abs(sum(pred["probabilities"]) - 1) < 1e-4 and pred["pred_answer"] == row["answers"][pred["pred"]]
-    assert sum(line.lstrip().startswith("*") for line in capsys.readouterr().out.splitlines()) == 1
 
     # grounding through the API: the call's rate, windows inside the folder's duration
     predictor = GroundingPredictor.from_checkpoint(grounding_ckpt["ckpt"], device="cpu",
@@ -169,7 +158,7 @@ def test_batch_predict_lists_frame_folders(make_cfg, trained_on_sample, frame_du
 
     code, _ = batch("no_rate")
     assert code == EXIT_USAGE and f"{folder}: a frame folder, and no frame rate is stated" in caplog.text
-    code, run = batch("first", f"frames_fps={FPS}")
+    code, run = batch("first", f"extractor.frames.fps={FPS}")  # frames_fps's default
     assert code == EXIT_OK
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["done"], summary["failed"], summary["frames_only"]) == (1, 0, 1)

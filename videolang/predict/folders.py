@@ -7,7 +7,7 @@ somewhere, first of:
 1. the call's rate: `encode_video(folder, frames_fps=3)` / `predict_video(..., frames_fps=3)`, or the run's
    (`from_checkpoint(..., frames_fps=3)`; `stage=predict frames_fps=3`, which defaults to
    `extractor.frames.fps`);
-2. with `stage.extractor=config`, the extractor config's `frames.fps`;
+2. the `frames.fps` of an `extractor_cfg` given to `from_checkpoint` (`stage.extractor=config`);
 3. the rate the checkpoint's training extraction recorded (`stage=extract extractor.frames.fps=...` writes it
    into the store's extractor.json, and training keeps that description in the checkpoint).
 
