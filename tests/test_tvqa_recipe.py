@@ -103,6 +103,18 @@ def test_tvqa_recipe_end_to_end(zoo, tmp_path, capfd):
     assert json.loads((out / "submission_test.json").read_text()).keys() == {str(r["qid"]) for r in released["test_public"]}
     ckpt = summary["best_checkpoint"]
 
+    # predict on a frame folder as released: no rate given, the one the training extraction recorded (3 fps) is used
+    clip = clip_name("bbt", 10)
+    question = next(r for r in released["test_public"] if r["vid_name"] == clip)
+    raw = data / "raw" / "tvqa"
+    answers = "[" + ",".join(json.dumps(question[f"a{k}"]) for k in range(5)) + "]"
+    out = run("stage=predict", "task=videoqa", f"video={raw / 'frames_hq' / 'bbt_frames' / clip}", f"ckpt={ckpt}",
+              f"question={json.dumps(question['q'])}", f"answers={answers}", f"ts={question['ts']}",
+              f"subtitles={raw / 'tvqa_subtitles' / f'{clip}.srt'}", "stage.device=cpu")
+    predicted = json.loads((out / f"{clip}.videoqa.json").read_text())
+    assert predicted["duration"] == 6.0  # 18 images at the recorded 3 fps
+    assert abs(sum(predicted["questions"][0]["probabilities"]) - 1) < 1e-4
+
     # test on val: accuracy in metrics.json (both protocols)
     out = run("stage=test", *tiny, f"ckpt={ckpt}", "split=val")
     val = json.loads((out / "metrics.json").read_text())

@@ -400,8 +400,8 @@ PREDICT = [
         {"zero.mp4": b""}),
     Row("predict-video-not-a-video", "predict", ["video={t}/text.mp4"], 1, ["{t}/text.mp4"], "cannot open as media",
         {"text.mp4": "this is a text file, not a video\n"}),
-    Row("predict-video-folder", "predict", ["video={t}/folder.mp4"], 1, ["{t}/folder.mp4"], "video is not a file",
-        {"folder.mp4": FOLDER}),
+    Row("predict-video-folder", "predict", ["video={t}/folder.mp4"], 1, ["{t}/folder.mp4"],
+        "is a folder, not a media file, and holds no frames", {"folder.mp4": FOLDER}),
     Row("predict-video-without-audio", "predict", ["video={sample}/awkward/video_only.mp4"], 0, [], None,
         check=wrote("video_only.videoqa.jsonl", "video_only.videoqa.json")),
     # -- the checkpoint ----------------------------------------------------------------------------------

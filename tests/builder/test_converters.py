@@ -111,6 +111,31 @@ def test_tvqa_questions_and_subtitles(build):
     assert not (out / "tasks" / "dense_captioning_train.json").exists()
 
 
+def test_tvqa_clip_duration_from_its_frame_folder(build, tmp_path):
+    """A clip whose frame folder is found lasts its frame periods / frames_fps (last number - first + 1: a gap
+    holds a frame); a durations file wins; clips without a folder keep the subtitle / ts estimate."""
+    from PIL import Image
+
+    folder = DATA / "tvqa"
+    frames = tmp_path / "frames_hq" / "castle_frames" / "castle_s01e01_seg01_clip_00"
+    frames.mkdir(parents=True)
+    for n in (4, 5, 100, 213):  # 210 frame periods at 3 fps: 70 s
+        Image.new("RGB", (8, 6)).save(frames / f"{n:05d}.jpg")
+    reader = [f"data.reader.files.train={folder / 'tvqa_train.jsonl'}",
+              f"data.reader.files.val={folder / 'tvqa_val.jsonl'}",
+              f"data.reader.files.test={folder / 'tvqa_test_public.jsonl'}",
+              f"data.reader.subtitles_dir={folder / 'tvqa_subtitles'}", f"data.media_dirs=[{frames.parent}]"]
+    _, out, _ = build("data=tvqa", *reader)
+    videos = {v["video_id"]: v for v in read_table(out / "videos.parquet")}
+    castle = videos["castle_s01e01_seg01_clip_00"]
+    assert castle["duration"] == pytest.approx(70.0) and castle["video_path"] == str(frames.resolve())
+    assert videos["met_s06e22_seg01_clip_02"]["duration"] == pytest.approx(62.9)  # no folder: the estimate
+    durations = tmp_path / "durations.json"
+    durations.write_text(json.dumps({"castle_s01e01_seg01_clip_00": 80.5}))
+    _, out, _ = build("data=tvqa", *reader, f"data.reader.durations={durations}", f"stage.out_dir={tmp_path / 'b2'}")
+    assert {v["video_id"]: v["duration"] for v in read_table(out / "videos.parquet")}[castle["video_id"]] == 80.5
+
+
 def test_srt_and_ts_parsing_edge_cases():
     assert parse_srt("") == []
     assert parse_srt("garbage\n\n1\nno time here\n") == []

@@ -122,3 +122,15 @@ def test_stage_extract_on_frame_folders(zoo, tmp_path, capfd):
     # no stated fps: a folder holding only frame folders is a usage error naming the setting
     outcome = run_in_process(extract_overrides(zoo, tmp_path / "store2", frames, NO_SPEECH, logs), capfd)
     assert outcome.code == 2 and "extractor.frames.fps" in outcome.output and "2 frame folder(s)" in outcome.output
+
+
+def test_extractor_json_gains_the_frames_rate_once(tmp_path):
+    """A store first extracted from media files (no rate) records the frame folders' rate when a later run states
+    one (what predict reads back from the checkpoint); the first rate recorded stays."""
+    from videolang.store import FeatureStore
+
+    store, first = FeatureStore(tmp_path), {"key": "visual", "model": "m", "fingerprint": "fp"}
+    store.write_extractor_info("visual", "fp", first)
+    store.write_extractor_info("visual", "fp", {**first, "frames": {"fps": 3.0, "extensions": ["jpg"]}})
+    store.write_extractor_info("visual", "fp", {**first, "frames": {"fps": 5.0, "extensions": ["jpg"]}})
+    assert store.describe("visual", "fp") == {**first, "frames": {"fps": 3.0, "extensions": ["jpg"]}}

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ from typing import Any
 import torch
 
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
+from videolang.core.frame_names import FRAME_EXTENSIONS
 from videolang.extract.base import Extractor, resolve_device
 from videolang.extract.sources import VideoItem
 from videolang.media.audio import SAMPLE_RATE, load_audio
 from videolang.media.decode import DECODERS, FrameChunk, FrameSampling, make_decoder
-from videolang.media.frames import FRAME_EXTENSIONS, probe_frames
+from videolang.media.frames import probe_frames
 from videolang.media.probe import MediaInfo, describe_error, probe
 from videolang.store.record import FeatureRecord, fingerprint_of
 
@@ -129,8 +131,27 @@ class Encoder:
         return {k: e.fingerprint for k, e in self.extractors.items()}
 
     def describe(self, key: str) -> dict[str, Any]:
+        """What the store's extractor.json (and so a trained checkpoint) records of `key`: its fingerprinted
+        configuration, plus the frame folders' stated rate when one is set (`frames`: not fingerprinted, it
+        changes no container's features; `stage=predict` reuses it for a frame folder)."""
         ext = self.extractors[key]
-        return {"key": key, "model": ext.model_name, "fingerprint": ext.fingerprint, **self.fingerprint_config(ext)}
+        described = {"key": key, "model": ext.model_name, "fingerprint": ext.fingerprint,
+                     **self.fingerprint_config(ext)}
+        if ext.input == "frames" and self.frame_fps is not None:
+            described["frames"] = {"fps": self.frame_fps, "extensions": list(self.frame_extensions)}
+        return described
+
+    @contextmanager
+    def frame_rate(self, fps: float | None) -> Iterator["Encoder"]:
+        """Frame folders are read at `fps` inside the block (None: the configured rate): a per-call rate for
+        `encode_video(folder, frames_fps=...)` without rebuilding the extractors."""
+        before = self.frame_fps
+        if fps is not None:
+            self.frame_fps = check_frame_settings({"fps": fps})[0]
+        try:
+            yield self
+        finally:
+            self.frame_fps = before
 
     def with_requirements(self, keys: tuple[str, ...] | None) -> tuple[str, ...]:
         """`keys` plus every key they need (transitively), in computing order (all keys for None)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.ids import validate_video_id
 from videolang.core.io import check_regular_file, read_bytes, sniff_encoding
-from videolang.media.frames import FRAME_EXTENSIONS
+from videolang.core.frame_names import FRAME_EXTENSIONS
 
 log = logging.getLogger(__name__)
 

@@ -40,14 +40,16 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.core.ids import id_to_filename
+from videolang.core.frame_names import FRAME_EXTENSIONS
 from videolang.core.io import atomic_target, atomic_write_json, ensure_writable_dir, file_sha256
 from videolang.core.options import extension_list, flag, instantiate, shard_numbers
 from videolang.core.quiet import PREDICT_WRITER_NOTES
 from videolang.extract.sources import VideoItem, display_path, list_videos, shard
 from videolang.predict.chapters import ChapterPredictor
 from videolang.predict.formats import write_chapter_files
-from videolang.predict.runners import ChapterRun, generation_overrides, model_dir_of
-from videolang.store.manifest import Journal, file_stamp, outcome_stands, read_journal
+from videolang.predict.folders import checkpoint_frames, require_fps, video_stamp
+from videolang.predict.runners import ChapterRun, frames_fps_of, generation_overrides, model_dir_of
+from videolang.store.manifest import Journal, outcome_stands, read_journal
 from videolang.store.record import fingerprint_of
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,26 @@ MAX_PRINTED = 100                    # per-video rows printed
 
 
 # ---------------------------------------------------------------------- identity of a run's settings
-def settings_identity(ckpt: str | Path, runner: str, extractor: Any, generation: dict[str, Any]) -> dict[str, Any]:
+def settings_identity(ckpt: str | Path, runner: str, extractor: Any, generation: dict[str, Any],
+                      frames_fps: float | None = None) -> dict[str, Any]:
     """What the predictions depend on: the checkpoint's bytes (not its path: a moved checkpoint is the
-    same model), the runner, the extractors (`checkpoint` or the `extractor` config) and decoding overrides."""
+    same model), the runner, the extractors (`checkpoint` or the `extractor` config), decoding overrides and,
+    when the list holds frame folders, their rate (media-only runs keep their identity)."""
     return {"format": FORMAT, "checkpoint_sha256": file_sha256(ckpt), "runner": runner,
-            "extractor": extractor, "generation": dict(sorted(generation.items()))}
+            "extractor": extractor, "generation": dict(sorted(generation.items())),
+            **({"frames_fps": frames_fps} if frames_fps is not None else {})}
+
+
+def batch_frame_settings(cfg, ckpt: Path) -> tuple[float | None, tuple[str, ...]]:
+    """(frame folders' rate, their image extensions): `frames_fps=` / `extractor.frames.fps`, else the rate the
+    checkpoint's training extraction recorded (read with the tensors mapped: a finished run loads no model)."""
+    from omegaconf import OmegaConf
+
+    fps = frames_fps_of(cfg)
+    recorded = checkpoint_frames(ckpt) or {}
+    extensions = OmegaConf.select(cfg, "extractor.frames.extensions", default=None) or \
+        recorded.get("extensions") or FRAME_EXTENSIONS
+    return (fps if fps is not None else recorded.get("fps")), tuple(str(e).lower().lstrip(".") for e in extensions)
 
 
 # ---------------------------------------------------------------------- what a batch run carries
@@ -83,6 +100,7 @@ class BatchJob:
     model_dir: str | None = None         # paths.model_dir: where the models the checkpoint names are
     device: str = "auto"                 # single process; ranks use their trainer device
     generation: dict[str, Any] = field(default_factory=dict)
+    frames_fps: float | None = None      # frame folders' rate (stated, or the checkpoint's recorded one)
     run_id: str = ""
     writer: str = "shard0of1"
     retry_failed: bool = False
@@ -142,7 +160,7 @@ def classify(job: BatchJob, items: list[VideoItem]) -> dict[str, tuple[str, dict
     recorded = latest_rows(job)
     out: dict[str, tuple[str, dict[str, Any] | None]] = {}
     for item in items:
-        stamp = file_stamp(item.path)
+        stamp = video_stamp(item.path)
         mark = read_mark(job, item, stamp)
         if mark is not None:
             out[item.video_id] = ("complete", mark)
@@ -186,13 +204,14 @@ class BatchWorker:
     def load(self) -> None:
         if self.predictor is None:
             self.predictor = ChapterPredictor.from_checkpoint(self.job.ckpt, extractor_cfg=self.job.extractor_cfg,
-                                                              device=self.device, model_dir=self.job.model_dir)
+                                                              device=self.device, model_dir=self.job.model_dir,
+                                                              frames_fps=self.job.frames_fps)
             self.predictor.encoder.load(self.predictor.device)  # the extractors on the model's device
 
     def predict(self, item: VideoItem) -> None:
         """Predict one video, write its outputs and commit mark, journal the outcome; never raises for the video."""
         self.load()
-        started, stamp = time.time(), file_stamp(item.path)
+        started, stamp = time.time(), video_stamp(item.path)
         stem = id_to_filename(item.video_id)
         n, reason = 0, None
         try:
@@ -241,7 +260,7 @@ class BatchWorker:
 def validate_checkpoint(job: BatchJob) -> None:
     """Load the checkpoint once on the CPU (model, head, extractor descriptions; not the extractors' weights)."""
     predictor = ChapterPredictor.from_checkpoint(job.ckpt, extractor_cfg=job.extractor_cfg, device="cpu",
-                                                 model_dir=job.model_dir)
+                                                 model_dir=job.model_dir, frames_fps=job.frames_fps)
     del predictor
 
 
@@ -460,15 +479,21 @@ def run_batch(cfg, ckpt: Path, extractor_cfg: Any, device: str) -> tuple[dict[st
         log.warning("predict: stage.references is used with video=<file> only; batch runs print a summary table")
     several = wants_several_processes(cfg.trainer)
     trainer = trainer_for(cfg) if several else None
-    listed = list_videos(cfg.videos, extensions)
+    frames_fps, frame_extensions = batch_frame_settings(cfg, ckpt)
+    listed = list_videos(cfg.videos, extensions, frame_extensions if frames_fps else None)
+    folders = [it for it in listed if os.path.isdir(it.path)]
+    if folders:  # without a rate no frame folder can be read: the run's usage error, not one failure per folder
+        require_fps(folders[0].path, frames_fps)
     items = shard(listed, index, count)
     out_dir = ensure_writable_dir(opts.out_dir)
     extractor = OmegaConf.to_container(extractor_cfg, resolve=True) if isinstance(extractor_cfg, DictConfig) \
         else extractor_cfg
     generation = generation_overrides(cfg)
-    identity = settings_identity(ckpt, target, extractor if extractor is not None else "checkpoint", generation)
+    identity = settings_identity(ckpt, target, extractor if extractor is not None else "checkpoint", generation,
+                                 frames_fps if folders else None)
     job = BatchJob(out_dir=str(out_dir), ckpt=str(ckpt), fingerprint=fingerprint_of(identity), identity=identity,
                    extractor_cfg=extractor, model_dir=model_dir_of(cfg), device=device, generation=generation,
+                   frames_fps=frames_fps,
                    run_id=str(cfg.paths.output_dir), writer=f"shard{index}of{count}", retry_failed=retry_failed,
                    progress=progress)
     if not several:  # one process owns the whole shard: a killed run's temporary files are its to clean

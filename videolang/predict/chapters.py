@@ -27,9 +27,11 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.model_paths import as_saved, resolve_tree
 from videolang.datamodule.vid2seq import collator_for
 from videolang.extract.encoder import Encoder
+from videolang.media.frames import probe_frames
 from videolang.media.probe import probe
 from videolang.model.base import TaskModule
 from videolang.model.loading import load_module
+from videolang.predict.folders import check_fps, folder_stamp, frame_settings, recorded_frames, require_fps
 from videolang.store.record import fingerprint_of
 
 log = logging.getLogger(__name__)
@@ -88,16 +90,18 @@ class VideoPredictor:
 
     @classmethod
     def from_checkpoint(cls, ckpt: str | Path, extractor_cfg: Any | None = None, device: str = "auto",
-                        model_dir: str | Path | None = None, **overrides: Any) -> "ChapterPredictor":
+                        model_dir: str | Path | None = None, frames_fps: float | None = None,
+                        **overrides: Any) -> "ChapterPredictor":
         """`extractor_cfg=None`: the extractors described in the checkpoint; else an `extractor` config group.
         `model_dir`: where the models the checkpoint names are looked for first (`stage=predict` passes
         `paths.model_dir`), then the model folder it was saved with; without it, the saved folder while it
-        exists, then the project's `models/` (docs/model.md, "Moving a checkpoint")."""
+        exists, then the project's `models/` (docs/model.md, "Moving a checkpoint").
+        `frames_fps`: the rate of frame folders given as the video (else the recorded one: predict.folders)."""
         module = load_module(ckpt, model_dir=model_dir, **overrides)  # Vid2Seq or Moment-DETR, as the file says
         if module.tasks.producing(cls.produces) is None:
             raise ConfigError(f"{ckpt} has no head that predicts {cls.what} (its task: {module.hparams.task}); "
                               f"use a checkpoint trained with a task that does")
-        return cls(module, build_encoder(module, extractor_cfg), device)
+        return cls(module, build_encoder(module, extractor_cfg, check_fps(frames_fps)), device)
 
     @property
     def task(self):
@@ -129,20 +133,29 @@ class VideoPredictor:
         return m.decode_batch(batch, **generation)
 
     # ---------------------------------------------------------- features
-    def encode_video(self, path: str | Path) -> tuple[VideoFeatures, list[str]]:
-        """Frames and transcript of one raw video through `videolang.extract`, plus notes on what was missing."""
+    def encode_video(self, path: str | Path, frames_fps: float | None = None) -> tuple[VideoFeatures, list[str]]:
+        """Frames and transcript of one raw video through `videolang.extract`, plus notes on what was missing.
+
+        `path`: a media file, or a frame folder read at `frames_fps`, else at the predictor's rate (the one it
+        was built with, or the checkpoint's training extraction's: `videolang.predict.folders`)."""
         path = Path(path)
-        if not path.is_file():
-            raise BadInputError("video file not found", path)
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if key in self._encoded:  # asking again about the same file (several questions / queries): no re-extraction
+        if path.is_dir():
+            fps = require_fps(path, check_fps(frames_fps) if frames_fps is not None else self.encoder.frame_fps)
+            info = probe_frames(path, fps, self.encoder.frame_extensions)  # a broken folder: its reason, named
+            key: tuple = (str(path.resolve()), fps, folder_stamp(info.frame_files))
+        else:
+            if not path.is_file():
+                raise BadInputError("video file not found", path)
+            stat = path.stat()
+            key, fps, info = (str(path.resolve()), stat.st_size, stat.st_mtime_ns), None, None
+        if key in self._encoded:  # asking again about the same video (several questions / queries): no re-extraction
             feats, notes = self._encoded[key]
             self.last_video = path
             return feats, list(notes)
-        info = probe(str(path))
+        info = info or probe(str(path))
         self.encoder.load(self.device)  # the extractors on the model's device (stage.device=cpu on a GPU machine)
-        result = self.encoder.try_encode(path)
+        with self.encoder.frame_rate(fps):
+            result = self.encoder.try_encode(path)
         # a stream the file lacks ("no audio stream") explains a missing key as well as a failure does
         feats, notes = self.features_from_records(result.records, {**result.absent, **result.failures},
                                                   info.video_duration or info.duration, path)
@@ -201,8 +214,10 @@ class ChapterPredictor(VideoPredictor):
         out = self.decode_entries([self.task.video_entry(video, duration)], feats, **generation)[0]
         return ChapterPrediction(video, duration, out["events"], out.get("dropped", {}))
 
-    def predict_video(self, path: str | Path, **generation: Any) -> ChapterPrediction:
-        feats, notes = self.encode_video(path)
+    def predict_video(self, path: str | Path, frames_fps: float | None = None, **generation: Any
+                      ) -> ChapterPrediction:
+        """Chapters of a media file or a frame folder (read at `frames_fps`: see `encode_video`)."""
+        feats, notes = self.encode_video(path, frames_fps)
         pred = self.predict_features(feats, str(path), **generation)
         pred.notes = notes + pred.notes
         if not pred.events:
@@ -216,7 +231,7 @@ def model_feature_keys(module: TaskModule) -> list[str]:
     return keys + ([module.commonsense.key] if module.commonsense.enabled else [])
 
 
-def build_encoder(module: TaskModule, extractor_cfg: Any | None = None):
+def build_encoder(module: TaskModule, extractor_cfg: Any | None = None, frames_fps: float | None = None):
     """The `videolang.extract.Encoder` for the keys the model reads (visual, speech unless ablated, the
     common-sense key when the model reads it) plus every key those extractors `require` (transitively).
 
@@ -224,6 +239,7 @@ def build_encoder(module: TaskModule, extractor_cfg: Any | None = None):
     features' store recorded (class, options, frame sampling) and its fingerprint is checked
     against the recorded one; with it, the given config is used and a fingerprint mismatch is
     reported (features from another model would not match what the model learnt).
+    Frame folders are read at `frames_fps`, else the config's `frames.fps`, else the recorded rate.
     """
     import hydra.utils
     from omegaconf import DictConfig, OmegaConf
@@ -237,7 +253,8 @@ def build_encoder(module: TaskModule, extractor_cfg: Any | None = None):
         configured = {k: v for k, v in (cfg.get("extractors") or {}).items() if v}
         built = _build_closure(keys, lambda k: hydra.utils.instantiate(configured[k]) if k in configured else None,
                                lambda k, ext: getattr(ext, "requires", ()) or (), required, "the extractor config")
-        encoder = Encoder(built, decode=cfg.get("decode"), audio=cfg.get("audio"))
+        encoder = Encoder(built, decode=cfg.get("decode"), audio=cfg.get("audio"),
+                          frames=frame_settings(frames_fps, cfg.get("frames"), recorded_frames(info)))
         for key, fp in encoder.fingerprints.items():
             trained = (info.get(key) or {}).get("fingerprint")
             if trained and fp not in (trained, (info.get(key) or {}).get("equivalent_fingerprint")):
@@ -270,7 +287,7 @@ def build_encoder(module: TaskModule, extractor_cfg: Any | None = None):
                            "the checkpoint")
     decode = next((dict(info[k]["input"]) for k in built
                    if (info[k].get("input") or {}).get("backend")), None)
-    encoder = Encoder(built, decode=decode)
+    encoder = Encoder(built, decode=decode, frames=frame_settings(frames_fps, None, recorded_frames(info)))
     for key, fp in encoder.fingerprints.items():
         trained = info[key].get("fingerprint")
         if fp in (trained, info[key].get("equivalent_fingerprint")):  # the same, or declared at import

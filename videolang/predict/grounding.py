@@ -29,6 +29,7 @@ from videolang.backbone.sources import VideoFeatures
 from videolang.core.errors import BadInputError
 from videolang.core.timefmt import format_timestamp
 from videolang.predict.chapters import VideoPredictor
+from videolang.predict.folders import video_name
 from videolang.tasks.grounding import prediction_rows
 
 
@@ -44,7 +45,7 @@ class GroundingPrediction:
     def moment_detr_rows(self, vid: str | None = None) -> list[dict[str, Any]]:
         """Moment-DETR predictions (`qid, query, vid, pred_relevant_windows` and, when the model gives them,
         `pred_saliency_scores`), read by `stage=evaluate task=grounding`."""
-        vid = vid or Path(self.video).stem
+        vid = vid or video_name(self.video)
         return prediction_rows([{"key": q["qid"], "query": q["query"], "video_id": vid, "duration": self.duration,
                                  "windows": q["windows"], "saliency": q.get("saliency")} for q in self.queries],
                                self.clip_length)
@@ -88,7 +89,7 @@ class GroundingPredictor(VideoPredictor):
         feats = self.check_features(feats, video)
         duration = float(feats.duration or (feats.timestamps[-1] + 1.0))
         builder = self.module.builders[self.task.name]
-        entries = [self.task.query_entry(str(q_id), q, Path(video).stem, duration, builder)
+        entries = [self.task.query_entry(str(q_id), q, video_name(video), duration, builder)
                    for q_id, q in zip(qids, queries)]
         outputs = self.decode_entries(entries, feats, **generation)
         found = [{"qid": q_id, "query": str(q), "windows": o["windows"], "saliency": o.get("saliency"),
@@ -96,17 +97,18 @@ class GroundingPredictor(VideoPredictor):
         return GroundingPrediction(video, duration, found, clip_length=float(getattr(self.task, "saliency_clip", 1.0)))
 
     def predict_video(self, path: str | Path, queries: list[str] | str, qids: list[Any] | None = None,
-                      **generation: Any) -> GroundingPrediction:
-        feats, notes = self.encode_video(path)
+                      frames_fps: float | None = None, **generation: Any) -> GroundingPrediction:
+        """Windows for `queries` on a media file or a frame folder (read at `frames_fps`: see `encode_video`)."""
+        feats, notes = self.encode_video(path, frames_fps)
         pred = self.predict_features(feats, queries, str(path), qids, **generation)
         pred.notes = notes + pred.notes
         return pred
 
     def predict(self, queries: list[str] | str, video: str | Path | None = None, qids: list[Any] | None = None,
-                **generation: Any) -> GroundingPrediction:
+                frames_fps: float | None = None, **generation: Any) -> GroundingPrediction:
         """Windows (and saliency) for `queries` on the video of the last `encode_video(path)`, or on `video`
         (encoded now unless it is that one): encode once, then ask as often as needed."""
         path = video if video is not None else self.last_video
         if path is None:
             raise BadInputError("no video to search: call encode_video(path) first, or pass video=<file>")
-        return self.predict_video(path, queries, qids, **generation)
+        return self.predict_video(path, queries, qids, frames_fps, **generation)

@@ -17,6 +17,7 @@ from videolang.core.errors import BadInputError, ConfigError
 from videolang.core.io import atomic_write_json, atomic_write_jsonl, read_json
 from videolang.core.timefmt import format_timestamp
 from videolang.predict.chapters import ChapterPredictor
+from videolang.predict.folders import FPS_OPTION, check_fps, video_name
 from videolang.predict.formats import write_chapter_files
 from videolang.predict.grounding import GroundingPredictor
 from videolang.predict.videoqa import VideoQAPredictor
@@ -31,6 +32,12 @@ def model_dir_of(cfg: DictConfig) -> str | None:
     return None if value is None else str(value)
 
 
+def frames_fps_of(cfg: DictConfig) -> float | None:
+    """`frames_fps` (default `extractor.frames.fps`): the rate of a frame folder given as the video, or None
+    (then the rate the checkpoint's training extraction recorded: `videolang.predict.folders`)."""
+    return check_fps(OmegaConf.select(cfg, FPS_OPTION, default=None))
+
+
 def generation_overrides(cfg: DictConfig) -> dict[str, Any]:
     opts = cfg.stage
     generation = OmegaConf.to_container(opts.generation, resolve=True) if opts.get("generation") else {}
@@ -40,7 +47,7 @@ def generation_overrides(cfg: DictConfig) -> dict[str, Any]:
 def reference_chapters(source: str | Path, video: Path) -> list[dict[str, Any]] | None:
     """True chapters of `video` from a sample manifest.json or a DVC task file, when it lists the video."""
     data = read_json(source)
-    vid = video.stem
+    vid = video_name(video)
     if isinstance(data, dict) and isinstance(data.get("videos"), (dict, list)):  # sample corpus manifest
         videos = data["videos"]
         entry = videos.get(vid) if isinstance(videos, dict) else next(
@@ -73,9 +80,9 @@ class ChapterRun:
     def __call__(self, cfg: DictConfig, video: Path, ckpt: Path, extractor_cfg: Any) -> dict[str, Any]:
         opts = cfg.stage
         predictor = ChapterPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device),
-                                                        model_dir=model_dir_of(cfg))
+                                                        model_dir=model_dir_of(cfg), frames_fps=frames_fps_of(cfg))
         prediction = predictor.predict_video(video, **generation_overrides(cfg))
-        files = write_chapter_files(prediction, opts.out_dir, video.stem)
+        files = write_chapter_files(prediction, opts.out_dir, video_name(video))
         for note in prediction.notes:
             log.info("predict: %s", note)
         reference = reference_chapters(opts.references, video) if opts.get("references") else None
@@ -102,14 +109,14 @@ class GroundingRun:
                 raise ConfigError(f"query: query {k + 1} of {len(queries)} is empty")
         opts = cfg.stage
         predictor = GroundingPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device),
-                                                          model_dir=model_dir_of(cfg))
+                                                          model_dir=model_dir_of(cfg), frames_fps=frames_fps_of(cfg))
         prediction = predictor.predict_video(video, queries, **generation_overrides(cfg))
         for note in prediction.notes:
             log.info("predict: %s", note)
         out_dir = Path(opts.out_dir)
         rows = prediction.moment_detr_rows()
-        files = {"moment_detr": str(atomic_write_jsonl(out_dir / f"{video.stem}.grounding.jsonl", rows)),
-                 "json": str(atomic_write_json(out_dir / f"{video.stem}.grounding.json",
+        files = {"moment_detr": str(atomic_write_jsonl(out_dir / f"{video_name(video)}.grounding.jsonl", rows)),
+                 "json": str(atomic_write_json(out_dir / f"{video_name(video)}.grounding.json",
                                                {"video": str(video), "duration": prediction.duration,
                                                 "queries": prediction.queries, "clip_length": prediction.clip_length,
                                                 "notes": prediction.notes}))}
@@ -172,7 +179,7 @@ class VideoQARun:
                                 else "subtitle file is not a file", str(subtitles))
         opts = cfg.stage
         predictor = VideoQAPredictor.from_checkpoint(ckpt, extractor_cfg=extractor_cfg, device=str(opts.device),
-                                                        model_dir=model_dir_of(cfg))
+                                                        model_dir=model_dir_of(cfg), frames_fps=frames_fps_of(cfg))
         if ts is not None:  # the part asked about must be inside the video: a setting to fix, not the file
             feats, _ = predictor.encode_video(video)  # cached: predict_video does not encode it again
             duration = float(feats.duration or (feats.timestamps[-1] + 1.0))
@@ -183,9 +190,9 @@ class VideoQARun:
         for note in prediction.notes:
             log.info("predict: %s", note)
         out_dir = Path(opts.out_dir)
-        files = {"predictions": str(atomic_write_jsonl(out_dir / f"{video.stem}.videoqa.jsonl",
+        files = {"predictions": str(atomic_write_jsonl(out_dir / f"{video_name(video)}.videoqa.jsonl",
                                                        prediction.prediction_rows())),
-                 "json": str(atomic_write_json(out_dir / f"{video.stem}.videoqa.json",
+                 "json": str(atomic_write_json(out_dir / f"{video_name(video)}.videoqa.json",
                                                {"video": str(video), "duration": prediction.duration,
                                                 "questions": prediction.questions, "notes": prediction.notes}))}
         print(prediction.lines(), file=sys.stdout)

@@ -25,6 +25,7 @@ from videolang.builder.srt import read_srt
 from videolang.core.errors import BadInputError
 from videolang.core.timefmt import format_timestamp
 from videolang.predict.chapters import VideoPredictor
+from videolang.predict.folders import video_name
 
 
 @dataclass
@@ -36,7 +37,7 @@ class VideoQAPrediction:
 
     def prediction_rows(self, vid: str | None = None) -> list[dict[str, Any]]:
         """`{qid, vid, question, pred, pred_answer, probabilities}` rows: what `stage=evaluate task=videoqa` reads."""
-        vid = vid or Path(self.video).stem
+        vid = vid or video_name(self.video)
         return [{"qid": q["qid"], "vid": vid, "question": q["question"], "pred": q["pred"],
                  "pred_answer": q["pred_answer"], "probabilities": [round(p, 6) for p in q["probabilities"]]}
                 for q in self.questions]
@@ -103,7 +104,7 @@ class VideoQAPredictor(VideoPredictor):
                 raise BadInputError(f"answers of question {qid!r} must be a list, got the string {q_answers!r}", video)
             try:
                 entries.append(self.task.question_entry(qid, q.get("question", q.get("q")), q_answers,
-                                                        Path(video).stem, duration, q.get("ts"),
+                                                        video_name(video), duration, q.get("ts"),
                                                         subtitles=subtitles, builder=builder))
             except BadInputError as e:
                 raise BadInputError(e.problem, video) from None
@@ -117,10 +118,11 @@ class VideoQAPredictor(VideoPredictor):
         return VideoQAPrediction(video, duration, found)
 
     def predict_video(self, path: str | Path, questions: Any, answers: Any = None,
-                      subtitles: str | Path | None = None) -> VideoQAPrediction:
-        """Answer one or several questions about a raw video (encoded once, and cached for the next call)."""
+                      subtitles: str | Path | None = None, frames_fps: float | None = None) -> VideoQAPrediction:
+        """Answer one or several questions about a raw video (encoded once, and cached for the next call): a media
+        file or a frame folder (read at `frames_fps`: see `encode_video`)."""
         cues = read_subtitle_file(subtitles) if subtitles is not None else None
-        feats, notes = self.encode_video(path)
+        feats, notes = self.encode_video(path, frames_fps)
         pred = self.predict_features(feats, questions, answers, str(path), cues)
         pred.notes = notes + ([f"text: {len(cues)} subtitle cues from {subtitles}"] if cues is not None else [])
         return pred

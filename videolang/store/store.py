@@ -99,9 +99,15 @@ class FeatureStore:
 
     # ----- writing
     def write_extractor_info(self, key: str, fingerprint: str, info: dict[str, Any]) -> None:
+        """The first description of a configuration stays; a frame folders' rate (`frames`, not fingerprinted)
+        is added when a later run states one the description lacks (what predict reads back)."""
         path = self.root / key / fingerprint / "extractor.json"
         if not path.exists():
             atomic_write_json(path, info)
+        elif info.get("frames"):
+            described = self.describe(key, fingerprint)
+            if described and not described.get("frames"):
+                atomic_write_json(path, {**described, "frames": info["frames"]})
 
     def write(self, video_id: str, record: FeatureRecord) -> Path:
         """Write one record atomically: the array first, then the sidecar (the commit mark)."""

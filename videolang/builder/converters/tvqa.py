@@ -3,11 +3,14 @@
 Question rows: `{"a0".."a4", "answer_idx" (absent in test), "q", "qid", "ts": "start-end",
 "vid_name", "show_name"}`. Each clip becomes a video (no chapters); its questions go to the
 `questions` table and `tasks/videoqa_<split>.jsonl`, its subtitles to the `subtitles` table.
-Clip durations come from a `durations` file when given, else they are estimated as the
-latest subtitle or moment end (clips are 60-90 s; the report lists the source).
+Clip durations, first of: a `durations` file when given; the clip's frame folder when one is found in
+`frames_dirs` (`<dir>/<vid_name>/00001.jpg ...`) and `frames_fps` is stated: its frame periods (last image
+number - first + 1, a gap in the numbering holds a frame) / fps, the length of the video `stage=extract` reads
+from that folder; else an estimate, the latest subtitle or `ts` end (clips are 60-90 s).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from videolang.builder.records import VideoRecord
 from videolang.builder.srt import read_srt
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.failures import Failure
+from videolang.core.frame_names import frame_span
 from videolang.core.io import json_lines
 
 __all__ = ["TVQA", "parse_ts"]
@@ -30,6 +34,8 @@ class TVQA(AnnotationReader):
     files: dict[str, str]
     subtitles_dir: str | None = None
     durations: str | None = None
+    frames_dirs: list[str] | None = None   # folders of <vid_name>/ frame folders (frames_hq/<show>_frames)
+    frames_fps: float | None = None        # their rate (the release: 3); None: durations are not read from them
 
     @property
     def input_path(self) -> str:
@@ -42,7 +48,12 @@ class TVQA(AnnotationReader):
             raise BadInputError("subtitles folder not found" if not Path(self.subtitles_dir).exists()
                                 else "subtitles path is not a folder", self.subtitles_dir,
                                 "set data.reader.subtitles_dir=<folder of <vid_name>.srt>, or null for none")
+        fps = self.frames_fps
+        if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not fps > 0):
+            raise ConfigError(f"data.reader.frames_fps={fps!r} must be a number > 0 (the frame folders' rate, "
+                              "TVQA's frames_hq: 3) or null")
         durations = load_durations(self.durations) if self.durations else {}
+        frame_folders = find_frame_folders(self.frames_dirs or []) if self.frames_fps else {}
         failures: list[Failure] = []
         clips: dict[tuple[str, str], dict] = {}
         for split, path in self.files.items():
@@ -70,6 +81,8 @@ class TVQA(AnnotationReader):
                 except VideolangError as e:
                     failures.append(Failure(vid, f"subtitles: {e.problem}", str(srt)))
             duration = durations.get(vid)
+            if duration is None and vid in frame_folders:
+                duration = frame_span(frame_folders[vid]) / float(self.frames_fps) or None
             if duration is None:
                 ends = [s["end"] for s in subtitles] + [q["ts"][1] for q in clip["questions"] if q["ts"]]
                 duration = max(ends) if ends else None
@@ -77,3 +90,17 @@ class TVQA(AnnotationReader):
                 video_id=vid, source=clip["source"], chapters=[], split=split, duration=duration,
                 title=clip["show"], extra={"questions": clip["questions"], "subtitles": subtitles}))
         return records, failures
+
+
+def find_frame_folders(folders: list[str]) -> dict[str, str]:
+    """{vid_name: its frame folder} from folders of per-clip sub-folders (the first folder holding a name wins,
+    as in the build's media lookup); missing folders are skipped (not every show is downloaded)."""
+    found: dict[str, str] = {}
+    for folder in folders:
+        if not folder or not os.path.isdir(folder):
+            continue
+        with os.scandir(folder) as entries:
+            for e in entries:
+                if e.is_dir() and not e.name.startswith("."):
+                    found.setdefault(e.name, e.path)
+    return found
