@@ -2,8 +2,8 @@
 
 make_sample (the demo's corpus: 48 videos of 20-30 s) -> make_zoo -> build_dataset -> extract
 (4 broken files of the sample's awkward/ fail on purpose: exit 3 is expected there) -> train
-(chapters) -> evaluate -> predict, then train_grounding (a grounding head fine-tuned from the
-chapter model) -> predict_grounding (every chapter title of the same held-out video as a query,
+(chapters, with an auxiliary titles task) -> evaluate -> predict, then train_grounding (a grounding
+head fine-tuned from the chapter model) -> predict_grounding (every chapter title of the same held-out video as a query,
 each one's best window printed next to its true span), then train_videoqa (a multiple-choice
 VideoQA head fine-tuned from the chapter model) -> predict_videoqa (one of that video's
 questions, asked of the raw video, every answer's probability printed next to the true answer).
@@ -99,6 +99,12 @@ def expected_failures(step: Step) -> str:
     return (f"    exit 3 is expected here: the {len(failed) or 4} broken files of the sample's awkward/{names} fail "
             f"on purpose, to show that failures are recorded and skipped, not fatal; every sample video was "
             f"extracted (see {summary})")
+
+
+def chapter_predictions() -> Path:
+    """The chapter model's test-split chapters (experiment=sample_demo_chapters is a two-task model: one file
+    per task)."""
+    return DEMO_LOGS / "train" / "predictions_test_chapter_generation.json"
 
 
 def first_test_video() -> Path:
@@ -217,15 +223,14 @@ def store_choice_args() -> list[str]:
 
 
 def steps() -> list[Step]:
-    train_dir = DEMO_LOGS / "train"
     return [
         Step("make_sample", CORPUS),
         Step("make_zoo"),
         Step("build_dataset", ["data=sample"]),
         Step("extract", [*EXTRACT, f"videos={SAMPLE_DIR}"], items_may_fail=True),
-        Step("train", ["experiment=sample_demo"]),
+        Step("train", ["experiment=sample_demo_chapters"]),
         Step("evaluate", ["task=chapter_generation",
-                          f"predictions={train_dir / 'predictions_test.json'}",
+                          f"predictions={chapter_predictions()}",
                           f"references={BUILT_DIR / 'tasks' / 'dense_captioning_test.json'}"]),
         Step("predict", [f"ckpt={CHAPTER_CKPT}", f"stage.references={SAMPLE_DIR / 'manifest.json'}"],
              after=print_chapter_figures),
@@ -265,7 +270,7 @@ def serve_command() -> str | None:
              for step in ("train", "train_grounding", "train_videoqa")]
     if not any(ckpts):
         return None
-    args = serve_args(*ckpts, existing(DEMO_LOGS / "train" / "predictions_test.json"),
+    args = serve_args(*ckpts, existing(chapter_predictions()),
                       existing(BUILT_DIR / "tasks" / "dense_captioning_test.json"))
     venv_python = ROOT / ".venv" / "bin" / "python"
     python = ".venv/bin/python" if Path(sys.executable).parent == venv_python.parent else sys.executable
