@@ -100,6 +100,13 @@ def check_metrics(scores: dict, where: str) -> None:
         assert value is not None and math.isfinite(value) and 0.0 <= value <= 1.0, (where, name, value)
 
 
+def check_caption_metrics(scores: dict) -> None:
+    """Chapter captioning's COCO caption metrics are there and are fractions (CIDEr may pass 1)."""
+    for name in ("bleu_4", "meteor", "rouge_l"):
+        assert 0.0 <= scores[name] <= 1.0, (name, scores.get(name))
+    assert math.isfinite(scores["cider"]) and scores["cider"] >= 0.0
+
+
 def predictions_of(path: Path) -> dict[str, list]:
     data = json.loads(path.read_text())
     assert data["version"] == "VERSION 1.0"
@@ -168,6 +175,21 @@ def test_vidchapters_recipe_end_to_end(chain, standin_clips):
     assert train["epochs"] == 1 and train["data"]["items"] == {"train": 2, "val": 1}
     assert Path(train["test_files"]["predictions"]).name == "predictions_test.json"
     check_test_and_evaluate(chain, train, built, "test", "vidchapters", set(ids["test"]))
+
+    # VidChapters' two other recipes on the same build and features, scored by their train stage's test step:
+    # titles (one item per chapter, its true boundaries) and grounding (one query per chapter title)
+    titles, run = chain.train("vidchapters_titles")
+    assert titles["data"]["items"] == {"train": 6, "val": 3}
+    predicted = json.loads((run / "predictions_test.json").read_text())
+    assert set(predicted) == {f"{v}#{k}" for v in ids["test"] for k in range(3)}
+    check_caption_metrics({k.removeprefix("test/"): v for k, v in titles["test"].items()})
+
+    grounding, run = chain.train("vidchapters_grounding")
+    assert grounding["data"]["items"] == {"train": 6, "val": 3}
+    rows = [json.loads(line) for line in (run / "predictions_test.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and {r["vid"] for r in rows} == set(ids["test"])
+    assert all(1 <= len(r["pred_relevant_windows"]) <= 5 for r in rows)
+    assert 0.0 <= grounding["test"]["test/r1_0.5"] <= 1.0 and 0.0 <= grounding["test"]["test/map"] <= 1.0
 
 
 def test_activitynet_recipe_end_to_end_scores_val_1_and_val_2(chain, standin_clips):
