@@ -28,6 +28,7 @@ from tests.fixtures.sample import *  # noqa: E402,F401,F403
 from tests.fixtures.zoo import *  # noqa: E402,F401,F403
 from tests.fixtures.model import *  # noqa: E402,F401,F403
 from tests.fixtures.encoding import encoding_cache  # noqa: E402,F401
+from tests.fixtures.xdist_groups import pytest_collection_modifyitems  # noqa: E402,F401
 
 
 def compose_config(overrides: list[str], tmp_path: Path) -> DictConfig:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.model import write_synthetic_dataset
+from tests.fixtures.shared import built_once
 
 pytestmark = pytest.mark.xdist_group("ddp_train")  # one xdist worker builds this module's fixtures once
 
@@ -31,9 +32,10 @@ STEPS_PER_EPOCH = 2  # +trainer.limit_train_batches
 @pytest.fixture(scope="module")
 def ddp_data(tmp_path_factory):
     """18 synthetic videos: 3 validation videos with 11 grounding queries, an odd number, so the
-    distributed sampler pads rank 1 with a repeat of one query."""
-    root = tmp_path_factory.mktemp("ddp_data")
-    splits = write_synthetic_dataset(root / "data", root / "features", num_videos=18)
+    distributed sampler pads rank 1 with a repeat of one query. Built once per run (`built_once`), like
+    the spawned run below that reads it."""
+    root, splits = built_once(tmp_path_factory, "ddp_data", lambda out: write_synthetic_dataset(
+        out / "data", out / "features", num_videos=18))
     return {"data_dir": root / "data", "feature_dir": root / "features", "splits": splits}
 
 
@@ -75,11 +77,13 @@ def _one_logger_version(run: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def spawned_run(tmp_path_factory, model_dir, ddp_data):
-    """One epoch under trainer=ddp_sim (ddp_spawn)."""
-    log_dir = tmp_path_factory.mktemp("ddp_spawn_logs")
-    run = _train_cli(log_dir, *_overrides(model_dir, ddp_data), "trainer=ddp_sim", "trainer.max_epochs=1",
-                     "stage.test_after_fit=false")
-    return run
+    """One epoch under trainer=ddp_sim (ddp_spawn), built once per run: xdist may tear a module fixture down
+    between this module's tests, and the run costs ~30 s (read-only: the resume test writes elsewhere)."""
+    def spawn(log_dir: Path) -> dict:
+        return {"run": str(_train_cli(log_dir, *_overrides(model_dir, ddp_data), "trainer=ddp_sim",
+                                      "trainer.max_epochs=1", "stage.test_after_fit=false"))}
+
+    return Path(built_once(tmp_path_factory, "ddp_spawned_run", spawn)[1]["run"])
 
 
 @pytest.mark.slow
