@@ -160,9 +160,12 @@ def test_shards_are_disjoint_and_cover_everything(tmp_path, extract_cfg, sample_
 
 
 def _complete(root: Path, ids: list[str]) -> int:
+    """Videos stored under every one of KEYS. Always all of KEYS: a key the stage has not registered yet
+    is not done, so the count never drops when a later key appears."""
     store = FeatureStore(root)
-    keys = [k for k in store.keys() if store.fingerprints_of(k)]
-    return sum(all(store.sidecar_path(v, k).exists() for k in keys) for v in ids) if keys else 0
+    if not all(store.fingerprints_of(k) for k in KEYS):
+        return 0
+    return sum(all(store.sidecar_path(v, k).exists() for k in KEYS) for v in ids)
 
 
 @pytest.mark.slow
@@ -185,9 +188,12 @@ def test_kill_mid_run_then_resume(zoo, sample_corpus, sample_manifest, tmp_path)
     deadline = time.time() + 240
     while _complete(root, ids) == 0 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)
+    ended_by_itself = proc.poll()
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _, stderr = proc.communicate()
     at_kill = _complete(root, ids)
+    assert ended_by_itself is None, \
+        f"the stage ended before the kill (exit {ended_by_itself}): {stderr.decode(errors='replace')[-3000:]}"
     assert 1 <= at_kill < len(ids), f"the kill should land mid-run ({at_kill} of {len(ids)} complete)"
 
     store = FeatureStore(root)
