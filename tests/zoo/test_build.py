@@ -5,10 +5,12 @@ import hashlib
 import importlib.util
 
 import pytest
+from transformers import AutoTokenizer
 
 from videolang.core.errors import ConfigError, VideolangError
 from videolang.stages.make_zoo import run as run_make_zoo
 from videolang.zoo import assemble_whisper_base, build_zoo, corpus_texts, verify_whisper_base
+from videolang.zoo.registry import TEXTS_RECORD
 from videolang.zoo.text import train_clip_tokenizer, train_t5_tokenizer, training_texts
 
 FAST = ["tiny-whisper.pt", "tiny-audio"]
@@ -39,6 +41,23 @@ def test_a_broken_model_is_rebuilt(tmp_path):
     path.write_bytes(path.read_bytes()[:1000])  # truncated, as by a crash outside our atomic write
     again = build_zoo(tmp_path, only=["tiny-whisper.pt"])
     assert again.built == ("tiny-whisper.pt",) and _digest(path) == good
+
+
+def test_a_tokenizer_trained_on_other_texts_is_rebuilt(tmp_path, caplog):
+    """A changed sample corpus must not leave the old vocabulary in place (a run would differ from a fresh one)."""
+    caplog.set_level("INFO", logger="videolang.zoo")
+    first = build_zoo(tmp_path, texts=["Whisking the zabaglione slowly."] * 20, only=["tiny-t5"])
+    assert first.built == ("tiny-t5",)
+    assert build_zoo(tmp_path, texts=["Whisking the zabaglione slowly."] * 20, only=["tiny-t5"]).skipped == ("tiny-t5",)
+    changed = build_zoo(tmp_path, texts=["Folding the croquembouche gently."] * 20, only=["tiny-t5"])
+    assert changed.built == ("tiny-t5",) and "trained on other texts" in caplog.text
+    vocab = AutoTokenizer.from_pretrained(tmp_path / "tiny-t5").get_vocab()
+    assert "▁croquembouche" in vocab and "▁zabaglione" not in vocab
+    assert build_zoo(tmp_path, only=["tiny-t5"]).skipped == ("tiny-t5",), "no texts given: any loadable one is kept"
+    (tmp_path / "tiny-t5" / TEXTS_RECORD).unlink()  # a zoo built before the record existed
+    assert build_zoo(tmp_path, texts=["Folding the croquembouche gently."] * 20, only=["tiny-t5"]).built == ("tiny-t5",)
+    assert "built by an older videolang" in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-t5"], "no staging folders left behind"
 
 
 def test_weights_and_tokenizers_are_deterministic(tmp_path):
@@ -108,8 +127,6 @@ def test_missing_whisper_base_package_is_named(tmp_path, monkeypatch):
 
 def test_make_zoo_stage_trains_on_the_sample_corpus_and_second_run_does_nothing(
         make_cfg, sample_corpus, tmp_path, caplog):
-    from transformers import AutoTokenizer
-
     def stage(model_dir, sample_dir):
         cfg = make_cfg("stage=make_zoo", f"paths.model_dir={model_dir}", f"paths.sample_dir={sample_dir}",
                        "stage.only=[tiny-t5]")

@@ -33,7 +33,7 @@ def load_tiny_clip(path: Path):
     return AutoModel.from_pretrained(path), AutoProcessor.from_pretrained(path)
 
 
-@register_zoo_model("tiny-clip", load=load_tiny_clip)
+@register_zoo_model("tiny-clip", load=load_tiny_clip, trains_on_texts=True)
 def build_tiny_clip(target: Path, texts: list[str]) -> None:
     """CLIPModel (ViT-B/32 geometry at 224 px, 2 layers) + CLIPProcessor with CLIP's image pre-processing."""
     from transformers import CLIPConfig, CLIPModel, CLIPProcessor
@@ -61,7 +61,7 @@ def load_tiny_t5(path: Path):
     return T5ForConditionalGeneration.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
-@register_zoo_model("tiny-t5", load=load_tiny_t5)
+@register_zoo_model("tiny-t5", load=load_tiny_t5, trains_on_texts=True)
 def build_tiny_t5(target: Path, texts: list[str]) -> None:
     """T5ForConditionalGeneration (t5-base's layout at width 64, 2+2 layers) + a T5 tokenizer trained on `texts`."""
     from transformers import T5Config, T5ForConditionalGeneration
