@@ -149,3 +149,38 @@ def test_torn_journal_line_is_dropped_and_counted(zoo, sample_corpus, tmp_path, 
     assert summary["torn_lines"] == {journal.name: 1}
     assert f"journal {journal.name}: 1 torn line dropped" in caplog.text
     assert sorted(FeatureStore(root).manifest()["video_id"]) == sorted(v.stem for v in videos)
+
+
+def test_a_model_replaced_under_the_same_path_gets_a_new_fingerprint(zoo, sample_corpus, tmp_path):
+    """Features name the model's files, not only its path: a tiny-clip rebuilt in place (make_zoo after the corpus
+    changed) must not reuse the old model's features, and a moved copy of the same files must."""
+    import torch
+    from transformers import CLIPModel
+
+    from videolang.extract.model_files import model_files_digest
+
+    clip = tmp_path / "models" / "clip"
+    shutil.copytree(zoo["tiny-clip"], clip)
+    video = first_video(sample_corpus)
+    model = ("~extractor.extractors.speech", "~extractor.extractors.audio", "~extractor.extractors.audio_mel",
+             f"extractor.extractors.visual.model={clip}")
+    store = tmp_path / "store"
+    assert run(zoo, tmp_path, store, video, *model, name="first")[0] == EXIT_OK
+    before = FeatureStore(store).fingerprints_of("visual")
+    assert len(before) == 1
+
+    weights = CLIPModel.from_pretrained(clip)
+    with torch.no_grad():
+        weights.vision_model.embeddings.patch_embedding.weight.mul_(-1.0)
+    weights.save_pretrained(clip)
+    code, summary = run(zoo, tmp_path, store, video, *model, name="replaced")
+    assert code == EXIT_OK and summary["done"] == 1 and summary["skipped"] == 0, summary
+    after = FeatureStore(store).fingerprints_of("visual")
+    assert len(after) == 2, "the replaced model's features are a new configuration beside the old one"
+    old, new = (FeatureStore(store).read(video.stem, "visual", fp).array for fp in before + sorted(set(after) - set(before)))
+    assert not (old == new).all()
+
+    moved = tmp_path / "elsewhere" / "clip"
+    shutil.copytree(clip, moved)
+    assert model_files_digest(moved) == model_files_digest(clip) != model_files_digest(zoo["tiny-clip"])
+    assert model_files_digest("openai/clip-vit-large-patch14") is None  # a hub name: its name is its identity

@@ -24,6 +24,7 @@ import torch
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
 from videolang.core.frame_names import FRAME_EXTENSIONS
 from videolang.extract.base import Extractor, resolve_device
+from videolang.extract.model_files import model_files_digest
 from videolang.extract.sources import VideoItem
 from videolang.media.audio import SAMPLE_RATE, load_audio
 from videolang.media.decode import DECODERS, FrameChunk, FrameSampling, make_decoder
@@ -122,6 +123,9 @@ class Encoder:
             inputs = {"sample_rate": SAMPLE_RATE}
         described = {"class": f"{type(ext).__module__}.{type(ext).__qualname__}", "config": ext.config,
                      "input": inputs}
+        digest = model_files_digest(ext.config.get("model"))
+        if digest:  # a local model: its files, not only its path, name the features (videolang.extract.model_files)
+            described["model_files"] = digest
         if ext.requires:  # features computed from another key's output change when that key's do
             described["requires"] = {dep: self.extractors[dep].fingerprint for dep in ext.requires}
         return described

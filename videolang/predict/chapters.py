@@ -304,9 +304,11 @@ def build_encoder(module: TaskModule, extractor_cfg: Any | None = None, frames_f
 def fingerprint_as_saved(encoder: Any, key: str, info: dict[str, Any], saved_model_dir: str | None) -> str:
     """The fingerprint the rebuilt extractor would have with the model paths it had when the checkpoint was
     written (and its requirements' recorded fingerprints): equal to the recorded one when only the models'
-    location differs."""
+    location differs. A checkpoint whose record has no model-files digest is compared without one."""
     described = dict(encoder.fingerprint_config(encoder.extractors[key]))
     described["config"] = as_saved(described["config"], info[key].get("config", {}), saved_model_dir)
+    if "model_files" not in info[key]:  # trained before fingerprints named the model's files (2026-12-07)
+        described.pop("model_files", None)
     if "requires" in described:
         described["requires"] = {dep: (info.get(dep) or {}).get("fingerprint") for dep in described["requires"]}
     return fingerprint_of(described)
