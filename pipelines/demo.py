@@ -44,8 +44,8 @@ BUILT_DIR = ROOT / "datasets" / "built" / "sample"
 # chapters), each 20-30 s with 2-3 chapters, at 10 frames a second (the models read one a second):
 # 64 train / 8 val / 24 test videos by id hash. The default's 7 training videos were too few for any head
 # to learn, and 30 (the demo's corpus until 2026-12-07) too few for its titles: with the same training
-# steps, 64 videos lift SODA_c from 42.5 +- 10.5 to 59.4 +- 10.0 (docs/model.md). More, shorter videos cost
-# little more to make and extract than the default's (about 2 minutes for the 96).
+# steps, 64 videos lift SODA_c from 42.5 +- 10.5 to 59.4 +- 10.0 (docs/model.md). Making and extracting the
+# 96 takes about 3.5 minutes on 2 cores.
 CORPUS = ["stage.num_videos=96", "stage.max_duration=30", "stage.fps=10"]
 # The sample's narration is English: telling Whisper so skips its language detection, one more pass
 # of its encoder over every video (the recorded extractor settings make predict do the same).
