@@ -7,10 +7,15 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from videolang.core.errors import ConfigError
+
 FRAME_EXTENSIONS = ("jpg", "jpeg", "png")
+# How a predictor call or `stage=predict` states a frame folder's rate.
+FPS_OPTION = "frames_fps"
 _NUMBER = re.compile(r"(\d+)\D*$")
 
 
@@ -39,3 +44,13 @@ def frame_span(folder: str | Path, extensions=FRAME_EXTENSIONS) -> int:
     image count when the names are not distinctly numbered; 0 for a folder without images."""
     names = image_names(folder, extensions)
     return int(frame_positions(names)[1][-1]) + 1 if names else 0
+
+
+def check_fps(value: Any, key: str = FPS_OPTION) -> float | None:
+    """A stated frame-folder rate (a number > 0) or None; anything else is a usage error naming `key`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ConfigError(f"{key}={value!r} must be a number > 0 (the rate the frame folder's images were "
+                          "dumped at, e.g. 3 for TVQA's frames_hq) or null")
+    return float(value)

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from videolang.core.errors import BadInputError, ConfigError, VideolangError
-from videolang.core.frame_names import FRAME_EXTENSIONS
+from videolang.core.frame_names import FRAME_EXTENSIONS, check_fps
 from videolang.extract.base import Extractor, resolve_device
 from videolang.extract.model_files import model_files_digest
 from videolang.extract.sources import VideoItem
@@ -386,14 +386,11 @@ def check_frame_settings(frames: dict[str, Any] | None) -> tuple[float | None, t
     unknown = set(frames) - {"fps", "extensions"}
     if unknown:
         raise ConfigError(f"unknown extractor.frames option(s) {sorted(unknown)}; known: ['extensions', 'fps']")
-    fps = frames.get("fps")
-    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < float("inf")):
-        raise ConfigError(f"extractor.frames.fps={fps!r} must be a number > 0 (the frame folders' frame rate) "
-                          "or null")
+    fps = check_fps(frames.get("fps"), "extractor.frames.fps")
     extensions = frames.get("extensions") or FRAME_EXTENSIONS
     if isinstance(extensions, str) or not all(isinstance(e, str) for e in extensions):
         raise ConfigError(f"extractor.frames.extensions={extensions!r} must be a list of file extensions")
-    return (None if fps is None else float(fps)), tuple(e.lower().lstrip(".") for e in extensions)
+    return fps, tuple(e.lower().lstrip(".") for e in extensions)
 
 
 def build_extractors(specs: dict[str, Any]) -> dict[str, Extractor]:

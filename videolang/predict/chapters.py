@@ -24,6 +24,7 @@ from videolang.backbone.sequences import Segment
 from videolang.backbone.sources import VideoFeatures, segments_from_transcript
 from videolang.backbone.streams import RowStream
 from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.frame_names import check_fps
 from videolang.core.model_paths import as_saved, resolve_tree
 from videolang.datamodule.vid2seq import collator_for
 from videolang.extract.encoder import Encoder
@@ -31,7 +32,7 @@ from videolang.media.frames import probe_frames
 from videolang.media.probe import probe
 from videolang.model.base import TaskModule
 from videolang.model.loading import load_module
-from videolang.predict.folders import check_fps, folder_stamp, frame_settings, recorded_frames, require_fps
+from videolang.predict.folders import folder_stamp, frame_settings, recorded_frames, require_fps
 from videolang.store.record import fingerprint_of
 
 log = logging.getLogger(__name__)

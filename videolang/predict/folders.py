@@ -22,10 +22,8 @@ from typing import Any
 
 from videolang.core.checkpoints import read_checkpoint
 from videolang.core.errors import ConfigError
-from videolang.core.frame_names import FRAME_EXTENSIONS, image_names
+from videolang.core.frame_names import FPS_OPTION, FRAME_EXTENSIONS, image_names
 from videolang.store.manifest import file_stamp
-
-FPS_OPTION = "frames_fps"
 
 
 def recorded_frames(feature_info: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -51,16 +49,6 @@ def frame_settings(explicit: float | None, configured: Mapping[str, Any] | None,
     fps = next((f for f in (explicit, configured.get("fps"), recorded.get("fps")) if f is not None), None)
     extensions = configured.get("extensions") or recorded.get("extensions")
     return {"fps": fps, **({"extensions": list(extensions)} if extensions else {})}
-
-
-def check_fps(value: Any, key: str = FPS_OPTION) -> float | None:
-    """A stated frame rate (a number > 0) or None; anything else is a usage error naming `key`."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-        raise ConfigError(f"{key}={value!r} must be a number > 0 (the rate the frame folder's images were "
-                          "dumped at, e.g. 3 for TVQA's frames_hq) or null")
-    return float(value)
 
 
 def require_fps(folder: str | Path, fps: float | None) -> float:

@@ -14,10 +14,11 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from videolang.core.errors import BadInputError, ConfigError
+from videolang.core.frame_names import FPS_OPTION, check_fps
 from videolang.core.io import atomic_write_json, atomic_write_jsonl, read_json
 from videolang.core.timefmt import format_timestamp
 from videolang.predict.chapters import ChapterPredictor
-from videolang.predict.folders import FPS_OPTION, check_fps, video_name
+from videolang.predict.folders import video_name
 from videolang.predict.formats import write_chapter_files
 from videolang.predict.grounding import GroundingPredictor
 from videolang.predict.videoqa import VideoQAPredictor
